@@ -1,0 +1,6 @@
+//! Claims as the practice-management system sends them: the CSV import and
+//! the claim view with balances derived from the ledger.
+
+pub mod export;
+pub mod import;
+pub mod view;

@@ -1,0 +1,89 @@
+//! `remitd claims import` and `remitd claim show`.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use sqlx::PgPool;
+
+use super::{fail, print_json, ListFormat, EXIT_REFUSED};
+use crate::claims::{import, view};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClaimsCommand {
+    /// Import (or update) claims from a CSV file; a bad row refuses the whole file.
+    Import {
+        /// CSV with header claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClaimCommand {
+    /// A claim's balances, denials and ledger entries.
+    Show {
+        claim_id: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+}
+
+pub async fn run_claims(pool: PgPool, command: ClaimsCommand) -> u8 {
+    let ClaimsCommand::Import { file } = command;
+    let name = file.display().to_string();
+    let claims = match File::open(&file).map_err(|e| e.to_string()).and_then(|f| import::read(f).map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{name}: refused: {e}");
+            return EXIT_REFUSED;
+        }
+    };
+    match import::write(&pool, &claims).await {
+        Ok(s) => {
+            println!("{name}: imported {} claims, {} service lines", s.claims, s.lines);
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+pub async fn run_claim(pool: PgPool, command: ClaimCommand) -> u8 {
+    let ClaimCommand::Show { claim_id, format } = command;
+    let claim = match view::show(&pool, &claim_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!("no claim with id {claim_id:?}");
+            return EXIT_REFUSED;
+        }
+        Err(e) => return fail(e),
+    };
+    if format == ListFormat::Json {
+        return print_json(&claim);
+    }
+    println!("claim {} (account {}, payer {}, service {})", claim.claim_id, claim.account_number, claim.payer, claim.service_date);
+    println!("  status {}", claim.status);
+    println!("  charge {:>12}", claim.charge);
+    println!("  paid {:>14}", claim.paid);
+    println!("  contractual {:>7}", claim.contractual);
+    println!("  other adjustments {:>1}", claim.other_adjustments);
+    println!("  patient resp. {:>5}", claim.patient_responsibility);
+    println!("  written off {:>7}", claim.written_off);
+    println!("  insurance balance {} / patient balance {}", claim.insurance_balance, claim.patient_balance);
+    for d in &claim.denials {
+        println!("  denial #{} {} {} [{}]", d.id, d.status, d.amount, d.reason_codes.join(", "));
+    }
+    println!("  ledger:");
+    for e in &claim.entries {
+        let kind = match &e.reversed_kind {
+            Some(k) => format!("reversal of {k}"),
+            None => e.kind.clone(),
+        };
+        let code = match (&e.group_code, &e.reason_code) {
+            (Some(g), Some(r)) => format!(" {g}-{r}"),
+            (None, Some(r)) => format!(" {r}"),
+            _ => String::new(),
+        };
+        let line = e.line_number.map(|n| format!(" line {n}")).unwrap_or_default();
+        println!("    #{:<6} {} {kind}{code}{line} {} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), e.amount, e.actor);
+    }
+    0
+}

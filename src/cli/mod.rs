@@ -1,0 +1,187 @@
+//! The `remitd` command line: argument definitions and dispatch. Each
+//! subcommand lives in its own module and returns the process exit code.
+
+mod carc;
+mod claims;
+mod generate;
+mod ingest;
+mod parse;
+mod unmatched;
+mod writeoffs;
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sqlx::PgPool;
+
+/// Exit code when some input was refused or an item could not be done.
+pub const EXIT_REFUSED: u8 = 1;
+/// Exit code for a usage or environment error (the same code clap uses).
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "remitd", version, about = "Ingests X12 835 remittance advice and reconciles it against claims")]
+pub struct Cli {
+    /// PostgreSQL URL; the database is created by `remitd migrate` if missing.
+    #[arg(long, global = true, env = "DATABASE_URL", default_value = crate::db::DEFAULT_URL, hide_env_values = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: watch the drop folders and post what arrives.
+    Run {
+        /// TOML configuration (see systemd/remitd.toml); REMITD_* variables override it.
+        #[arg(long, default_value = "/etc/remitd/remitd.toml")]
+        config: std::path::PathBuf,
+    },
+    /// Parse and validate 835 files; exit 0 only when every file is valid.
+    Parse(parse::Args),
+    /// Write a synthetic, balanced 835 file (for benchmarks and load tests).
+    Generate(generate::Args),
+    /// Create the database if needed and apply the schema.
+    Migrate,
+    /// Import claims from the practice-management system.
+    Claims {
+        #[command(subcommand)]
+        command: claims::ClaimsCommand,
+    },
+    /// Show one claim with its balances, denials and ledger.
+    Claim {
+        #[command(subcommand)]
+        command: claims::ClaimCommand,
+    },
+    /// Post 835 files (idempotent: re-feeding a file posts nothing twice).
+    Ingest(ingest::Args),
+    /// People who act on denials and write-offs, and their scopes.
+    Actor {
+        #[command(subcommand)]
+        command: writeoffs::ActorCommand,
+    },
+    /// Denials: list, appeal, write off (with a reason), approve or reject.
+    Denial {
+        #[command(subcommand)]
+        command: writeoffs::DenialCommand,
+    },
+    /// Write-offs: undo one; the approval policy.
+    Writeoff {
+        #[command(subcommand)]
+        command: writeoffs::WriteoffCommand,
+    },
+    /// The write-off history, with receipts and totals by reason.
+    Writeoffs {
+        #[command(subcommand)]
+        command: writeoffs::WriteoffsCommand,
+    },
+    /// The audit trail: who did what, when, why, for how much.
+    Audit(writeoffs::AuditArgs),
+    /// Write off patient responsibility on a service line (net-zero move to other adjustments).
+    PrWriteoff(writeoffs::PrArgs),
+    /// Which claim adjustment reason codes are contractual and which are denials.
+    Carc {
+        #[command(subcommand)]
+        command: carc::Command,
+    },
+    /// Work the queue of remittance claims that matched no claim.
+    Unmatched {
+        #[command(subcommand)]
+        command: unmatched::Command,
+    },
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let url = cli.database_url;
+    let code = match cli.command {
+        Command::Run { config } => run_daemon(&config),
+        Command::Parse(args) => parse::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Migrate => block_on(async {
+            match crate::db::migrate(&url).await {
+                Ok(_) => {
+                    println!("database is up to date");
+                    0
+                }
+                Err(e) => fail(e),
+            }
+        }),
+        Command::Claims { command } => with_db(&url, |pool| claims::run_claims(pool, command)),
+        Command::Claim { command } => with_db(&url, |pool| claims::run_claim(pool, command)),
+        Command::Ingest(args) => with_db(&url, |pool| ingest::run(pool, args)),
+        Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
+        Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
+        Command::Actor { command } => with_db(&url, |pool| writeoffs::run_actor(pool, command)),
+        Command::Denial { command } => with_db(&url, |pool| writeoffs::run_denial(pool, command)),
+        Command::Writeoff { command } => with_db(&url, |pool| writeoffs::run_writeoff(pool, command)),
+        Command::Writeoffs { command } => with_db(&url, |pool| writeoffs::run_history(pool, command)),
+        Command::Audit(args) => with_db(&url, |pool| writeoffs::run_audit(pool, args)),
+        Command::PrWriteoff(args) => with_db(&url, |pool| writeoffs::run_pr(pool, args)),
+    };
+    ExitCode::from(code)
+}
+
+fn run_daemon(path: &std::path::Path) -> u8 {
+    crate::daemon::telemetry::init();
+    let config = match crate::daemon::config::Config::load(path) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    block_on(async {
+        match crate::daemon::run(config).await {
+            Ok(()) => 0,
+            Err(e) => {
+                tracing::error!(error = %e, "daemon failed");
+                EXIT_REFUSED
+            }
+        }
+    })
+}
+
+fn block_on<F: Future<Output = u8>>(f: F) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => fail(e),
+    }
+}
+
+/// Connects (applying any pending migration) and runs `f`.
+fn with_db<F, Fut>(url: &str, f: F) -> u8
+where
+    F: FnOnce(PgPool) -> Fut,
+    Fut: Future<Output = u8>,
+{
+    block_on(async {
+        match crate::db::migrate(url).await {
+            Ok(pool) => f(pool).await,
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Reports an environment error (database unreachable, ...) and returns its code.
+fn fail(e: impl std::fmt::Display) -> u8 {
+    eprintln!("remitd: {e}");
+    EXIT_USAGE
+}
+
+/// Output format of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+/// Prints `value` as pretty JSON on standard output.
+fn print_json(value: &impl serde::Serialize) -> u8 {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            0
+        }
+        Err(e) => fail(e),
+    }
+}

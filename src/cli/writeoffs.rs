@@ -1,0 +1,419 @@
+//! `remitd actor ...`, `remitd denial ...`, `remitd writeoff ...`.
+
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use super::{fail, print_json, ListFormat, EXIT_REFUSED};
+use crate::writeoff::{self, actors, denials, history, patient, reopen, Approval, Outcome, Request, WriteoffError};
+
+/// Who is acting: every money-moving command names its actor.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ActorArg {
+    /// The person acting (must exist with the needed scope; see remitd actor).
+    #[arg(long, env = "REMITD_ACTOR")]
+    actor: String,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ActorCommand {
+    /// Add a person who may act on denials and write-offs.
+    Add { name: String },
+    /// Give a scope: billing.denial.write, billing.payment.write or billing.writeoff.approve.
+    Grant { name: String, scope: String },
+    /// Take a scope away.
+    Revoke { name: String, scope: String },
+    /// Every actor with its scopes.
+    List,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DenialCommand {
+    /// Denials with what remains of each.
+    List {
+        #[arg(long)]
+        claim: Option<String>,
+        /// OPEN, APPEAL_PENDING, PENDING_WRITEOFF, WRITE_OFF or RESOLVED.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+    },
+    /// Mark a denial as under appeal (it cannot be written off meanwhile).
+    Appeal {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Withdraw an appeal; the denial is OPEN again.
+    WithdrawAppeal {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Write off a denial, with a reason (waits for approval when the policy says so).
+    Writeoff {
+        id: i64,
+        /// contractual, timely-filing-expired, non-covered, auth-denied-final, patient-uncollectable, small-balance, bad-debt, other.
+        #[arg(long)]
+        reason: String,
+        /// Free text; required for `other`.
+        #[arg(long)]
+        note: Option<String>,
+        /// Default: everything that remains of the denial.
+        #[arg(long)]
+        amount: Option<Decimal>,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Approve the write-off waiting on a denial (not by its requester).
+    Approve {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Reject the write-off waiting on a denial; the denial is OPEN again.
+    Reject {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Write off, with one reason, every denial a filter matches (one receipt for the run).
+    BulkWriteoff {
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// Only denials with at most this much remaining.
+        #[arg(long)]
+        max_balance: Option<Decimal>,
+        /// Only denials opened at least this many days ago.
+        #[arg(long)]
+        min_age_days: Option<i64>,
+        #[arg(long)]
+        payer: Option<String>,
+        #[arg(long)]
+        claim: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        /// Count ages from this day (default today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Show what would happen; write nothing.
+        #[arg(long)]
+        preview: bool,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Written-off denials a payer reversal could not be tied to: a person should look.
+    Flagged,
+    /// Reopen a written-off denial by hand: its write-off is reversed, it is OPEN again.
+    Reopen {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WriteoffsCommand {
+    /// Write-offs by receipt, date or reason, with totals by reason.
+    History {
+        #[arg(long)]
+        receipt: Option<i64>,
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: HistoryFormat,
+    },
+}
+
+/// `CODE=AMOUNT` for `--carc`.
+fn carc_amount(s: &str) -> Result<(String, Decimal), String> {
+    let (code, amount) = s.split_once('=').ok_or_else(|| format!("expected CODE=AMOUNT (e.g. 3=25.00), found {s:?}"))?;
+    let amount: Decimal = amount.parse().map_err(|_| format!("not an amount: {amount:?}"))?;
+    Ok((code.to_string(), amount))
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PrArgs {
+    claim_id: String,
+    /// Service line number (as imported); needed when several lines carry PR.
+    #[arg(long)]
+    line: Option<i32>,
+    /// PR reason code and amount to move: 1 deductible, 2 coinsurance, 3 copay (repeat).
+    #[arg(long = "carc", value_parser = carc_amount, required = true)]
+    carcs: Vec<(String, Decimal)>,
+    /// A write-off reason code, or free text.
+    #[arg(long)]
+    reason: String,
+    /// Show old and new balances; write nothing.
+    #[arg(long)]
+    preview: bool,
+    #[command(flatten)]
+    actor: ActorArg,
+}
+
+pub async fn run_pr(pool: PgPool, args: PrArgs) -> u8 {
+    let mut amounts = std::collections::BTreeMap::new();
+    for (code, amount) in args.carcs {
+        *amounts.entry(code).or_insert(Decimal::ZERO) += amount;
+    }
+    let req = patient::PrRequest { claim_id: &args.claim_id, line: args.line, amounts, reason: &args.reason, actor: &args.actor.actor, preview: args.preview };
+    match patient::pr_writeoff(&pool, req).await {
+        Ok(o) => {
+            let head = match o.receipt {
+                Some(r) => format!("posted (write-off #{}, receipt {r})", o.writeoff_id.unwrap_or_default()),
+                None => "preview, nothing written".into(),
+            };
+            println!("claim {} line {}: {head}", args.claim_id, o.line_number);
+            for l in &o.lines {
+                println!("  PR-{:<3} {:>10} -> {:>10} (moved {})", l.carc, l.before, l.after, l.moved);
+            }
+            println!("  patient balance    {:>10} -> {:>10}", o.patient_balance_before, o.patient_balance_after);
+            println!("  other adjustments  {:>10} -> {:>10}", o.other_adjustments_before, o.other_adjustments_after);
+            0
+        }
+        Err(e) => refused(e),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    #[arg(long)]
+    claim: Option<String>,
+    #[arg(long)]
+    actor: Option<String>,
+    #[arg(long)]
+    from: Option<chrono::NaiveDate>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: ListFormat,
+}
+
+pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
+    let WriteoffsCommand::History { receipt, from, to, reason, format } = command;
+    let filter = history::HistoryFilter { receipt, from, to, reason: reason.as_deref() };
+    let h = match history::history(&pool, &filter).await {
+        Ok(h) => h,
+        Err(e) => return refused(e),
+    };
+    match format {
+        HistoryFormat::Json => print_json(&h),
+        HistoryFormat::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            let mut write = || -> Result<(), csv::Error> {
+                w.write_record([
+                    "writeoff_id",
+                    "receipt",
+                    "kind",
+                    "at",
+                    "claim_id",
+                    "denial_id",
+                    "bucket",
+                    "reason",
+                    "note",
+                    "amount",
+                    "status",
+                    "requested_by",
+                    "decided_by",
+                ])?;
+                for r in &h.rows {
+                    let denial = r.denial_id.map(|d| d.to_string()).unwrap_or_default();
+                    w.write_record([
+                        &r.writeoff_id.to_string(),
+                        &r.receipt.to_string(),
+                        &r.receipt_kind,
+                        &r.at.to_rfc3339(),
+                        &r.claim_id,
+                        &denial,
+                        &r.bucket,
+                        &r.reason,
+                        r.note.as_deref().unwrap_or(""),
+                        &r.amount.to_string(),
+                        &r.status,
+                        &r.requested_by,
+                        r.decided_by.as_deref().unwrap_or(""),
+                    ])?;
+                }
+                w.flush()?;
+                Ok(())
+            };
+            write().map_or_else(fail, |()| 0)
+        }
+        HistoryFormat::Text => {
+            for r in &h.rows {
+                println!(
+                    "receipt {:<6} #{:<6} {} {:<20} {:<24} {:>10} {:<16} by {}",
+                    r.receipt,
+                    r.writeoff_id,
+                    r.at.format("%Y-%m-%d"),
+                    r.claim_id,
+                    r.reason,
+                    r.amount,
+                    r.status,
+                    r.requested_by
+                );
+            }
+            for (reason, total) in &h.totals_by_reason {
+                println!("TOTAL {reason:<24} {total:>10}");
+            }
+            println!("TOTAL {:<24} {:>10}", "(all reasons)", h.total);
+            0
+        }
+    }
+}
+
+pub async fn run_audit(pool: PgPool, args: AuditArgs) -> u8 {
+    let filter = history::AuditFilter { claim: args.claim.as_deref(), actor: args.actor.as_deref(), from: args.from };
+    match history::audit_trail(&pool, &filter).await {
+        Ok(rows) if args.format == ListFormat::Json => print_json(&rows),
+        Ok(rows) => {
+            for r in &rows {
+                let amount = r.amount.map(|a| format!(" {a}")).unwrap_or_default();
+                let reason = r.reason.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
+                let claim = r.claim_id.as_ref().map(|c| format!(" claim {c}")).unwrap_or_default();
+                println!("{} {} {}{claim}{amount}{reason}", r.at.format("%Y-%m-%d %H:%M:%S"), r.actor, r.action);
+            }
+            0
+        }
+        Err(e) => refused(e),
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum WriteoffCommand {
+    /// Undo a posted write-off: a reversing entry restores the balance.
+    Undo {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Show, or set, which write-offs wait for a supervisor: off, all, or above:AMOUNT.
+    Policy {
+        #[arg(long)]
+        approval: Option<String>,
+        /// Needed to change the policy (approve scope).
+        #[arg(long, env = "REMITD_ACTOR")]
+        actor: Option<String>,
+    },
+}
+
+fn refused(e: WriteoffError) -> u8 {
+    match e {
+        WriteoffError::Db(e) => fail(e),
+        other => {
+            eprintln!("refused: {other}");
+            EXIT_REFUSED
+        }
+    }
+}
+
+fn report(o: &Outcome) {
+    println!(
+        "write-off #{} of {} {} (receipt {}); denial is {}",
+        o.writeoff_id,
+        o.amount,
+        o.status.to_lowercase().replace('_', " "),
+        o.receipt,
+        o.denial_status
+    );
+}
+
+pub async fn run_actor(pool: PgPool, command: ActorCommand) -> u8 {
+    let result = match &command {
+        ActorCommand::Add { name } => actors::add(&pool, name).await.map(|()| println!("actor {name} added")),
+        ActorCommand::Grant { name, scope } => actors::grant(&pool, name, scope).await.map(|()| println!("{name} may now {scope}")),
+        ActorCommand::Revoke { name, scope } => actors::revoke(&pool, name, scope).await.map(|()| println!("{name} no longer has {scope}")),
+        ActorCommand::List => actors::list(&pool).await.map(|all| {
+            for (name, scopes) in all {
+                println!("{name}: {}", if scopes.is_empty() { "(no scopes)".to_string() } else { scopes.join(", ") });
+            }
+        }),
+    };
+    result.map_or_else(refused, |()| 0)
+}
+
+pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
+    let result = match command {
+        DenialCommand::List { claim, status, format } => match denials::list(&pool, claim.as_deref(), status.as_deref()).await {
+            Ok(list) if format == ListFormat::Json => return print_json(&list),
+            Ok(list) => {
+                for d in &list {
+                    println!(
+                        "#{:<6} {:<20} {:<16} denied {:>10} remaining {:>10} [{}]",
+                        d.id,
+                        d.claim_id,
+                        d.status,
+                        d.amount,
+                        d.remaining,
+                        d.reason_codes.join(", ")
+                    );
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+        DenialCommand::Appeal { id, actor } => denials::appeal(&pool, id, &actor.actor, true).await.map(|()| println!("denial #{id} is APPEAL_PENDING")),
+        DenialCommand::WithdrawAppeal { id, actor } => denials::appeal(&pool, id, &actor.actor, false).await.map(|()| println!("denial #{id} is OPEN")),
+        DenialCommand::Writeoff { id, reason, note, amount, actor } => {
+            let req = Request { denial_id: id, reason: &reason, note: note.as_deref(), amount, actor: &actor.actor };
+            writeoff::write_off(&pool, req).await.map(|o| report(&o))
+        }
+        DenialCommand::Approve { id, actor } => writeoff::decide(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
+        DenialCommand::Reject { id, actor } => writeoff::decide(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
+        DenialCommand::BulkWriteoff { reason, note, max_balance, min_age_days, payer, claim, account, as_of, preview, actor } => {
+            let filter = writeoff::BulkFilter { max_balance, min_age_days, payer, claim, account, as_of };
+            writeoff::bulk(&pool, &filter, &reason, note.as_deref(), &actor.actor, preview).await.map(|o| {
+                let receipt = o.receipt.map(|r| format!("receipt {r}: ")).unwrap_or_else(|| "preview, nothing written: ".into());
+                let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };
+                println!("{receipt}{} of {} written off{pending}, total {}", o.written_off, o.matched, o.total);
+                for s in &o.skipped {
+                    println!("  skipped #{} {} ({}): {}", s.denial_id, s.claim_id, s.status, s.why);
+                }
+            })
+        }
+        DenialCommand::Flagged => reopen::flagged(&pool).await.map(|list| {
+            for (id, claim, status, why) in &list {
+                println!("#{id:<6} {claim:<20} {status:<16} {why}");
+            }
+            println!("{} flagged", list.len());
+        }),
+        DenialCommand::Reopen { id, actor } => {
+            reopen::reopen_by_hand(&pool, id, &actor.actor).await.map(|_| println!("denial #{id} reopened; its write-off was reversed"))
+        }
+    };
+    result.map_or_else(refused, |()| 0)
+}
+
+pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
+    let result = match command {
+        WriteoffCommand::Undo { id, reason, actor } => {
+            writeoff::undo(&pool, id, &actor.actor, &reason).await.map(|amount| println!("write-off #{id} undone: {amount} is owed again"))
+        }
+        WriteoffCommand::Policy { approval: None, .. } => {
+            let shown = async {
+                let mut conn = pool.acquire().await?;
+                writeoff::approval_policy(&mut conn).await
+            };
+            shown.await.map(|p| println!("approval: {}", p.as_setting()))
+        }
+        WriteoffCommand::Policy { approval: Some(policy), actor } => match (Approval::parse(&policy), actor) {
+            (Ok(p), Some(actor)) => writeoff::set_approval_policy(&pool, &actor, p).await.map(|()| println!("approval: {}", p.as_setting())),
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Err(WriteoffError::Invalid("changing the policy needs --actor (with the approve scope)".into())),
+        },
+    };
+    result.map_or_else(refused, |()| 0)
+}

@@ -1,0 +1,239 @@
+//! The daemon's configuration: a TOML file, overridden by `REMITD_*`
+//! environment variables, with the database URL readable from a systemd
+//! credential so the secret never sits in the config file.
+//!
+//! ```toml
+//! database_url = "postgres://remitd@127.0.0.1:5432/remitd"   # optional, see below
+//! [[drop_folders]]
+//! name = "acme"
+//! inbox = "/var/lib/remitd/acme/inbox"
+//! archive = "/var/lib/remitd/acme/archive"
+//! error = "/var/lib/remitd/acme/error"
+//! poll_interval_secs = 10
+//! settle_secs = 2
+//! [http]
+//! listen = "127.0.0.1:9835"
+//! ```
+//!
+//! Environment: `REMITD_DATABASE_URL`, `REMITD_HTTP__LISTEN` (nested keys
+//! joined by `__`). The database URL is taken, in order, from the config or
+//! environment, from the file named by `database_url_file`, or from
+//! `$CREDENTIALS_DIRECTORY/database_url` (systemd `LoadCredential=`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// A secret that never prints.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DropFolder {
+    /// The clearinghouse; appears in logs and metrics.
+    pub name: String,
+    pub inbox: PathBuf,
+    pub archive: PathBuf,
+    pub error: PathBuf,
+    /// How often the inbox is rescanned even without file events.
+    #[serde(default = "default_poll")]
+    pub poll_interval_secs: u64,
+    /// How long a file must keep its size and modification time before it
+    /// is taken (files renamed into the inbox are taken at once).
+    #[serde(default = "default_settle")]
+    pub settle_secs: f64,
+}
+
+impl DropFolder {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_secs.max(1))
+    }
+
+    pub fn settle(&self) -> Duration {
+        Duration::from_secs_f64(self.settle_secs.clamp(0.0, 3600.0))
+    }
+}
+
+fn default_poll() -> u64 {
+    10
+}
+
+fn default_settle() -> f64 {
+    2.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9835))
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http { listen: default_listen() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    database_url: Option<Secret>,
+    database_url_file: Option<PathBuf>,
+    #[serde(default)]
+    drop_folders: Vec<DropFolder>,
+    #[serde(default)]
+    http: Http,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: Secret,
+    pub drop_folders: Vec<DropFolder>,
+    pub http: Http,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration {path}: {source}")]
+    Invalid { path: String, source: Box<figment::Error> },
+    #[error("no database URL: set database_url, REMITD_DATABASE_URL, database_url_file, or the systemd credential database_url")]
+    NoDatabase,
+    #[error("cannot read the database URL from {path}: {source}")]
+    Secret { path: String, source: std::io::Error },
+    #[error("drop folder {name:?}: {problem}")]
+    Folder { name: String, problem: String },
+}
+
+impl Config {
+    /// Loads `path`, then the environment on top.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = Figment::new()
+            .merge(Toml::file_exact(path))
+            .merge(Env::prefixed("REMITD_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError::Invalid { path: path.display().to_string(), source: Box::new(e) })?;
+        let database_url = match (raw.database_url, raw.database_url_file) {
+            (Some(url), _) => url,
+            (None, Some(file)) => read_secret(&file)?,
+            (None, None) => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                Some(dir) => read_secret(&Path::new(&dir).join("database_url"))?,
+                None => return Err(ConfigError::NoDatabase),
+            },
+        };
+        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let mut names = std::collections::HashSet::new();
+        for f in &self.drop_folders {
+            let problem = |p: &str| Err(ConfigError::Folder { name: f.name.clone(), problem: p.to_string() });
+            if !names.insert(&f.name) {
+                return problem("the name is used twice");
+            }
+            if f.inbox == f.archive || f.inbox == f.error || f.archive == f.error {
+                return problem("inbox, archive and error must be three different folders");
+            }
+            if f.archive.starts_with(&f.inbox) || f.error.starts_with(&f.inbox) {
+                return problem("archive and error must not be inside the inbox");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_secret(path: &Path) -> Result<Secret, ConfigError> {
+    std::fs::read_to_string(path).map(|s| Secret::new(s.trim().to_string())).map_err(|source| ConfigError::Secret { path: path.display().to_string(), source })
+}
+
+#[cfg(test)]
+// figment's Jail closures return its large error type; that is its API.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    const FILE: &str = r#"
+        database_url = "postgres://file@127.0.0.1/remitd"
+        [[drop_folders]]
+        name = "acme"
+        inbox = "/d/acme/inbox"
+        archive = "/d/acme/archive"
+        error = "/d/acme/error"
+        [http]
+        listen = "127.0.0.1:9835"
+    "#;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("remitd.toml", FILE)?;
+            jail.set_env("REMITD_DATABASE_URL", "postgres://env@127.0.0.1/remitd");
+            jail.set_env("REMITD_HTTP__LISTEN", "127.0.0.1:19999");
+            let c = Config::load(Path::new("remitd.toml")).expect("loads");
+            assert_eq!(c.database_url.expose(), "postgres://env@127.0.0.1/remitd");
+            assert_eq!(c.http.listen.port(), 19999);
+            assert_eq!(c.drop_folders[0].poll_interval(), Duration::from_secs(10), "default poll");
+            assert_eq!(format!("{:?}", c.database_url), "Secret(..)", "never printed");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_database_url_comes_from_the_systemd_credential() {
+        Jail::expect_with(|jail| {
+            jail.create_file("remitd.toml", &FILE.replace("database_url = \"postgres://file@127.0.0.1/remitd\"", ""))?;
+            jail.create_file("database_url", "postgres://cred@127.0.0.1/remitd\n")?;
+            let dir = jail.directory().display().to_string();
+            jail.set_env("CREDENTIALS_DIRECTORY", dir);
+            let c = Config::load(Path::new("remitd.toml")).expect("loads");
+            assert_eq!(c.database_url.expose(), "postgres://cred@127.0.0.1/remitd");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_configurations_say_what_is_wrong() {
+        Jail::expect_with(|jail| {
+            jail.create_file("nodb.toml", &FILE.replace("database_url = \"postgres://file@127.0.0.1/remitd\"", ""))?;
+            let e = Config::load(Path::new("nodb.toml")).expect_err("no database");
+            assert!(matches!(e, ConfigError::NoDatabase), "{e}");
+            jail.create_file("same.toml", &FILE.replace("/d/acme/archive", "/d/acme/inbox"))?;
+            let e = Config::load(Path::new("same.toml")).expect_err("same folders");
+            assert_eq!(e.to_string(), "drop folder \"acme\": inbox, archive and error must be three different folders");
+            jail.create_file("typo.toml", &format!("{FILE}\nunknown_key = 1\n"))?;
+            let e = Config::load(Path::new("typo.toml")).expect_err("unknown key");
+            assert!(e.to_string().contains("unknown_key"), "{e}");
+            Ok(())
+        });
+    }
+}

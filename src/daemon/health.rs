@@ -1,0 +1,66 @@
+//! What `/readyz` reports: whether the database answers and every drop
+//! folder's watcher runs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The last database problem, or `None` while the database answers.
+    database: Mutex<Option<String>>,
+    watchers_expected: AtomicUsize,
+    watchers_running: AtomicUsize,
+    starting: Mutex<bool>,
+}
+
+impl Health {
+    pub fn new(watchers: usize) -> Self {
+        let h = Health { starting: Mutex::new(true), ..Health::default() };
+        h.watchers_expected.store(watchers, Ordering::SeqCst);
+        h
+    }
+
+    pub fn database_ok(&self) {
+        if let Ok(mut d) = self.database.lock() {
+            *d = None;
+        }
+    }
+
+    pub fn database_down(&self, problem: String) {
+        if let Ok(mut d) = self.database.lock() {
+            *d = Some(problem);
+        }
+    }
+
+    pub fn database_is_ok(&self) -> bool {
+        self.database.lock().map(|d| d.is_none()).unwrap_or(false)
+    }
+
+    pub fn watchers(&self, running: usize) {
+        self.watchers_running.store(running, Ordering::SeqCst);
+    }
+
+    pub fn started(&self) {
+        if let Ok(mut s) = self.starting.lock() {
+            *s = false;
+        }
+    }
+
+    /// Everything that keeps the daemon from being ready; empty when ready.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.starting.lock().map(|s| *s).unwrap_or(true) {
+            out.push("starting".to_string());
+        }
+        if let Ok(d) = self.database.lock() {
+            if let Some(p) = d.as_ref() {
+                out.push(format!("database: {p}"));
+            }
+        }
+        let (running, expected) = (self.watchers_running.load(Ordering::SeqCst), self.watchers_expected.load(Ordering::SeqCst));
+        if running < expected {
+            out.push(format!("{running} of {expected} drop folder watchers running"));
+        }
+        out
+    }
+}

@@ -1,0 +1,370 @@
+//! `remitd run`: watch drop folders, post what arrives, stay up.
+//!
+//! One task owns the main loop: it wakes on file events or a short tick,
+//! rescans inboxes that are due, and ingests whole files one at a time (each
+//! file posts two transaction sets at once). Around it: the HTTP endpoints,
+//! a database health probe, and the signal handler that flips the stop flag.
+//! A stop lets the transaction sets in flight commit, leaves the rest of the
+//! file in the inbox for the next start, and exits 0.
+//!
+//! systemd: READY=1 once the database answers and every watcher runs;
+//! STATUS= on changes; WATCHDOG=1 from the main loop; STOPPING=1 on a stop.
+
+pub mod config;
+pub mod files;
+pub mod health;
+pub mod http;
+pub mod metrics;
+pub mod telemetry;
+pub mod watch;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use notify::event::{ModifyKind, RenameMode};
+use notify::{EventKind, RecursiveMode, Watcher};
+use sd_notify::NotifyState;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, watch as signal};
+use tracing::{debug, error, info, warn};
+
+use crate::ingest::{ingest_file_until, FileOutcome, IngestError, Stop};
+use crate::posting::load_categories;
+use crate::posting::plan::CarcCategories;
+use config::Config;
+use health::Health;
+use metrics::{FolderLabel, Metrics};
+use watch::Inbox;
+
+/// What the HTTP endpoints read.
+pub struct Shared {
+    pub metrics: Metrics,
+    pub health: Health,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("cannot watch drop folder {folder:?} ({path}): {detail}")]
+    Watch { folder: String, path: String, detail: String },
+    #[error("cannot install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Longest wait between attempts while the database is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How often the main loop looks around when nothing happens.
+const TICK: Duration = Duration::from_millis(100);
+
+fn notify_systemd(states: &[NotifyState]) {
+    // Outside systemd there is no socket; that is not an error.
+    let _ = sd_notify::notify(states);
+}
+
+fn status(text: &str) {
+    notify_systemd(&[NotifyState::Status(text)]);
+}
+
+/// Flips the stop flag on SIGTERM or SIGINT.
+fn spawn_signal_handler(stop: signal::Sender<bool>) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{signal as unix_signal, SignalKind};
+    let mut term = unix_signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut int = unix_signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => info!(signal = "SIGTERM", "stopping: finishing the transaction sets in flight"),
+            _ = int.recv() => info!(signal = "SIGINT", "stopping: finishing the transaction sets in flight"),
+        }
+        notify_systemd(&[NotifyState::Stopping]);
+        let _ = stop.send(true);
+    });
+    Ok(())
+}
+
+async fn stopped(mut stop: signal::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sleeps `d`, or less if a stop comes first. Returns whether it was stopped.
+async fn sleep_or_stop(d: Duration, stop: &signal::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *stop.borrow(),
+        _ = stopped(stop.clone()) => true,
+    }
+}
+
+/// Connects and migrates, retrying with back-off until it works or a stop comes.
+async fn connect(config: &Config, shared: &Shared, stop: &signal::Receiver<bool>) -> Option<(PgPool, CarcCategories)> {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let attempt = async {
+            let pool = crate::db::migrate(config.database_url.expose()).await.map_err(|e| e.to_string())?;
+            let cats = load_categories(&pool).await.map_err(|e| e.to_string())?;
+            Ok::<_, String>((pool, cats))
+        };
+        match attempt.await {
+            Ok(ready) => {
+                shared.health.database_ok();
+                return Some(ready);
+            }
+            Err(e) => {
+                warn!(error = %e, retry_in_secs = delay.as_secs(), "database not reachable");
+                status(&format!("waiting for the database: {e}"));
+                shared.health.database_down(e);
+                if sleep_or_stop(delay, stop).await {
+                    return None;
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Probes the database every few seconds so `/readyz` follows it.
+fn spawn_database_probe(pool: PgPool, shared: Arc<Shared>, stop: signal::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            if sleep_or_stop(Duration::from_secs(5), &stop).await {
+                return;
+            }
+            match sqlx::query("SELECT 1").execute(&pool).await {
+                Ok(_) => shared.health.database_ok(),
+                Err(e) => shared.health.database_down(e.to_string()),
+            }
+        }
+    });
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let shared = Arc::new(Shared { metrics: Metrics::default(), health: Health::new(config.drop_folders.len()) });
+    let (stop_tx, stop_rx) = signal::channel(false);
+    spawn_signal_handler(stop_tx)?;
+
+    let listener =
+        tokio::net::TcpListener::bind(config.http.listen).await.map_err(|source| DaemonError::Listen { addr: config.http.listen.to_string(), source })?;
+    info!(listen = %config.http.listen, "serving /healthz, /readyz and /metrics");
+    let server = axum::serve(listener, http::router(shared.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let http = tokio::spawn(async move { server.await });
+
+    for f in &config.drop_folders {
+        for dir in [&f.inbox, &f.archive, &f.error] {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                warn!(folder = %f.name, path = %dir.display(), error = %e, "cannot create drop folder directory");
+            }
+        }
+    }
+    status("connecting to the database");
+    let Some((pool, cats)) = connect(&config, &shared, &stop_rx).await else {
+        let _ = http.await;
+        return Ok(());
+    };
+    spawn_database_probe(pool.clone(), shared.clone(), stop_rx.clone());
+
+    let (events_tx, mut events) = mpsc::unbounded_channel::<notify::Event>();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            let _ = events_tx.send(ev);
+        }
+    })
+    .map_err(|e| DaemonError::Watch { folder: "*".into(), path: "-".into(), detail: e.to_string() })?;
+    let mut inboxes: Vec<Inbox> = Vec::new();
+    for f in &config.drop_folders {
+        watcher.watch(&f.inbox, RecursiveMode::NonRecursive).map_err(|e| DaemonError::Watch {
+            folder: f.name.clone(),
+            path: f.inbox.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        inboxes.push(Inbox::new(f.clone()));
+    }
+    shared.health.watchers(inboxes.len());
+    shared.health.started();
+    notify_systemd(&[NotifyState::Ready, NotifyState::Status(&format!("watching {} drop folders", inboxes.len()))]);
+    info!(folders = inboxes.len(), "ready");
+
+    let progress = Arc::new(AtomicU64::new(0));
+    if let Some(every) = sd_notify::watchdog_enabled() {
+        spawn_watchdog(every / 2, progress.clone(), stop_rx.clone());
+    }
+    let mut retry_at: Option<Instant> = None;
+    let mut delay = Duration::from_secs(1);
+    let stop = Stop::on(stop_rx.clone()).with_progress(progress.clone());
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            _ = stopped(stop_rx.clone()) => break,
+            Some(ev) = events.recv() => note_event(&mut inboxes, ev),
+            _ = tick.tick() => {}
+        }
+        progress.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        if retry_at.is_some_and(|t| now < t) {
+            continue;
+        }
+        match sweep_inboxes(&mut inboxes, &pool, &cats, &shared, &stop, now).await {
+            Ok(()) => {
+                if retry_at.take().is_some() {
+                    info!("database back: ingesting again");
+                    status(&format!("watching {} drop folders", inboxes.len()));
+                }
+                delay = Duration::from_secs(1);
+            }
+            Err(e) => {
+                warn!(error = %e, retry_in_secs = delay.as_secs(), "database error: files stay in the inbox");
+                status(&format!("database error, retrying: {e}"));
+                shared.health.database_down(e.to_string());
+                retry_at = Some(now + delay);
+                delay = (delay * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+    drop(watcher);
+    let _ = http.await;
+    pool.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Pings the systemd watchdog while work advances: the main loop counts each
+/// turn, a long ingest counts megabytes read and transaction sets posted. A
+/// loop or an ingest that hangs stops the pings, and systemd restarts the
+/// service; a large file that takes minutes does not.
+fn spawn_watchdog(every: Duration, progress: Arc<AtomicU64>, stop: signal::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut seen = progress.load(Ordering::Relaxed);
+        loop {
+            if sleep_or_stop(every, &stop).await {
+                return;
+            }
+            let now = progress.load(Ordering::Relaxed);
+            if now != seen {
+                notify_systemd(&[NotifyState::Watchdog]);
+                seen = now;
+            } else {
+                warn!("no progress since the last watchdog ping");
+            }
+        }
+    });
+}
+
+/// Records what a file event says: a rename into an inbox means whole.
+fn note_event(inboxes: &mut [Inbox], ev: notify::Event) {
+    let destination = match ev.kind {
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => ev.paths.first().cloned(),
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => ev.paths.get(1).cloned(),
+        _ => None,
+    };
+    if let Some(path) = destination {
+        if let Some(inbox) = inboxes.iter_mut().find(|i| i.holds(&path)) {
+            inbox.renamed_in(path);
+        }
+    }
+    // Any other event is just a wake-up: the due scans below look around.
+    for inbox in inboxes.iter_mut() {
+        if ev.paths.iter().any(|p| inbox.holds(p)) && inbox.last_scan.is_some() {
+            inbox.last_scan = inbox.last_scan.map(|t| t.checked_sub(inbox.folder.poll_interval()).unwrap_or(t));
+        }
+    }
+}
+
+/// Scans the inboxes that are due and ingests what is whole. A database
+/// error stops the sweep: the file stays where it is.
+async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, cats: &CarcCategories, shared: &Shared, stop: &Stop, now: Instant) -> Result<(), sqlx::Error> {
+    for inbox in inboxes.iter_mut() {
+        if !inbox.scan_due(now) {
+            continue;
+        }
+        let ready = match inbox.scan(now) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(folder = %inbox.folder.name, error = %e, "cannot scan inbox");
+                continue;
+            }
+        };
+        for file in ready {
+            if stop.requested() {
+                return Ok(());
+            }
+            take(&file, &inbox.folder, pool, cats, shared, stop).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ingests one whole file and moves it according to its fate.
+async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, cats: &CarcCategories, shared: &Shared, stop: &Stop) -> Result<(), sqlx::Error> {
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    let label = FolderLabel { folder: folder.name.clone() };
+    let started = Instant::now();
+    let outcome = match ingest_file_until(pool, file, cats, stop).await {
+        Ok(o) => o,
+        Err(IngestError::Db(e)) => {
+            shared.metrics.database_errors.inc();
+            return Err(e);
+        }
+        Err(IngestError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            debug!(folder = %folder.name, file = %name, "file gone before it was read (another instance took it)");
+            return Ok(());
+        }
+        Err(e) => {
+            error!(folder = %folder.name, file = %name, error = %e, "cannot ingest; file stays in the inbox");
+            return Ok(());
+        }
+    };
+    shared.health.database_ok();
+    let now = Utc::now();
+    let archive = || files::move_into(file, &files::archive_dir(&folder.archive, now));
+    let moved = match &outcome {
+        FileOutcome::Posted { file_id, transactions, already_posted, claims } => {
+            shared.metrics.files_ingested.get_or_create(&label).inc();
+            shared.metrics.claims_posted.inc_by(claims.posted as u64);
+            shared.metrics.claims_unmatched.inc_by(claims.unmatched as u64);
+            shared.metrics.reversals.inc_by(claims.reversals as u64);
+            shared.metrics.denials_opened.inc_by(claims.denials_opened as u64);
+            shared.metrics.denials_reopened.inc_by(claims.denials_reopened as u64);
+            shared.metrics.ingest_seconds.observe(started.elapsed().as_secs_f64());
+            info!(
+                folder = %folder.name, file = %name, file_id, transactions, already_posted,
+                claims_posted = claims.posted, unmatched = claims.unmatched, reversals = claims.reversals,
+                denials_opened = claims.denials_opened, denials_reopened = claims.denials_reopened,
+                denials_flagged = claims.denials_flagged, seconds = started.elapsed().as_secs_f64(), "posted"
+            );
+            archive()
+        }
+        FileOutcome::Test { file_id, transactions } => {
+            shared.metrics.files_test.get_or_create(&label).inc();
+            info!(folder = %folder.name, file = %name, file_id, transactions, "test data (ISA15 = T): recorded, not posted");
+            archive()
+        }
+        FileOutcome::Duplicate { file_id, state } => {
+            shared.metrics.files_duplicate.get_or_create(&label).inc();
+            info!(folder = %folder.name, file = %name, file_id, earlier_state = %state, "duplicate of a file ingested before: archived, nothing posted");
+            archive()
+        }
+        FileOutcome::Refused { file_id, error } => {
+            shared.metrics.files_refused.get_or_create(&label).inc();
+            warn!(folder = %folder.name, file = %name, file_id, reason = %error, "refused: moved to error/");
+            files::refuse(file, &folder.error, &error.to_string(), now)
+        }
+        FileOutcome::Busy { file_id } => {
+            debug!(folder = %folder.name, file = %name, file_id, "another instance is ingesting this file");
+            return Ok(());
+        }
+        FileOutcome::Interrupted { file_id } => {
+            info!(folder = %folder.name, file = %name, file_id, "stopped part way: the rest posts at the next start");
+            return Ok(());
+        }
+    };
+    if let Err(e) = moved {
+        error!(folder = %folder.name, file = %name, error = %e, "posted, but cannot move the file out of the inbox; it will be seen as a duplicate");
+    }
+    Ok(())
+}

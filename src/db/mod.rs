@@ -1,0 +1,71 @@
+//! PostgreSQL: connecting, creating the database, applying migrations.
+//!
+//! The schema lives in `migrations/` and is embedded in the binary, so
+//! `remitd migrate` and the daemon apply exactly what was tested.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+
+/// Where remitd looks when neither `--database-url` nor `DATABASE_URL` says.
+pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/remitd";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database URL is not valid: {0}")]
+    Url(sqlx::Error),
+    #[error("cannot reach PostgreSQL: {0}")]
+    Connect(sqlx::Error),
+    #[error("cannot create database {name:?}: {source}")]
+    Create { name: String, source: sqlx::Error },
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// The embedded migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+fn options(url: &str) -> Result<PgConnectOptions, DbError> {
+    PgConnectOptions::from_str(url).map(|o| o.disable_statement_logging()).map_err(DbError::Url)
+}
+
+/// Creates the database the URL names when it does not exist yet.
+pub async fn create_database_if_missing(url: &str) -> Result<(), DbError> {
+    let opts = options(url)?;
+    let name = opts.get_database().unwrap_or("postgres").to_string();
+    let mut admin = opts.clone().database("postgres").connect().await.map_err(DbError::Connect)?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut admin).await.map_err(DbError::Connect)?;
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        let created = sqlx::query(&format!("CREATE DATABASE \"{quoted}\"")).execute(&mut admin).await;
+        // Another instance may have created it between the check and now.
+        if let Err(e) = created {
+            let duplicate = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04");
+            if !duplicate {
+                return Err(DbError::Create { name, source: e });
+            }
+        }
+    }
+    admin.close().await.map_err(DbError::Connect)?;
+    Ok(())
+}
+
+/// How long to wait for a connection before calling the database down. The
+/// pool retries a refused connection until then; readiness and back-off
+/// should hear about an outage within seconds, not sqlx's default 30.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A pool on the database the URL names.
+pub async fn connect(url: &str) -> Result<PgPool, DbError> {
+    PgPoolOptions::new().max_connections(8).acquire_timeout(ACQUIRE_TIMEOUT).connect_with(options(url)?).await.map_err(DbError::Connect)
+}
+
+/// Creates the database if needed, connects and applies every migration.
+pub async fn migrate(url: &str) -> Result<PgPool, DbError> {
+    create_database_if_missing(url).await?;
+    let pool = connect(url).await?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}

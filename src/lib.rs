@@ -1,0 +1,26 @@
+//! remitd ingests X12 835 electronic remittance advice and reconciles it
+//! against a provider's claims.
+//!
+//! # Layout
+//! - [`x12`]: syntax. Delimiters from each ISA, the streaming nom lexer, X12
+//!   simple data types, and the error vocabulary (where and what).
+//! - [`grammar`]: the implementation guides in `grammars/` compiled into loop
+//!   tables, the loop placement machine, and element checks.
+//! - [`parse`]: the streaming reader that turns a file into validated,
+//!   balanced transaction sets of the [`model`].
+//! - [`model`]: the typed 835, also the JSON contract of `remitd parse`.
+//! - [`generate`]: synthetic, balanced 835 files for benchmarks and tests.
+//! - [`cli`]: the `remitd` command line.
+
+pub mod claims;
+pub mod cli;
+pub mod daemon;
+pub mod db;
+pub mod generate;
+pub mod grammar;
+pub mod ingest;
+pub mod model;
+pub mod parse;
+pub mod posting;
+pub mod writeoff;
+pub mod x12;

@@ -1,0 +1,116 @@
+//! The three balancing rules of the 835, checked on the typed model.
+//!
+//! - service line: SVC02 - sum(line CAS) = SVC03
+//! - claim: CLP03 - sum(claim CAS) - sum(every line's CAS) = CLP04
+//! - transaction: BPR02 = sum(CLP04) - sum(PLB amounts)
+//!
+//! A file that breaks any of them is refused: posting it would put money on
+//! the ledger that the payer's own numbers do not support. CLP05 against the
+//! PR adjustments is not a balancing rule; a mismatch is only a warning.
+
+use rust_decimal::Decimal;
+
+use super::builder::Positions;
+use crate::model::{Adjustment, Claim, Transaction};
+use crate::x12::Problem;
+
+/// Where a rule broke: segment ordinal, tag and element, and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub segment: u64,
+    pub tag: &'static str,
+    pub element: &'static str,
+    pub problem: Problem,
+}
+
+fn sum(adjustments: &[Adjustment]) -> Decimal {
+    adjustments.iter().map(|a| a.amount).sum()
+}
+
+/// Whether a claim and its service lines keep their rules: what [`check`]
+/// finds in it, without the message. The builder asks as each claim ends.
+pub fn claim_balances(claim: &Claim) -> bool {
+    let mut line_adjustments = Decimal::ZERO;
+    for svc in &claim.services {
+        let line = sum(&svc.adjustments);
+        line_adjustments += line;
+        if svc.charge - line != svc.paid {
+            return false;
+        }
+    }
+    claim.charge - sum(&claim.adjustments) - line_adjustments == claim.paid
+}
+
+/// Checks every rule, service lines first, and returns the first break.
+///
+/// The builder has already balanced each claim as it ended and added up
+/// CLP04 (see `Builder::close_claim`); the claims are only walked again,
+/// to say where, when one of them breaks a rule.
+pub fn check(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
+    if pos.unbalanced {
+        claim_rules(tx, pos)?;
+    }
+    let paid = pos.paid;
+    let provider: Decimal = tx.provider_adjustments.iter().map(|p| p.amount).sum();
+    let expected = paid - provider;
+    if expected != tx.payment.amount {
+        return Err(Finding {
+            segment: pos.bpr,
+            tag: "BPR",
+            element: "BPR02",
+            problem: Problem::Imbalance {
+                rule: "transaction (BPR02 = claim payments - provider adjustments)",
+                expected: format!("{paid} - {provider} = {expected}"),
+                found: tx.payment.amount.to_string(),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The service line and claim rules, claim by claim: the first break.
+fn claim_rules(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
+    for (i, (claim, &(clp, _))) in tx.claims.iter().zip(&pos.claims).enumerate() {
+        let mut line_adjustments = Decimal::ZERO;
+        for (svc, &at) in claim.services.iter().zip(pos.services_of(i)) {
+            let line = sum(&svc.adjustments);
+            line_adjustments += line;
+            let expected = svc.charge - line;
+            if expected != svc.paid {
+                return Err(Finding {
+                    segment: at,
+                    tag: "SVC",
+                    element: "SVC03",
+                    problem: Problem::Imbalance {
+                        rule: "service line (SVC02 - adjustments = SVC03)",
+                        expected: format!("{} - {} = {}", svc.charge, line, expected),
+                        found: svc.paid.to_string(),
+                    },
+                });
+            }
+        }
+        let claim_level = sum(&claim.adjustments);
+        let expected = claim.charge - claim_level - line_adjustments;
+        if expected != claim.paid {
+            return Err(Finding {
+                segment: clp,
+                tag: "CLP",
+                element: "CLP04",
+                problem: Problem::Imbalance {
+                    rule: "claim (CLP03 - claim and line adjustments = CLP04)",
+                    expected: format!("{} - {} - {} = {}", claim.charge, claim_level, line_adjustments, expected),
+                    found: claim.paid.to_string(),
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// CLP05 that differs from the PR adjustments of the claim and its lines:
+/// the warning, for the CLP at segment `clp`.
+pub fn patient_responsibility_warning(claim: &Claim, clp: u64) -> Option<(u64, String)> {
+    let stated = claim.patient_responsibility?;
+    let pr: Decimal = claim.adjustments.iter().chain(claim.services.iter().flat_map(|s| &s.adjustments)).filter(|a| a.group == "PR").map(|a| a.amount).sum();
+    (stated != pr).then(|| (clp, format!("CLP05 patient responsibility is {stated} but the PR adjustments add up to {pr}")))
+}

@@ -1,0 +1,532 @@
+//! The streaming 835 reader: envelopes, transaction sets, validation.
+//!
+//! [`Reader`] is an iterator of transaction sets. Each one is placed segment
+//! by segment in its grammar, checked element by element, built into the
+//! typed model, balanced, and only then handed out, so memory holds one
+//! transaction set at a time however large the file is. Envelope trailers
+//! (SE, GE, IEA) are checked as they arrive: a caller that must not act on a
+//! file that turns out invalid later (posting) reads the whole file once
+//! before acting on any of it.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::sync::Arc;
+
+use super::balance;
+use super::builder::{Builder, LoopRoles};
+use super::segment::Seg;
+use crate::grammar::elements::{self, ElementWarning, Values};
+use crate::grammar::machine::Machine;
+use crate::grammar::Grammar;
+use crate::model::{GroupHeader, InterchangeHeader, Text, Transaction, Usage};
+use crate::x12::delimiters::IsaHeader;
+use crate::x12::error::{Location, ParseError, Problem, Result, Warning};
+use crate::x12::lexer::{Lexer, Split};
+use crate::x12::{tag_code, values};
+
+/// Warnings kept per file; past this they are only counted, so a file with a
+/// million over-long values cannot grow memory without bound.
+pub const MAX_WARNINGS: usize = 1000;
+
+/// One valid transaction set with the envelopes it came in.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub interchange: Arc<InterchangeHeader>,
+    pub group: Arc<GroupHeader>,
+    pub transaction: Transaction,
+}
+
+struct OpenInterchange {
+    header: Arc<InterchangeHeader>,
+    groups: u64,
+}
+
+struct OpenGroup {
+    header: Arc<GroupHeader>,
+    transactions: u64,
+    seen: HashSet<Text>,
+}
+
+struct OpenTransaction {
+    grammar: &'static Grammar,
+    roles: LoopRoles,
+    machine: Machine<'static>,
+    builder: Builder,
+    control_number: Text,
+    ordinal: u64,
+}
+
+/// What a segment asks the reader to do next.
+enum Step {
+    Continue,
+    Yield(Box<Parsed>),
+    EndInterchange,
+    /// The end of the input, which was clean.
+    Finished,
+}
+
+#[derive(Default)]
+struct State {
+    interchange: Option<OpenInterchange>,
+    group: Option<OpenGroup>,
+    tx: Option<OpenTransaction>,
+    interchanges: u64,
+    /// ISA13 values seen in this file: a repeat is worth a warning (a resend
+    /// concatenated to the original), not a refusal.
+    interchange_controls: HashSet<Text>,
+    warnings: Vec<Warning>,
+    warnings_dropped: u64,
+    element_warnings: Vec<ElementWarning>,
+    /// Amounts and dates of the current segment, read by the element check.
+    values: Box<Values>,
+    /// Claims in the last transaction set, to size the next one's.
+    claims_hint: usize,
+}
+
+/// Streaming reader of one 835 file.
+pub struct Reader<R> {
+    lexer: Lexer<R>,
+    state: State,
+    /// Reused element buffer (see [`recycle`]).
+    elements: Vec<&'static [u8]>,
+    finished: bool,
+}
+
+/// Empties a vector of borrowed slices so its allocation can hold slices of
+/// another lifetime: the in-place collect reuses the buffer, and since the
+/// vector is empty no value crosses lifetimes.
+fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    v.into_iter().map(|_| -> &'b [u8] { unreachable!("vector was cleared") }).collect()
+}
+
+impl<R: Read> Reader<R> {
+    pub fn new(src: R) -> Self {
+        Reader { lexer: Lexer::new(src), state: State::default(), elements: Vec::with_capacity(32), finished: false }
+    }
+
+    /// Warnings so far (at most [`MAX_WARNINGS`]) and how many more were dropped.
+    pub fn warnings(&self) -> (&[Warning], u64) {
+        (&self.state.warnings, self.state.warnings_dropped)
+    }
+
+    /// Bytes of input consumed so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.lexer.bytes_read
+    }
+
+    fn step(&mut self) -> Result<Option<Box<Parsed>>> {
+        loop {
+            match self.next_step()? {
+                Step::Continue => {}
+                Step::Yield(parsed) => return Ok(Some(parsed)),
+                Step::EndInterchange => self.lexer.end_interchange(),
+                Step::Finished => return Ok(None),
+            }
+        }
+    }
+
+    /// Reads one token and acts on it.
+    fn next_step(&mut self) -> Result<Step> {
+        let mut els = recycle(std::mem::take(&mut self.elements));
+        if let Some(Split::Segment { delimiters: d, ordinal, .. }) = self.lexer.fast_split(&mut els) {
+            let step = self.state.segment(&els, d.component, ordinal);
+            self.elements = recycle(els);
+            return step;
+        }
+        let mut els = recycle(els);
+        let step = match self.lexer.next_split(&mut els) {
+            Err(e) => Err(e),
+            Ok(None) => self.state.end_of_file().map(|_| Step::Finished),
+            Ok(Some(Split::Interchange { header, ordinal })) => self.state.open_interchange(&header, ordinal).map(|_| Step::Continue),
+            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal })) => {
+                if bytes.is_empty() {
+                    Ok(Step::Continue)
+                } else {
+                    self.state.segment(&els, d.component, ordinal)
+                }
+            }
+        };
+        self.elements = recycle(els);
+        step
+    }
+}
+
+impl<R: Read> Iterator for Reader<R> {
+    type Item = Result<Parsed>;
+
+    /// The next valid transaction set; after the first error, `None`.
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(p)) => Some(Ok(*p)),
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(e) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// A tag as text for messages: `?` when it is not UTF-8.
+fn tag_text(raw: &[u8]) -> &str {
+    std::str::from_utf8(raw).unwrap_or("?")
+}
+
+fn isa_text(h: &IsaHeader, n: usize) -> Text {
+    values::text(h.elements[n - 1].trim_ascii())
+}
+
+/// Control numbers match when equal as text or, both being digits, as numbers
+/// (`000000001` and `1`).
+fn same_control(a: &str, b: &str) -> bool {
+    a == b || matches!((values::integer(a.as_bytes()), values::integer(b.as_bytes())), (Some(x), Some(y)) if x == y)
+}
+
+impl State {
+    fn loc(&self, segment: Option<u64>, tag: &str, element: Option<String>) -> Location {
+        Location {
+            interchange: self.interchange.as_ref().map(|i| i.header.control_number.to_string()),
+            transaction: self.tx.as_ref().map(|t| t.control_number.to_string()),
+            segment,
+            tag: Some(tag.to_string()),
+            element,
+        }
+    }
+
+    fn fail<T>(&self, segment: u64, tag: &str, element: Option<&str>, problem: Problem) -> Result<T> {
+        Err(ParseError::new(self.loc(Some(segment), tag, element.map(str::to_string)), problem))
+    }
+
+    fn warn(&mut self, at: Location, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push(Warning { at, message });
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+
+    fn open_interchange(&mut self, h: &IsaHeader, ordinal: u64) -> Result<()> {
+        let control_number = isa_text(h, 13);
+        let at = |el: &str| Location { interchange: None, transaction: None, segment: Some(ordinal), tag: Some("ISA".into()), element: Some(el.into()) };
+        let bad = |el: &str, expected: &str, found: Text| Err(ParseError::new(at(el), Problem::BadValue { expected: expected.into(), found: found.into() }));
+        if control_number.is_empty() || values::integer(control_number.as_bytes()).is_none() {
+            return bad("ISA13", "a numeric interchange control number", control_number);
+        }
+        let Some(date) = values::short_date(h.elements[8].trim_ascii()) else {
+            return bad("ISA09", "an interchange date YYMMDD", isa_text(h, 9));
+        };
+        let time = isa_text(h, 10);
+        if values::time(time.as_bytes()).is_none() {
+            return bad("ISA10", "an interchange time HHMM", time);
+        }
+        let usage = match h.elements[14].trim_ascii() {
+            b"P" => Usage::Production,
+            b"T" => Usage::Test,
+            _ => return bad("ISA15", "P (production) or T (test)", isa_text(h, 15)),
+        };
+        let header = InterchangeHeader {
+            control_number,
+            sender_qualifier: isa_text(h, 5),
+            sender_id: isa_text(h, 6),
+            receiver_qualifier: isa_text(h, 7),
+            receiver_id: isa_text(h, 8),
+            date,
+            time,
+            version: isa_text(h, 12),
+            usage,
+        };
+        self.interchanges += 1;
+        let repeated = !self.interchange_controls.insert(header.control_number.clone());
+        let control_number = header.control_number.clone();
+        self.interchange = Some(OpenInterchange { header: Arc::new(header), groups: 0 });
+        if repeated {
+            let at = Location {
+                interchange: Some(control_number.to_string()),
+                segment: Some(ordinal),
+                tag: Some("ISA".into()),
+                element: Some("ISA13".into()),
+                ..Location::default()
+            };
+            self.warn(at, format!("interchange control number {control_number} is used more than once in this file"));
+        }
+        Ok(())
+    }
+
+    fn end_of_file(&self) -> Result<()> {
+        let open = if self.tx.is_some() {
+            Some(("a transaction set", "SE, GE and IEA"))
+        } else if self.group.is_some() {
+            Some(("a functional group", "GE and IEA"))
+        } else if self.interchange.is_some() {
+            Some(("an interchange", "IEA"))
+        } else {
+            None
+        };
+        if let Some((context, expected)) = open {
+            let at = Location {
+                interchange: self.interchange.as_ref().map(|i| i.header.control_number.to_string()),
+                transaction: self.tx.as_ref().map(|t| t.control_number.to_string()),
+                segment: self.tx.as_ref().map(|t| t.ordinal),
+                ..Location::default()
+            };
+            return Err(ParseError::new(at, Problem::Truncated { context, expected }));
+        }
+        if self.interchanges == 0 {
+            return Err(ParseError::new(Location::default(), Problem::NoEnvelope { found: "an empty file".into() }));
+        }
+        Ok(())
+    }
+
+    /// One segment inside an interchange. `file_ordinal` counts from the first ISA.
+    fn segment(&mut self, els: &[&[u8]], component: u8, file_ordinal: u64) -> Result<Step> {
+        let raw_tag = els[0];
+        // Tags are compared as packed codes; the length check keeps the
+        // comparison exact (a code alone does not tell `ST` from `\0ST`).
+        let code = tag_code(raw_tag);
+        let is = |tag: &[u8]| raw_tag.len() == tag.len() && code == tag_code(tag);
+        if self.tx.is_some() {
+            if is(b"ST") || is(b"GE") || is(b"GS") || is(b"IEA") {
+                let t = self.tx.as_ref().map_or(0, |t| t.ordinal + 1);
+                let problem = Problem::MissingSegment { tag: "SE".into(), name: "Transaction Set Trailer".into(), loop_id: "835".into() };
+                return self.fail(t, tag_text(raw_tag), None, problem);
+            }
+            return self.transaction_segment(code, els, component);
+        }
+        let in_group = self.group.is_some();
+        if in_group && is(b"ST") {
+            self.open_transaction(els, component)
+        } else if in_group && is(b"GE") {
+            self.close_group(els, file_ordinal)
+        } else if !in_group && is(b"GS") {
+            self.open_group(els, file_ordinal)
+        } else if !in_group && is(b"IEA") {
+            self.close_interchange(els, file_ordinal)
+        } else {
+            let expected = if in_group { "ST or GE" } else { "GS or IEA" };
+            let found = String::from_utf8_lossy(raw_tag).into_owned();
+            self.fail(file_ordinal, &found, None, Problem::UnexpectedSegment { found: found.clone(), hint: format!(" (expected {expected})") })
+        }
+    }
+
+    fn open_group(&mut self, els: &[&[u8]], ordinal: u64) -> Result<Step> {
+        let get = |n: usize| els.get(n).map(|e| values::text(e.trim_ascii())).unwrap_or_default();
+        let bad =
+            |el: &str, expected: &str, found: Text| self.fail(ordinal, "GS", Some(el), Problem::BadValue { expected: expected.into(), found: found.into() });
+        if get(1) != "HP" {
+            return bad("GS01", "HP (health care claim payment/advice)", get(1));
+        }
+        let Some(date) = values::date(get(4).as_bytes()) else {
+            return bad("GS04", "a group date CCYYMMDD", get(4));
+        };
+        if values::time(get(5).as_bytes()).is_none() {
+            return bad("GS05", "a group time HHMM", get(5));
+        }
+        if values::integer(get(6).as_bytes()).is_none() {
+            return bad("GS06", "a numeric group control number", get(6));
+        }
+        if get(8).is_empty() {
+            return self.fail(ordinal, "GS", Some("GS08"), Problem::MissingElement { name: "Version / Release / Industry Identifier Code".into() });
+        }
+        let header = GroupHeader { control_number: get(6), functional_id: get(1), sender: get(2), receiver: get(3), date, time: get(5), version: get(8) };
+        if let Some(i) = self.interchange.as_mut() {
+            i.groups += 1;
+        }
+        self.group = Some(OpenGroup { header: Arc::new(header), transactions: 0, seen: HashSet::new() });
+        Ok(Step::Continue)
+    }
+
+    fn close_group(&mut self, els: &[&[u8]], ordinal: u64) -> Result<Step> {
+        let Some(group) = self.group.as_ref() else { return Ok(Step::Continue) };
+        let count = els.get(1).map(|e| values::text(e)).unwrap_or_default();
+        let control = els.get(2).map(|e| values::text(e)).unwrap_or_default();
+        if values::integer(count.as_bytes()) != Some(group.transactions as i64) {
+            let problem = Problem::CountMismatch {
+                what: "GE01 (number of transaction sets)",
+                expected: group.transactions.to_string(),
+                found: count.into(),
+                expected_from: "the group",
+            };
+            return self.fail(ordinal, "GE", Some("GE01"), problem);
+        }
+        if !same_control(&control, &group.header.control_number) {
+            let problem = Problem::CountMismatch {
+                what: "GE02 (group control number)",
+                expected: group.header.control_number.to_string(),
+                found: control.into(),
+                expected_from: "GS06",
+            };
+            return self.fail(ordinal, "GE", Some("GE02"), problem);
+        }
+        self.group = None;
+        Ok(Step::Continue)
+    }
+
+    fn close_interchange(&mut self, els: &[&[u8]], ordinal: u64) -> Result<Step> {
+        let Some(ic) = self.interchange.as_ref() else { return Ok(Step::Continue) };
+        let count = els.get(1).map(|e| values::text(e)).unwrap_or_default();
+        let control = els.get(2).map(|e| values::text(e)).unwrap_or_default();
+        if values::integer(count.as_bytes()) != Some(ic.groups as i64) {
+            let problem = Problem::CountMismatch {
+                what: "IEA01 (number of functional groups)",
+                expected: ic.groups.to_string(),
+                found: count.into(),
+                expected_from: "the interchange",
+            };
+            return self.fail(ordinal, "IEA", Some("IEA01"), problem);
+        }
+        if !same_control(&control, &ic.header.control_number) {
+            let problem = Problem::CountMismatch {
+                what: "IEA02 (interchange control number)",
+                expected: ic.header.control_number.to_string(),
+                found: control.into(),
+                expected_from: "ISA13",
+            };
+            return self.fail(ordinal, "IEA", Some("IEA02"), problem);
+        }
+        self.interchange = None;
+        Ok(Step::EndInterchange)
+    }
+
+    fn open_transaction(&mut self, els: &[&[u8]], component: u8) -> Result<Step> {
+        let get = |n: usize| els.get(n).map(|e| values::text(e)).unwrap_or_default();
+        let control_number = get(2);
+        let group = self.group.as_mut().map(|g| {
+            g.transactions += 1;
+            (g.seen.insert(control_number.clone()), g.header.clone())
+        });
+        let Some((first_time, group_header)) = group else { return Ok(Step::Continue) };
+        self.tx = None;
+        if get(1) != "835" {
+            return self.fail(
+                1,
+                "ST",
+                Some("ST01"),
+                Problem::BadValue { expected: "835 (health care claim payment/advice)".into(), found: get(1).to_string() },
+            );
+        }
+        let declared = if get(3).is_empty() { group_header.version.clone() } else { get(3) };
+        let Some(grammar) = grammar_for(&declared) else {
+            let supported = Grammar::built_in_guides().collect::<Vec<_>>().join(", ");
+            return self.fail(
+                1,
+                "ST",
+                Some(if get(3).is_empty() { "GS08" } else { "ST03" }),
+                Problem::UnsupportedGuide { guide: declared.to_string(), supported },
+            );
+        };
+        let Some(roles) = LoopRoles::of(grammar) else { unreachable!("built-in grammars define every 835 loop (checked by the grammar tests)") };
+        self.tx = Some(OpenTransaction {
+            grammar,
+            roles,
+            machine: Machine::new(grammar),
+            builder: Builder::new(&grammar.guide, self.claims_hint),
+            control_number: control_number.clone(),
+            ordinal: 0,
+        });
+        if !first_time {
+            let at = self.loc(Some(1), "ST", Some("ST02".into()));
+            self.warn(at, format!("transaction set control number {control_number} is used more than once in group {}", group_header.control_number));
+        }
+        self.transaction_segment(tag_code(b"ST"), els, component)
+    }
+
+    fn transaction_segment(&mut self, code: u32, els: &[&[u8]], component: u8) -> Result<Step> {
+        let Some(tx) = self.tx.as_mut() else { return Ok(Step::Continue) };
+        tx.ordinal += 1;
+        let ordinal = tx.ordinal;
+        let raw_tag = els[0];
+        let qualifier = els.get(1).copied().unwrap_or(b"");
+        let placement = match tx.machine.place(raw_tag, qualifier) {
+            Ok(p) => p,
+            Err(problem) => return self.fail(ordinal, tag_text(raw_tag), None, problem),
+        };
+        let def = &tx.grammar.segments[placement.segment];
+        if let Err(e) = elements::check(tx.grammar, def, &els[1..], component, &mut self.element_warnings, &mut self.values) {
+            return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem);
+        }
+        let seg = Seg { raw_tag, code, els: &els[1..], component, values: &self.values };
+        if let Err((element, problem)) = tx.builder.segment(&tx.roles, placement.loop_idx, &seg, ordinal) {
+            return self.fail(ordinal, tag_text(raw_tag), Some(&element), problem);
+        }
+        if !self.element_warnings.is_empty() {
+            let pending = std::mem::take(&mut self.element_warnings);
+            for w in pending {
+                let at = self.loc(Some(ordinal), tag_text(raw_tag), Some(w.element));
+                self.warn(at, w.message);
+            }
+        }
+        if raw_tag == b"SE" {
+            return self.close_transaction(els);
+        }
+        Ok(Step::Continue)
+    }
+
+    fn close_transaction(&mut self, els: &[&[u8]]) -> Result<Step> {
+        let Some(tx) = self.tx.as_ref() else { return Ok(Step::Continue) };
+        let ordinal = tx.ordinal;
+        let count = els.get(1).map(|e| values::text(e)).unwrap_or_default();
+        if values::integer(count.as_bytes()) != Some(ordinal as i64) {
+            let problem = Problem::CountMismatch {
+                what: "SE01 (number of segments)",
+                expected: ordinal.to_string(),
+                found: count.into(),
+                expected_from: "the transaction set",
+            };
+            return self.fail(ordinal, "SE", Some("SE01"), problem);
+        }
+        let control = els.get(2).map(|e| values::text(e)).unwrap_or_default();
+        if control != tx.control_number {
+            let problem = Problem::CountMismatch {
+                what: "SE02 (transaction set control number)",
+                expected: tx.control_number.to_string(),
+                found: control.into(),
+                expected_from: "ST02",
+            };
+            return self.fail(ordinal, "SE", Some("SE02"), problem);
+        }
+        if let Err(problem) = tx.machine.finish() {
+            return self.fail(ordinal, "SE", None, problem);
+        }
+        let Some(tx) = self.tx.take() else { return Ok(Step::Continue) };
+        let control_number = tx.control_number;
+        let with_tx = |state: &State, segment: u64, tag: &str, element: Option<&str>| Location {
+            transaction: Some(control_number.to_string()),
+            ..state.loc(Some(segment), tag, element.map(str::to_string))
+        };
+        let (transaction, positions) = match tx.builder.finish() {
+            Ok(built) => built,
+            Err((tag, problem)) => return Err(ParseError::new(with_tx(self, ordinal, &tag, None), problem)),
+        };
+        self.claims_hint = transaction.claims.len();
+        if let Err(f) = balance::check(&transaction, &positions) {
+            return Err(ParseError::new(with_tx(self, f.segment, f.tag, Some(f.element)), f.problem));
+        }
+        for (segment, message) in positions.warnings {
+            let at = with_tx(self, segment, "CLP", Some("CLP05"));
+            self.warn(at, message);
+        }
+        let (Some(ic), Some(group)) = (self.interchange.as_ref(), self.group.as_ref()) else { return Ok(Step::Continue) };
+        Ok(Step::Yield(Box::new(Parsed { interchange: ic.header.clone(), group: group.header.clone(), transaction })))
+    }
+}
+
+/// The built-in grammar for a guide named in ST03 or GS08. Payers send the
+/// base guide id (`005010X221`) as often as the addenda one (`005010X221A1`);
+/// the addenda grammar reads both.
+pub fn grammar_for(guide: &str) -> Option<&'static Grammar> {
+    let family = if guide.starts_with("005010X221") {
+        "005010X221A1"
+    } else if guide.starts_with("004010X091") {
+        "004010X091A1"
+    } else {
+        return None;
+    };
+    Grammar::built_in(family)
+}

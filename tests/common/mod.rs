@@ -1,0 +1,127 @@
+//! Shared test support: a fresh PostgreSQL database per test.
+//!
+//! The server comes from `DATABASE_URL` (its database part is ignored) or
+//! the local default. Each `TestDb` creates its own database with every
+//! migration applied and drops it when the test ends.
+
+#![allow(dead_code)]
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection};
+
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    name: String,
+    admin: PgConnectOptions,
+}
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
+}
+
+impl TestDb {
+    pub async fn new() -> TestDb {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!("remitd_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), fastrand::u32(..));
+        let base = PgConnectOptions::from_str(&server_url()).expect("DATABASE_URL must be a postgres URL");
+        let admin = base.clone().database("postgres");
+        let url = {
+            let mut u = server_url();
+            if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
+                u.truncate(slash);
+            }
+            format!("{u}/{name}")
+        };
+        let pool = remitd::db::migrate(&url).await.unwrap_or_else(|e| panic!("test database {name}: {e} (is PostgreSQL running? see README)"));
+        TestDb { pool, url, name, admin }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = self.admin.clone();
+        // Drop cannot await: a thread with its own small runtime drops the
+        // database. WITH (FORCE) ends the pool's sessions; closing the pool
+        // here instead could deadlock on the test's blocked runtime.
+        let dropper = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = admin.connect().await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
+/// Path of a file under the repository's `samples/`.
+pub fn sample(rel: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(rel)
+}
+
+/// Imports claims from CSV text.
+pub async fn import_csv(pool: &PgPool, csv: &str) -> remitd::claims::import::ImportSummary {
+    let claims = remitd::claims::import::read(csv.as_bytes()).expect("valid CSV");
+    remitd::claims::import::write(pool, &claims).await.expect("import")
+}
+
+/// The sample claims, minus those whose id is in `except`.
+pub fn sample_claims_except(except: &[&str]) -> String {
+    let all = std::fs::read_to_string(sample("claims.csv")).expect("samples/claims.csv");
+    all.lines().filter(|l| !except.iter().any(|e| l.starts_with(&format!("{e},")))).map(|l| format!("{l}\n")).collect()
+}
+
+/// Ingests one file with the database's CARC categories.
+pub async fn ingest(pool: &PgPool, path: &std::path::Path) -> remitd::ingest::FileOutcome {
+    let cats = remitd::posting::load_categories(pool).await.expect("categories");
+    remitd::ingest::ingest_file(pool, path, &cats).await.expect("ingest")
+}
+
+pub async fn claim(pool: &PgPool, id: &str) -> remitd::claims::view::ClaimView {
+    remitd::claims::view::show(pool, id).await.expect("query").unwrap_or_else(|| panic!("claim {id} exists"))
+}
+
+pub fn dec(s: &str) -> rust_decimal::Decimal {
+    s.parse().expect("decimal")
+}
+
+/// An earlier remittance that paid what `reversal-and-correction.835` reverses:
+/// each reversal claim negated back, with the same payer claim control number.
+pub fn original_of_reversals() -> Vec<u8> {
+    let bytes = std::fs::read(sample("valid/reversal-and-correction.835")).unwrap();
+    let doc = remitd::parse::FileDocument::read("reversal", &bytes[..]).unwrap();
+    let mut tx: remitd::model::Transaction = doc.transactions().next().unwrap().clone();
+    tx.claims.retain(|c| c.status_code == "22");
+    for c in &mut tx.claims {
+        c.status_code = "1".into();
+        c.charge = -c.charge;
+        c.paid = -c.paid;
+        c.original_reference = None;
+        for a in c.adjustments.iter_mut().chain(c.services.iter_mut().flat_map(|s| s.adjustments.iter_mut())) {
+            a.amount = -a.amount;
+        }
+        for s in &mut c.services {
+            s.charge = -s.charge;
+            s.paid = -s.paid;
+        }
+        if c.paid.is_zero() {
+            c.status_code = "4".into();
+        }
+    }
+    tx.trace_number = "EFT-ORIGINAL".into();
+    tx.trace.number = "EFT-ORIGINAL".into();
+    tx.payment.amount = tx.claims.iter().map(|c| c.paid).sum();
+    tx.provider_adjustments.clear();
+    let mut w = remitd::generate::X12Writer::new(Vec::new());
+    w.open_interchange(77, false, "005010X221A1").unwrap();
+    w.transaction(&tx).unwrap();
+    w.close_interchange(77, 1).unwrap();
+    w.into_inner()
+}

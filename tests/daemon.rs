@@ -1,0 +1,380 @@
+//! The daemon end to end: the real binary, real folders, a real PostgreSQL.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{sample, sample_claims_except, TestDb};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A minimal HTTP/1.0 GET: status code and body.
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, timeout: Duration, mut check: F) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+struct Folder {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Folder {
+    fn new() -> Folder {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        for sub in ["inbox", "archive", "error"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        Folder { _dir: dir, root }
+    }
+
+    fn inbox(&self) -> PathBuf {
+        self.root.join("inbox")
+    }
+
+    /// Files under archive/ (any depth) and error/.
+    fn archived(&self) -> Vec<PathBuf> {
+        walk(&self.root.join("archive"))
+    }
+
+    fn errors(&self) -> Vec<PathBuf> {
+        walk(&self.root.join("error"))
+    }
+
+    fn in_inbox(&self) -> Vec<PathBuf> {
+        walk(&self.inbox())
+    }
+
+    /// Drops a file the way careful senders do: write aside, rename in.
+    fn drop_renamed(&self, src: &Path, name: &str) {
+        let tmp = self.root.join(format!(".{name}.tmp"));
+        std::fs::copy(src, &tmp).unwrap();
+        std::fs::rename(&tmp, self.inbox().join(name)).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+struct Daemon {
+    child: Child,
+    http: SocketAddr,
+    _config_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn spawn(database_url: &str, folder: &Folder, settle: f64) -> Daemon {
+        Daemon::spawn_with(database_url, folder, settle, &[])
+    }
+
+    fn spawn_with(database_url: &str, folder: &Folder, settle: f64, env: &[(&str, &str)]) -> Daemon {
+        let config_dir = tempfile::tempdir().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let config = format!(
+            "database_url = \"{database_url}\"\n[[drop_folders]]\nname = \"acme\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\nsettle_secs = {settle}\n[http]\nlisten = \"{http}\"\n",
+            folder.inbox().display(),
+            folder.root.join("archive").display(),
+            folder.root.join("error").display(),
+        );
+        let path = config_dir.path().join("remitd.toml");
+        std::fs::write(&path, config).unwrap();
+        let log = std::fs::File::create(config_dir.path().join("log.jsonl")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env_remove("DATABASE_URL")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().copied())
+            .stdout(log)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Daemon { child, http, _config_dir: config_dir }
+    }
+
+    async fn ready(&self) {
+        let http = self.http;
+        wait_until("the daemon to be ready", Duration::from_secs(30), async || http_get(http, "/readyz").is_some_and(|(s, _)| s == 200)).await;
+    }
+
+    fn signal(&self, sig: &str) {
+        assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._config_dir.path().join("log.jsonl")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&db.pool).await.expect(sql)
+}
+
+async fn with_claims(db: &TestDb) {
+    common::import_csv(&db.pool, &sample_claims_except(&[])).await;
+}
+
+#[tokio::test]
+async fn a_file_written_slowly_is_posted_once_and_only_when_whole() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let daemon = Daemon::spawn(&db.url, &folder, 1.5);
+    daemon.ready().await;
+    let bytes = std::fs::read(sample("valid/paid-claims.835")).unwrap();
+    let target = folder.inbox().join("slow.835");
+    for chunk in bytes.chunks(bytes.len() / 4 + 1) {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&target).unwrap();
+        f.write_all(chunk).unwrap();
+        drop(f);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    wait_until("the file to be archived", Duration::from_secs(20), async || folder.archived().len() == 1).await;
+    assert!(folder.errors().is_empty(), "a partial file was refused: {:?}\n{}", folder.errors(), daemon.log());
+    assert_eq!(std::fs::read(&folder.archived()[0]).unwrap(), bytes, "archived whole");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 1);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM ingested_files").await, 1, "taken once");
+}
+
+#[tokio::test]
+async fn a_refused_file_lands_in_error_with_its_reason_and_a_duplicate_is_archived() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    folder.drop_renamed(&sample("refused/imbalanced-service.835"), "bad.835");
+    folder.drop_renamed(&sample("valid/denial.835"), "denial.835");
+    wait_until("both files handled", Duration::from_secs(20), async || folder.errors().len() == 2 && folder.archived().len() == 1).await;
+    let reason = std::fs::read_to_string(folder.root.join("error/bad.835.reason.txt")).unwrap();
+    assert!(reason.contains("segment 19 (SVC), SVC03") && reason.contains("does not balance"), "{reason}");
+    // The same bytes again: archived as a duplicate, nothing posted twice.
+    folder.drop_renamed(&sample("valid/denial.835"), "denial-again.835");
+    wait_until("the duplicate archived", Duration::from_secs(20), async || folder.archived().len() == 2).await;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 1);
+    let (status, metrics) = http_get(daemon.http, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    for series in [
+        "remitd_files_refused_total{folder=\"acme\"} 1",
+        "remitd_files_duplicate_total{folder=\"acme\"} 1",
+        "remitd_files_ingested_total{folder=\"acme\"} 1",
+        "remitd_denials_opened_total 3",
+    ] {
+        assert!(metrics.contains(series), "missing {series} in\n{metrics}");
+    }
+    assert!(metrics.contains("remitd_ingest_seconds_count 1"), "{metrics}");
+    // No patient data in the logs.
+    let log = daemon.log();
+    for phi in ["DOE", "JANE", "MI*", "member"] {
+        assert!(!log.contains(phi), "log mentions {phi}: {log}");
+    }
+}
+
+#[tokio::test]
+async fn kill_9_during_an_ingest_then_restart_posts_everything_exactly_once() {
+    let db = TestDb::new().await;
+    let folder = Folder::new();
+    let work = tempfile::tempdir().unwrap();
+    let (file, csv) = (work.path().join("big.835"), work.path().join("claims.csv"));
+    let ok = Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .args(["generate", "--transactions", "60", "--claims-per-transaction", "400", "-o"])
+        .arg(&file)
+        .arg("--claims-csv")
+        .arg(&csv)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let claims = remitd::claims::import::read(std::fs::File::open(&csv).unwrap()).unwrap();
+    remitd::claims::import::write(&db.pool, &claims).await.unwrap();
+
+    let mut daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    folder.drop_renamed(&file, "big.835");
+    wait_until("posting to start", Duration::from_secs(60), async || scalar(&db, "SELECT count(*) FROM remittances").await >= 2).await;
+    daemon.child.kill().unwrap();
+    daemon.child.wait().unwrap();
+    let at_kill = scalar(&db, "SELECT count(*) FROM remittances").await;
+    assert!(at_kill < 60, "finished before the kill");
+    assert_eq!(folder.in_inbox().len(), 1, "the file stays in the inbox until it is fully posted");
+    drop(daemon);
+
+    let daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    wait_until("the file archived after restart", Duration::from_secs(120), async || folder.archived().len() == 1).await;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 60);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM claim_postings").await, 24_000);
+    assert_eq!(scalar(&db, "SELECT count(DISTINCT claim_id) FROM claim_postings").await, 24_000, "no claim posted twice");
+}
+
+#[tokio::test]
+async fn two_daemons_on_one_folder_post_each_file_once() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let a = Daemon::spawn(&db.url, &folder, 0.2);
+    let b = Daemon::spawn(&db.url, &folder, 0.2);
+    a.ready().await;
+    b.ready().await;
+    let files = ["paid-claims", "denial", "provider-adjustments", "multiple-interchanges", "newline-terminator", "zero-payment-notification"];
+    for f in files {
+        folder.drop_renamed(&sample(&format!("valid/{f}.835")), &format!("{f}.835"));
+    }
+    wait_until("every file archived", Duration::from_secs(30), async || folder.in_inbox().is_empty() && folder.archived().len() == files.len()).await;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 9, "each transaction set posted once");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM (SELECT remittance_id, claim_id FROM claim_postings GROUP BY 1, 2 HAVING count(*) > 1) d").await, 0);
+    assert!(folder.errors().is_empty());
+}
+
+/// A TCP forwarder to PostgreSQL that the test can cut and restore, standing
+/// in for a database outage without stopping the shared server.
+struct Outage {
+    port: u16,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Outage {
+    async fn start(port: u16) -> Outage {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else { return };
+                conns.spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Outage { port, task: Some(task) }
+    }
+
+    /// Refuses new connections and cuts the open ones.
+    async fn cut(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn database_down_then_up_loses_nothing() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let port = free_port();
+    let mut proxy = Outage::start(port).await;
+    let via_proxy = db.url.replace("127.0.0.1:5432", &format!("127.0.0.1:{port}"));
+    assert_ne!(via_proxy, db.url, "the test database must be on 127.0.0.1:5432 for the outage test");
+    let folder = Folder::new();
+    let daemon = Daemon::spawn(&via_proxy, &folder, 0.2);
+    daemon.ready().await;
+
+    proxy.cut().await;
+    folder.drop_renamed(&sample("valid/paid-claims.835"), "during-outage.835");
+    let http = daemon.http;
+    wait_until("readiness to report the outage", Duration::from_secs(30), async || {
+        http_get(http, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("database"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(folder.in_inbox().len(), 1, "the file waits in the inbox");
+    assert!(folder.errors().is_empty(), "an outage is not a refusal");
+
+    let _proxy = Outage::start(proxy.port).await;
+    wait_until("the file posted after the outage", Duration::from_secs(90), async || folder.archived().len() == 1).await;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 1);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM claim_postings").await, 3);
+    wait_until("ready again", Duration::from_secs(30), async || http_get(http, "/readyz").is_some_and(|(s, _)| s == 200)).await;
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero() {
+    let db = TestDb::new().await;
+    let folder = Folder::new();
+    let mut daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    let (status, body) = http_get(daemon.http, "/healthz").unwrap();
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let started = Instant::now();
+    daemon.signal("-TERM");
+    let status = daemon.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped well inside TimeoutStopSec");
+}
+
+#[tokio::test]
+async fn speaks_the_systemd_notify_protocol() {
+    let db = TestDb::new().await;
+    let folder = Folder::new();
+    let sock_dir = tempfile::tempdir().unwrap();
+    let sock_path = sock_dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut daemon = Daemon::spawn_with(&db.url, &folder, 0.2, &[("NOTIFY_SOCKET", sock_path.to_str().unwrap()), ("WATCHDOG_USEC", "1000000")]);
+    let mut heard = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline && !(heard.contains("READY=1") && heard.matches("WATCHDOG=1").count() >= 2) {
+        if let Ok(n) = sock.recv(&mut buf) {
+            heard.push_str(&String::from_utf8_lossy(&buf[..n]));
+            heard.push('\n');
+        }
+    }
+    assert!(heard.contains("READY=1"), "{heard}");
+    assert!(heard.contains("STATUS=watching 1 drop folders"), "{heard}");
+    assert!(heard.matches("WATCHDOG=1").count() >= 2, "watchdog pings at half of WATCHDOG_USEC: {heard}");
+    daemon.signal("-TERM");
+    assert!(daemon.child.wait().unwrap().success());
+    let mut rest = String::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        rest.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(rest.contains("STOPPING=1"), "{rest}");
+}
