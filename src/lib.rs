@@ -22,5 +22,6 @@ pub mod ingest;
 pub mod model;
 pub mod parse;
 pub mod posting;
+pub mod sweep;
 pub mod writeoff;
 pub mod x12;

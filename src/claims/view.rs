@@ -85,17 +85,10 @@ impl Balances {
     }
 }
 
-/// The SQL that derives a claim's balances; `$1` is the claim's row id.
-pub const BALANCES_SQL: &str = "
-    SELECT
-      (SELECT COALESCE(sum(charge), 0) FROM service_lines WHERE claim_id = $1),
-      COALESCE(sum(amount) FILTER (WHERE k = 'payment'), 0),
-      COALESCE(sum(amount) FILTER (WHERE k = 'contractual'), 0),
-      COALESCE(sum(amount) FILTER (WHERE k = 'other_adjustment'), 0),
-      COALESCE(sum(amount) FILTER (WHERE k = 'patient_responsibility'), 0),
-      COALESCE(sum(CASE k WHEN 'write_off' THEN amount WHEN 'write_off_reversal' THEN -amount END) FILTER (WHERE g IS DISTINCT FROM 'PR'), 0),
-      COALESCE(sum(CASE k WHEN 'write_off' THEN amount WHEN 'write_off_reversal' THEN -amount END) FILTER (WHERE g = 'PR'), 0)
-    FROM (SELECT COALESCE(reversed_kind, kind) AS k, group_code AS g, amount FROM ledger_entries WHERE claim_id = $1) e";
+/// A claim's balances, from the `claim_balances` view (migration 0006),
+/// which the small-balance sweep reads too; `$1` is the claim's row id.
+const BALANCES_SQL: &str = "SELECT charge, paid, contractual, other_adjustments, patient_responsibility, insurance_written_off, patient_written_off
+     FROM claim_balances WHERE claim_id = $1";
 
 pub async fn balances(pool: &PgPool, claim_row: i64) -> Result<Balances, sqlx::Error> {
     let mut conn = pool.acquire().await?;
@@ -104,7 +97,10 @@ pub async fn balances(pool: &PgPool, claim_row: i64) -> Result<Balances, sqlx::E
 
 /// [`balances`] inside the caller's transaction.
 pub async fn balances_in(conn: &mut sqlx::PgConnection, claim_row: i64) -> Result<Balances, sqlx::Error> {
-    let r = sqlx::query(BALANCES_SQL).bind(claim_row).fetch_one(conn).await?;
+    // A claim with neither lines nor entries has no row: all zero.
+    let Some(r) = sqlx::query(BALANCES_SQL).bind(claim_row).fetch_optional(conn).await? else {
+        return Ok(Balances::default());
+    };
     Ok(Balances {
         charge: r.get(0),
         paid: r.get(1),

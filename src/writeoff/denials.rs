@@ -32,7 +32,7 @@ pub struct Locked {
 }
 
 /// Remaining balance: the denied amount less write-offs posted or pending.
-const REMAINING: &str =
+pub(crate) const REMAINING: &str =
     "d.amount - COALESCE((SELECT sum(w.amount) FROM writeoffs w WHERE w.denial_id = d.id AND w.status IN ('POSTED', 'PENDING_APPROVAL')), 0)";
 
 /// Locks denial `id` for the rest of the transaction.

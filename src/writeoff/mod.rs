@@ -246,7 +246,7 @@ async fn write_off_in(db: &mut PgConnection, req: &Request<'_>, receipt: i64, po
         audit(db, req.actor, "writeoff_requested", fields).await?;
         "PENDING_WRITEOFF"
     } else {
-        post_entry(db, writeoff_id, req.actor).await?;
+        post_entries(db, Selection::One(writeoff_id), req.actor).await?;
         audit(db, req.actor, "writeoff_posted", fields).await?;
         if amount == remaining {
             "WRITE_OFF"
@@ -310,7 +310,7 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
            AND ($4::text IS NULL OR c.claim_id = $4)
            AND ($5::text IS NULL OR a.account_number = $5)
          ORDER BY d.id FOR UPDATE OF d",
-        remaining = "d.amount - COALESCE((SELECT sum(w.amount) FROM writeoffs w WHERE w.denial_id = d.id AND w.status IN ('POSTED', 'PENDING_APPROVAL')), 0)"
+        remaining = denials::REMAINING
     ))
     .bind(filter.max_balance)
     .bind(filter.min_age_days.map(|d| i32::try_from(d).unwrap_or(i32::MAX)))
@@ -359,23 +359,39 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
     Ok(out)
 }
 
-/// Posts the WRITEOFF ledger entry of a write-off and marks it posted.
-async fn post_entry(conn: &mut PgConnection, writeoff_id: i64, actor: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Which write-offs [`post_entries`] posts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Selection {
+    /// One write-off, by id.
+    One(i64),
+    /// Every write-off of a receipt still waiting to post (a sweep run).
+    Receipt(i64),
+}
+
+/// Posts the WRITEOFF ledger entry of each selected write-off and marks it
+/// posted: one statement, whether it is one write-off or a sweep's
+/// hundred thousand.
+pub(crate) async fn post_entries(conn: &mut PgConnection, which: Selection, actor: &str) -> Result<u64, sqlx::Error> {
+    let (one, receipt) = match which {
+        Selection::One(id) => (Some(id), None),
+        Selection::Receipt(id) => (None, Some(id)),
+    };
+    let done = sqlx::query(
         "WITH e AS (
              INSERT INTO ledger_entries (claim_id, service_line_id, kind, group_code, reason_code, amount, actor, writeoff_id, memo)
-             SELECT w.claim_id, w.service_line_id, 'write_off', CASE w.bucket WHEN 'patient' THEN 'PR' END, w.reason, w.amount, $2, w.id,
-                    'write-off #' || w.id || COALESCE(': ' || w.note, '')
-             FROM writeoffs w WHERE w.id = $1
-             RETURNING id
+             SELECT w.claim_id, w.service_line_id, 'write_off', CASE w.bucket WHEN 'patient' THEN 'PR' END, w.reason, w.amount, $3, w.id,
+                    'write-off #' || w.id || COALESCE(' under code ' || w.tx_code, '') || COALESCE(': ' || w.note, '')
+             FROM writeoffs w WHERE w.id = $1 OR (w.receipt_id = $2 AND w.status = 'PENDING_APPROVAL')
+             RETURNING id, writeoff_id
          )
-         UPDATE writeoffs SET status = 'POSTED', ledger_entry_id = (SELECT id FROM e) WHERE id = $1",
+         UPDATE writeoffs w SET status = 'POSTED', ledger_entry_id = e.id FROM e WHERE w.id = e.writeoff_id",
     )
-    .bind(writeoff_id)
+    .bind(one)
+    .bind(receipt)
     .bind(actor)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected())
 }
 
 async fn lock_writeoff(conn: &mut PgConnection, id: i64) -> Result<(String, Option<i64>, String, Decimal, i64, Option<String>), WriteoffError> {
@@ -415,7 +431,7 @@ pub async fn decide(pool: &PgPool, denial_id: i64, actor: &str, approve: bool) -
         detail: Some(serde_json::json!({ "requested_by": requested_by })),
     };
     let (status, denial_status) = if approve {
-        post_entry(&mut db, writeoff_id, actor).await?;
+        post_entries(&mut db, Selection::One(writeoff_id), actor).await?;
         sqlx::query("UPDATE writeoffs SET decided_by = $2 WHERE id = $1").bind(writeoff_id).bind(actor).execute(&mut *db).await?;
         audit(&mut db, actor, "writeoff_approved", fields).await?;
         let remaining = denials::lock(&mut db, denial_id).await?.remaining;

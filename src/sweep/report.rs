@@ -1,0 +1,177 @@
+//! The sweep report, as billing teams know it from their practice-management
+//! system, and as CSV:
+//!
+//! ```text
+//! RANGE: 06162021-06162021 DAYS SINCE BILLED: 30 - MIN TIMES: 0 TX: w W
+//! BROWN, CHARLES        000040 04/20/2018     17.36 w
+//! O'DEAN, MARY A.       000020 03/18/2021     50.00 w
+//! TOTALS $67.36
+//! ```
+//!
+//! Balances over the maximum amount follow on their own report.
+
+use std::fmt::Write as _;
+
+use rust_decimal::Decimal;
+
+use super::{Line, Params, Report, Section};
+
+/// Width of the patient name column; longer names are cut.
+const NAME_WIDTH: usize = 21;
+
+/// `$67.36`, `-$3.00`.
+pub fn dollars(amount: Decimal) -> String {
+    let sign = if amount.is_sign_negative() && !amount.is_zero() { "-" } else { "" };
+    format!("{sign}${:.2}", amount.abs())
+}
+
+/// The report's first line.
+pub fn header(p: &Params) -> String {
+    format!(
+        "RANGE: {}-{} DAYS SINCE BILLED: {} - MIN TIMES: {} TX: {} {}",
+        p.from.format("%m%d%Y"),
+        p.to.format("%m%d%Y"),
+        p.days_since_billed,
+        p.min_times_billed,
+        p.insurance_code.as_deref().unwrap_or("-"),
+        p.patient_code.as_deref().unwrap_or("-"),
+    )
+}
+
+/// One report line; `account_width` aligns the columns after it.
+pub fn line(l: &Line, account_width: usize) -> String {
+    let name: String = l.patient_name.chars().take(NAME_WIDTH).collect();
+    format!("{name:<NAME_WIDTH$} {:<account_width$} {} {:>9.2} {}", l.account_number, l.last_billed_date.format("%m/%d/%Y"), l.amount, l.tx_code)
+}
+
+fn section(out: &mut String, report: &Report, s: Section) {
+    let width = report.section(s).map(|l| l.account_number.chars().count()).max().unwrap_or(0);
+    let _ = writeln!(out, "{}", header(&report.params));
+    for l in report.section(s) {
+        let _ = writeln!(out, "{}", line(l, width));
+    }
+    let _ = writeln!(out, "TOTALS {}", dollars(report.total(s)));
+}
+
+/// The whole report as text: what was written off, then (when there is
+/// any) the out-of-range report, then what was skipped and why.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    section(&mut out, report, Section::WrittenOff);
+    if report.count(Section::OutOfRange) > 0 {
+        let over = report.params.max_amount.map(dollars).unwrap_or_default();
+        let _ = writeln!(out, "\nOUT OF RANGE: OVER {over}, NOT WRITTEN OFF");
+        section(&mut out, report, Section::OutOfRange);
+    }
+    let _ = writeln!(out);
+    let written = report.count(Section::WrittenOff);
+    match (report.preview, report.run) {
+        (true, _) => {
+            let _ = writeln!(out, "PREVIEW: {written} balances would be written off; nothing was written.");
+        }
+        (false, Some(run)) => {
+            let receipt = report.receipt.map(|r| format!(", receipt #{r}")).unwrap_or_default();
+            let _ = writeln!(out, "RUN #{run}{receipt}: {written} balances written off, reason small-balance.");
+        }
+        (false, None) => {
+            let _ = writeln!(out, "Nothing was written off; no run was recorded.");
+        }
+    }
+    if report.skipped_protected > 0 {
+        let _ = writeln!(out, "SKIPPED: {} balances on claims with a denial under appeal or waiting for approval.", report.skipped_protected);
+    }
+    if report.declined > 0 {
+        let _ = writeln!(out, "DECLINED: {} balances left as they were.", report.declined);
+    }
+    out
+}
+
+/// The report as CSV, one row per line, both sections.
+pub fn csv(report: &Report) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["section", "bucket", "claim_id", "patient_name", "account_number", "last_billed_date", "amount", "tx_code", "payer_code", "policy_order"])?;
+    for l in &report.lines {
+        w.write_record([
+            l.section.as_str(),
+            l.bucket.as_str(),
+            &l.claim_id,
+            &l.patient_name,
+            &l.account_number,
+            &l.last_billed_date.to_string(),
+            &format!("{:.2}", l.amount),
+            &l.tx_code,
+            &l.payer_code,
+            &l.policy_order.to_string(),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::Bucket;
+    use chrono::NaiveDate;
+
+    fn l(name: &str, account: &str, billed: (i32, u32, u32), cents: i64) -> Line {
+        Line {
+            section: Section::WrittenOff,
+            bucket: Bucket::Insurance,
+            claim_row: 1,
+            claim_id: format!("C-{account}"),
+            patient_name: name.into(),
+            account_number: account.into(),
+            last_billed_date: NaiveDate::from_ymd_opt(billed.0, billed.1, billed.2).unwrap(),
+            amount: Decimal::new(cents, 2),
+            tx_code: "w".into(),
+            payer_code: "ACME".into(),
+            policy_order: 1,
+        }
+    }
+
+    #[test]
+    fn the_text_report_reads_like_the_practice_management_report() {
+        let day = NaiveDate::from_ymd_opt(2021, 6, 16).unwrap();
+        let report = Report {
+            run: Some(4),
+            receipt: Some(9),
+            preview: false,
+            params: Params {
+                from: day,
+                to: day,
+                days_since_billed: 30,
+                min_times_billed: 0,
+                insurance_code: Some("w".into()),
+                patient_code: Some("W".into()),
+                max_amount: None,
+                include_insurance_credits: false,
+                include_patient_credits: false,
+                as_of: day,
+                time_zone: "UTC".into(),
+            },
+            lines: vec![l("BROWN, CHARLES", "000040", (2018, 4, 20), 1736), l("O'DEAN, MARY A.", "000020", (2021, 3, 18), 5000)],
+            skipped_protected: 1,
+            declined: 0,
+        };
+        let text = text(&report);
+        let expected = "RANGE: 06162021-06162021 DAYS SINCE BILLED: 30 - MIN TIMES: 0 TX: w W
+BROWN, CHARLES        000040 04/20/2018     17.36 w
+O'DEAN, MARY A.       000020 03/18/2021     50.00 w
+TOTALS $67.36
+
+RUN #4, receipt #9: 2 balances written off, reason small-balance.
+SKIPPED: 1 balances on claims with a denial under appeal or waiting for approval.
+";
+        assert_eq!(text, expected);
+        let csv = csv(&report).unwrap();
+        assert_eq!(csv.lines().nth(2), Some("written_off,insurance,C-000020,\"O'DEAN, MARY A.\",000020,2021-03-18,50.00,w,ACME,1"));
+    }
+
+    #[test]
+    fn money_prints_as_dollars_and_cents() {
+        assert_eq!(dollars(Decimal::new(6736, 2)), "$67.36");
+        assert_eq!(dollars(Decimal::new(-300, 2)), "-$3.00");
+        assert_eq!(dollars(Decimal::ZERO), "$0.00");
+    }
+}

@@ -1,0 +1,354 @@
+//! The four ways a sweep runs: a preview that writes nothing, a post, an
+//! interactive run that asks before each write-off, and the daemon's
+//! scheduled run, once per slot.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::schedule::{Schedule, Window};
+use super::write::{self, Mode, Run};
+use super::{select, txcodes, Line, Params, Report, Section, SweepError};
+use crate::posting::SYSTEM_ACTOR;
+use crate::writeoff::actors::{require, DENIAL_WRITE, WRITEOFF_APPROVE};
+
+/// The `[sweep]` section of the configuration: the parameters of the
+/// scheduled run, and defaults for `remitd sweep`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Cron expression (minute hour day-of-month month day-of-week); no
+    /// schedule, no scheduled runs.
+    pub schedule: Option<String>,
+    /// IANA time zone of the schedule and of payment-entry days (default UTC).
+    pub time_zone: Option<String>,
+    /// Payment-entry range of a scheduled run (default previous-month).
+    pub window: Option<Window>,
+    pub days_since_billed: Option<u32>,
+    pub min_times_billed: Option<u32>,
+    pub insurance_code: Option<String>,
+    pub patient_code: Option<String>,
+    pub max_amount: Option<Decimal>,
+    #[serde(default)]
+    pub include_insurance_credits: bool,
+    #[serde(default)]
+    pub include_patient_credits: bool,
+    /// How late a missed slot may still run (default 6 hours).
+    pub max_lateness_hours: Option<u32>,
+}
+
+impl SweepConfig {
+    pub fn time_zone(&self) -> &str {
+        self.time_zone.as_deref().unwrap_or("UTC")
+    }
+
+    /// The parsed schedule, if there is one.
+    pub fn schedule(&self) -> Result<Option<Schedule>, SweepError> {
+        let Some(expr) = &self.schedule else { return Ok(None) };
+        let tz = self.time_zone().parse().map_err(|_| SweepError::Invalid(format!("[sweep] unknown time zone {:?}", self.time_zone())))?;
+        let lateness = chrono::Duration::hours(i64::from(self.max_lateness_hours.unwrap_or(6)));
+        let schedule = Schedule::new(expr, tz, lateness)?;
+        // Refuse incomplete parameters at start, not at the first slot.
+        self.params_on(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default()).and_then(|p| p.check())?;
+        Ok(Some(schedule))
+    }
+
+    /// The parameters of a scheduled run on `day`.
+    pub fn params_on(&self, day: NaiveDate) -> Result<Params, SweepError> {
+        let (from, to) = self.window.unwrap_or(Window::PreviousMonth).range(day);
+        let days_since_billed = self.days_since_billed.ok_or_else(|| SweepError::Invalid("[sweep] needs days_since_billed (30 to 365)".into()))?;
+        Ok(Params {
+            from,
+            to,
+            days_since_billed,
+            min_times_billed: self.min_times_billed.unwrap_or(0),
+            insurance_code: self.insurance_code.clone(),
+            patient_code: self.patient_code.clone(),
+            max_amount: self.max_amount,
+            include_insurance_credits: self.include_insurance_credits,
+            include_patient_credits: self.include_patient_credits,
+            as_of: day,
+            time_zone: self.time_zone().to_string(),
+        })
+    }
+}
+
+/// A sweep writes off as one who could both request and approve a write-off:
+/// its parameters are the approval.
+async fn authorize(conn: &mut PgConnection, actor: &str) -> Result<(), SweepError> {
+    require(&mut *conn, actor, DENIAL_WRITE).await?;
+    require(conn, actor, WRITEOFF_APPROVE).await?;
+    Ok(())
+}
+
+async fn check_codes(conn: &mut PgConnection, params: &Params) -> Result<(), SweepError> {
+    for code in [&params.insurance_code, &params.patient_code].into_iter().flatten() {
+        txcodes::require_adjustment(&mut *conn, code).await?;
+    }
+    Ok(())
+}
+
+/// Splits what the query found into what the report lists (written off,
+/// then out of range) and the count of protected balances.
+fn reportable(lines: Vec<Line>) -> (Vec<Line>, usize) {
+    let skipped = lines.iter().filter(|l| l.section == Section::Protected).count();
+    let (mut written, out): (Vec<Line>, Vec<Line>) =
+        lines.into_iter().filter(|l| l.section != Section::Protected).partition(|l| l.section == Section::WrittenOff);
+    written.extend(out);
+    (written, skipped)
+}
+
+fn writable(lines: &[Line]) -> Vec<&Line> {
+    lines.iter().filter(|l| l.section == Section::WrittenOff).collect()
+}
+
+/// What the parameters would write off. Writes nothing.
+pub async fn preview(pool: &PgPool, params: &Params) -> Result<Report, SweepError> {
+    let tz = params.check()?;
+    let mut conn = pool.acquire().await?;
+    check_codes(&mut conn, params).await?;
+    let (lines, skipped_protected) = reportable(select::balances(&mut conn, params, tz, None).await?);
+    Ok(Report { run: None, receipt: None, preview: true, params: params.clone(), lines, skipped_protected, declined: 0 })
+}
+
+/// Writes off every balance the parameters select, in one transaction.
+/// Posting the same parameters again finds nothing left and records nothing.
+pub async fn post(pool: &PgPool, params: &Params, actor: &str) -> Result<Report, SweepError> {
+    let tz = params.check()?;
+    let mut db = pool.begin().await?;
+    authorize(&mut db, actor).await?;
+    check_codes(&mut db, params).await?;
+    write::lock_ledger(&mut db).await?;
+    let (lines, skipped_protected) = reportable(select::balances(&mut db, params, tz, None).await?);
+    let mut report = Report { run: None, receipt: None, preview: false, params: params.clone(), lines, skipped_protected, declined: 0 };
+    let todo = writable(&report.lines);
+    if todo.is_empty() {
+        db.rollback().await?;
+        return Ok(report);
+    }
+    let run = write::begin_run(&mut db, Mode::Post, None, actor, params, skipped_protected, true).await?.ok_or(sqlx::Error::RowNotFound)?;
+    let receipt = run.receipt.ok_or(sqlx::Error::RowNotFound)?;
+    write::write_off(&mut db, run, receipt, actor, &todo).await?;
+    write::store_lines(&mut db, run.id, &report.lines.iter().collect::<Vec<_>>()).await?;
+    db.commit().await?;
+    (report.run, report.receipt) = (Some(run.id), run.receipt);
+    Ok(report)
+}
+
+/// An answer to "write this one off?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Write it off and ask about the next.
+    Yes,
+    /// Leave it.
+    No,
+    /// Write off this one and all the rest without asking.
+    All,
+    /// Stop: nothing from this one on changes; what was confirmed stays.
+    Quit,
+}
+
+/// Asks `ask` about each balance and writes off each one confirmed, at
+/// once, in its own transaction, after checking it still stands as shown.
+pub async fn interactive(pool: &PgPool, params: &Params, actor: &str, mut ask: impl FnMut(&Line) -> Answer) -> Result<Report, SweepError> {
+    let tz = params.check()?;
+    let (shown, skipped_protected) = {
+        let mut conn = pool.acquire().await?;
+        authorize(&mut conn, actor).await?;
+        check_codes(&mut conn, params).await?;
+        reportable(select::balances(&mut conn, params, tz, None).await?)
+    };
+    let candidates = writable(&shown);
+    let mut run: Option<Run> = None;
+    let mut done: Vec<Line> = Vec::new();
+    let mut declined = 0;
+    for (i, line) in candidates.iter().enumerate() {
+        let batch = match ask(line) {
+            Answer::No => {
+                declined += 1;
+                continue;
+            }
+            Answer::Quit => {
+                declined += candidates.len() - i;
+                break;
+            }
+            Answer::Yes => &candidates[i..=i],
+            Answer::All => &candidates[i..],
+        };
+        let written = confirm(pool, params, tz, actor, &mut run, skipped_protected, batch).await?;
+        declined += batch.len() - written.len();
+        done.extend(written);
+        if batch.len() > 1 {
+            break;
+        }
+    }
+    let out: Vec<&Line> = shown.iter().filter(|l| l.section == Section::OutOfRange).collect();
+    if let Some(run) = run {
+        let mut db = pool.begin().await?;
+        write::store_lines(&mut db, run.id, &out).await?;
+        db.commit().await?;
+    }
+    done.extend(out.into_iter().cloned());
+    Ok(Report {
+        run: run.map(|r| r.id),
+        receipt: run.and_then(|r| r.receipt),
+        preview: false,
+        params: params.clone(),
+        lines: done,
+        skipped_protected,
+        declined,
+    })
+}
+
+/// Writes off those of `batch` whose balance is still what was shown.
+async fn confirm(
+    pool: &PgPool,
+    params: &Params,
+    tz: chrono_tz::Tz,
+    actor: &str,
+    run: &mut Option<Run>,
+    skipped: usize,
+    batch: &[&Line],
+) -> Result<Vec<Line>, SweepError> {
+    let mut db = pool.begin().await?;
+    write::lock_ledger(&mut db).await?;
+    let claims: Vec<i64> = batch.iter().map(|l| l.claim_row).collect();
+    let now = select::balances(&mut db, params, tz, Some(&claims)).await?;
+    let still: Vec<Line> = batch
+        .iter()
+        .filter(|l| now.iter().any(|n| n.claim_row == l.claim_row && n.bucket == l.bucket && n.amount == l.amount && n.section == Section::WrittenOff))
+        .map(|l| (*l).clone())
+        .collect();
+    if still.is_empty() {
+        db.rollback().await?;
+        return Ok(still);
+    }
+    let r = match *run {
+        Some(r) => r,
+        None => write::begin_run(&mut db, Mode::Interactive, None, actor, params, skipped, true).await?.ok_or(sqlx::Error::RowNotFound)?,
+    };
+    let todo: Vec<&Line> = still.iter().collect();
+    write::write_off(&mut db, r, r.receipt.ok_or(sqlx::Error::RowNotFound)?, actor, &todo).await?;
+    write::store_lines(&mut db, r.id, &todo).await?;
+    db.commit().await?;
+    *run = Some(r);
+    Ok(still)
+}
+
+/// What a scheduled tick did.
+#[derive(Debug)]
+pub enum SlotOutcome {
+    /// No slot is due now.
+    NotDue,
+    /// The due slot already ran (here, on another instance, or before a restart).
+    AlreadyRan(DateTime<Utc>),
+    /// This call ran the slot.
+    Ran(DateTime<Utc>, Box<Report>),
+}
+
+/// Runs the slot due at `now`, unless it already ran. The slot is recorded
+/// in the same transaction as its write-offs: a crash leaves it unrun (and
+/// due again on restart), and a second instance waits for the first and
+/// then finds it taken.
+pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule, now: DateTime<Utc>) -> Result<SlotOutcome, SweepError> {
+    let Some(slot) = schedule.due(now) else { return Ok(SlotOutcome::NotDue) };
+    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sweep_runs WHERE slot = $1)").bind(slot).fetch_one(pool).await?;
+    if taken {
+        return Ok(SlotOutcome::AlreadyRan(slot));
+    }
+    let params = config.params_on(schedule.day_of(slot))?;
+    let tz = params.check()?;
+    let mut db = pool.begin().await?;
+    check_codes(&mut db, &params).await?;
+    write::lock_ledger(&mut db).await?;
+    let (lines, skipped_protected) = reportable(select::balances(&mut db, &params, tz, None).await?);
+    let todo = writable(&lines);
+    let Some(run) = write::begin_run(&mut db, Mode::Scheduled, Some(slot), SYSTEM_ACTOR, &params, skipped_protected, !todo.is_empty()).await? else {
+        db.rollback().await?;
+        return Ok(SlotOutcome::AlreadyRan(slot));
+    };
+    if let Some(receipt) = run.receipt {
+        write::write_off(&mut db, run, receipt, SYSTEM_ACTOR, &todo).await?;
+    }
+    write::store_lines(&mut db, run.id, &lines.iter().collect::<Vec<_>>()).await?;
+    db.commit().await?;
+    let report = Report { run: Some(run.id), receipt: run.receipt, preview: false, params, lines, skipped_protected, declined: 0 };
+    Ok(SlotOutcome::Ran(slot, Box::new(report)))
+}
+
+/// A stored run's report, as it was when the run ended.
+pub async fn show(pool: &PgPool, run: i64) -> Result<Report, SweepError> {
+    let row = sqlx::query("SELECT receipt_id, params, skipped_protected FROM sweep_runs WHERE id = $1")
+        .bind(run)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(SweepError::NoRun(run))?;
+    let params: Params = serde_json::from_value(row.get(1)).map_err(|e| SweepError::Invalid(format!("sweep run #{run}: stored parameters unreadable: {e}")))?;
+    let lines = sqlx::query(
+        "SELECT l.section, l.bucket, l.claim_id, c.claim_id, l.patient_name, l.account_number, l.last_billed_date, l.amount, l.tx_code, l.payer_code, l.policy_order
+         FROM sweep_lines l JOIN claims c ON c.id = l.claim_id WHERE l.run_id = $1 ORDER BY l.line_no",
+    )
+    .bind(run)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|r| Line {
+        section: Section::parse(r.get(0)),
+        bucket: super::Bucket::parse(r.get(1)),
+        claim_row: r.get(2),
+        claim_id: r.get(3),
+        patient_name: r.get(4),
+        account_number: r.get(5),
+        last_billed_date: r.get(6),
+        amount: r.get(7),
+        tx_code: r.get(8),
+        payer_code: r.get(9),
+        policy_order: r.get(10),
+    })
+    .collect();
+    let skipped: i32 = row.get(2);
+    Ok(Report { run: Some(run), receipt: row.get(0), preview: false, params, lines, skipped_protected: usize::try_from(skipped).unwrap_or(0), declined: 0 })
+}
+
+/// One stored run, for `remitd sweep runs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    pub run: i64,
+    pub receipt: Option<i64>,
+    pub mode: String,
+    pub slot: Option<DateTime<Utc>>,
+    pub actor: String,
+    pub started_at: DateTime<Utc>,
+    pub written_off: i64,
+    pub total: Decimal,
+    pub out_of_range: i64,
+}
+
+/// Every stored run, newest first.
+pub async fn runs(pool: &PgPool) -> Result<Vec<RunSummary>, SweepError> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.receipt_id, r.mode, r.slot, r.actor, r.started_at,
+                count(*) FILTER (WHERE l.section = 'written_off'),
+                COALESCE(sum(l.amount) FILTER (WHERE l.section = 'written_off'), 0),
+                count(*) FILTER (WHERE l.section = 'out_of_range')
+         FROM sweep_runs r LEFT JOIN sweep_lines l ON l.run_id = r.id
+         GROUP BY r.id ORDER BY r.id DESC",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| RunSummary {
+            run: r.get(0),
+            receipt: r.get(1),
+            mode: r.get(2),
+            slot: r.get(3),
+            actor: r.get(4),
+            started_at: r.get(5),
+            written_off: r.get(6),
+            total: r.get(7),
+            out_of_range: r.get(8),
+        })
+        .collect())
+}

@@ -1,0 +1,84 @@
+//! The one query that finds the balances a sweep takes. Preview, post and
+//! every interactive answer run it, so what a person was shown is checked
+//! again, under the write lock, before anything is written off.
+
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, Row};
+
+use super::{Bucket, Line, Params, Section};
+
+/// Every balance the parameters select, in report order: insurance before
+/// patient, then by patient name and account. `only` narrows the query to
+/// some claims (row ids), for an interactive answer.
+const SQL: &str = "
+WITH entered AS (
+    SELECT DISTINCT claim_id FROM claim_postings WHERE posted_at >= $1 AND posted_at < $2
+),
+eligible AS (
+    SELECT c.id, c.claim_id, c.account_id, c.payer_id, c.last_billed_date
+    FROM claims c JOIN entered e ON e.claim_id = c.id
+    WHERE c.last_billed_date <= $3 AND c.times_billed >= $4
+      AND ($10::bigint[] IS NULL OR c.id = ANY($10))
+),
+balances AS (
+    SELECT el.*, v.bucket, v.amount, v.tx_code
+    FROM eligible el
+    JOIN claim_balances b ON b.claim_id = el.id
+    CROSS JOIN LATERAL (VALUES ('insurance', b.insurance_balance, $5::text, $7::bool),
+                               ('patient', b.patient_balance, $6::text, $8::bool)) AS v(bucket, amount, tx_code, credits)
+    WHERE v.tx_code IS NOT NULL AND (v.amount > 0 OR (v.credits AND v.amount < 0))
+)
+SELECT x.id, x.claim_id, x.bucket, x.amount, x.tx_code, a.patient_name, a.account_number, x.last_billed_date, p.payer_code,
+       COALESCE((SELECT CASE cp.status_code WHEN '2' THEN 2 WHEN '20' THEN 2 WHEN '3' THEN 3 WHEN '21' THEN 3 ELSE 1 END
+                 FROM claim_postings cp WHERE cp.claim_id = x.id AND cp.reverses_posting_id IS NULL
+                 ORDER BY cp.id DESC LIMIT 1), 1)::smallint,
+       EXISTS (SELECT 1 FROM denials d WHERE d.claim_id = x.id AND d.status IN ('APPEAL_PENDING', 'PENDING_WRITEOFF')),
+       $9::numeric IS NOT NULL AND abs(x.amount) > $9
+FROM balances x JOIN accounts a ON a.id = x.account_id JOIN payers p ON p.id = x.payer_id
+ORDER BY x.bucket, a.patient_name, a.account_number, x.claim_id";
+
+/// Runs the query. Inside a run's transaction, after the ledger lock, its
+/// answer is what will be written off.
+pub async fn balances(conn: &mut PgConnection, params: &Params, tz: Tz, only: Option<&[i64]>) -> Result<Vec<Line>, sqlx::Error> {
+    let (from, to) = params.entry_window(tz);
+    let min_times = i32::try_from(params.min_times_billed).unwrap_or(i32::MAX);
+    let rows = sqlx::query(SQL)
+        .bind(from)
+        .bind(to)
+        .bind(params.billed_on_or_before())
+        .bind(min_times)
+        .bind(params.insurance_code.as_deref())
+        .bind(params.patient_code.as_deref())
+        .bind(params.include_insurance_credits)
+        .bind(params.include_patient_credits)
+        .bind(params.max_amount)
+        .bind(only)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let (protected, over): (bool, bool) = (r.get(10), r.get(11));
+            Line {
+                section: if protected {
+                    Section::Protected
+                } else if over {
+                    Section::OutOfRange
+                } else {
+                    Section::WrittenOff
+                },
+                claim_row: r.get(0),
+                claim_id: r.get(1),
+                bucket: Bucket::parse(r.get(2)),
+                amount: r.get::<Decimal, _>(3),
+                tx_code: r.get(4),
+                patient_name: r.get(5),
+                account_number: r.get(6),
+                last_billed_date: r.get(7),
+                payer_code: r.get(8),
+                policy_order: r.get(9),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,62 @@
+//! Transaction codes: the practice's names for the kinds of entries on an
+//! account. A sweep writes off under an adjustment code, so a report read
+//! next to the practice-management system says what each line was.
+
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+
+use super::SweepError;
+
+pub const KINDS: [&str; 3] = ["adjustment", "payment", "charge"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct TxCode {
+    pub code: String,
+    pub kind: String,
+    pub description: String,
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<TxCode>, SweepError> {
+    Ok(sqlx::query_as("SELECT code, kind, description FROM transaction_codes ORDER BY kind, code").fetch_all(pool).await?)
+}
+
+/// Adds a code; a code that exists keeps its kind (changing what a code
+/// means would rewrite the meaning of past reports).
+pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str) -> Result<(), SweepError> {
+    if code.is_empty() || code.chars().any(char::is_whitespace) {
+        return Err(SweepError::Invalid(format!("a transaction code is one word, found {code:?}")));
+    }
+    if !KINDS.contains(&kind) {
+        return Err(SweepError::Invalid(format!("kind must be one of {}, found {kind:?}", KINDS.join(", "))));
+    }
+    if description.trim().is_empty() {
+        return Err(SweepError::Invalid("a transaction code needs a description".into()));
+    }
+    let existing: Option<String> = sqlx::query_scalar("SELECT kind FROM transaction_codes WHERE code = $1").bind(code).fetch_optional(pool).await?;
+    match existing {
+        Some(k) if k != kind => Err(SweepError::Invalid(format!("transaction code {code:?} exists as a {k} code"))),
+        Some(_) => Ok(()),
+        None => {
+            sqlx::query("INSERT INTO transaction_codes (code, kind, description) VALUES ($1, $2, $3)")
+                .bind(code)
+                .bind(kind)
+                .bind(description.trim())
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// Refuses unless `code` exists and is an adjustment code.
+pub async fn require_adjustment(conn: &mut PgConnection, code: &str) -> Result<(), SweepError> {
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM transaction_codes WHERE code = $1").bind(code).fetch_optional(&mut *conn).await?;
+    match kind.as_deref() {
+        Some("adjustment") => Ok(()),
+        Some(other) => Err(SweepError::NotAdjustment { code: code.to_string(), kind: other.to_string() }),
+        None => {
+            let known: Vec<String> = sqlx::query_scalar("SELECT code FROM transaction_codes WHERE kind = 'adjustment' ORDER BY code").fetch_all(conn).await?;
+            Err(SweepError::UnknownCode { code: code.to_string(), known: known.join(", ") })
+        }
+    }
+}

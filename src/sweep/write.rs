@@ -1,0 +1,179 @@
+//! The set-based write of a sweep run: a handful of statements whatever the
+//! number of balances, all inside the caller's transaction, so a crash
+//! leaves each balance written off with its audit row, or untouched.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use super::{Line, Params};
+use crate::writeoff::denials::REMAINING;
+use crate::writeoff::{new_receipt, post_entries, Selection};
+
+/// The reason every sweep write-off records.
+pub const REASON: &str = "small-balance";
+
+/// How a run was started; stored with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Post,
+    Interactive,
+    Scheduled,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Post => "post",
+            Mode::Interactive => "interactive",
+            Mode::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// Holds off every other writer of the ledger (ingestion, write-offs, other
+/// sweeps) until the transaction ends, so the balances read next are the
+/// balances written off. Readers are not blocked; a run holds the lock for
+/// seconds at most.
+pub async fn lock_ledger(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("LOCK TABLE ledger_entries IN SHARE ROW EXCLUSIVE MODE").execute(conn).await?;
+    Ok(())
+}
+
+/// A stored run and its receipt.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub id: i64,
+    pub receipt: Option<i64>,
+}
+
+/// Records a run (with a receipt when it writes something off). For a
+/// scheduled run, `None` means its slot already ran: another instance got
+/// there first, and the caller must roll back.
+pub async fn begin_run(
+    conn: &mut PgConnection,
+    mode: Mode,
+    slot: Option<DateTime<Utc>>,
+    actor: &str,
+    params: &Params,
+    skipped_protected: usize,
+    with_receipt: bool,
+) -> Result<Option<Run>, sqlx::Error> {
+    let params = serde_json::to_value(params).unwrap_or_default();
+    let receipt = match with_receipt {
+        true => Some(new_receipt(conn, "sweep", actor, REASON, None, params.clone()).await?),
+        false => None,
+    };
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO sweep_runs (receipt_id, mode, slot, actor, params, skipped_protected) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (slot) DO NOTHING RETURNING id",
+    )
+    .bind(receipt)
+    .bind(mode.as_str())
+    .bind(slot)
+    .bind(actor)
+    .bind(params)
+    .bind(i32::try_from(skipped_protected).unwrap_or(i32::MAX))
+    .fetch_optional(conn)
+    .await?;
+    Ok(id.map(|id| Run { id, receipt }))
+}
+
+/// Writes off `lines` under the run's receipt. An insurance balance first
+/// closes the open denials of its claim (oldest first, each up to what
+/// remains of it, and the denial becomes WRITE_OFF); what is left of the
+/// balance is written off against the claim. Returns the write-offs made.
+pub async fn write_off(conn: &mut PgConnection, run: Run, receipt: i64, actor: &str, lines: &[&Line]) -> Result<usize, sqlx::Error> {
+    let claims: Vec<i64> = lines.iter().map(|l| l.claim_row).collect();
+    let buckets: Vec<&str> = lines.iter().map(|l| l.bucket.as_str()).collect();
+    let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
+    let codes: Vec<&str> = lines.iter().map(|l| l.tx_code.as_str()).collect();
+    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+        "WITH todo AS (
+             SELECT * FROM unnest($1::bigint[], $2::text[], $3::numeric[], $4::text[]) AS t(claim_row, bucket, balance, tx_code)
+         ),
+         open_denials AS (
+             SELECT t.claim_row, t.balance, d.id AS denial_id, d.service_line_id, {REMAINING} AS remaining
+             FROM todo t JOIN denials d ON d.claim_id = t.claim_row AND d.status = 'OPEN'
+             WHERE t.bucket = 'insurance' AND t.balance > 0
+         ),
+         shares AS (
+             SELECT claim_row, denial_id, service_line_id,
+                    LEAST(remaining, balance - COALESCE(sum(remaining) OVER (PARTITION BY claim_row ORDER BY denial_id
+                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) AS amount
+             FROM open_denials WHERE remaining > 0
+         ),
+         taken AS (
+             SELECT claim_row, sum(amount) AS amount FROM shares WHERE amount > 0 GROUP BY claim_row
+         ),
+         parts AS (
+             SELECT s.claim_row, 'insurance' AS bucket, t.tx_code, s.denial_id, s.service_line_id, s.amount
+             FROM shares s JOIN todo t ON t.claim_row = s.claim_row AND t.bucket = 'insurance'
+             WHERE s.amount > 0
+             UNION ALL
+             SELECT t.claim_row, t.bucket, t.tx_code, NULL, NULL, t.balance - COALESCE(k.amount, 0)
+             FROM todo t LEFT JOIN taken k ON k.claim_row = t.claim_row AND t.bucket = 'insurance'
+         )
+         INSERT INTO writeoffs (receipt_id, denial_id, claim_id, service_line_id, amount, bucket, reason, tx_code, requested_by, decided_by, status)
+         SELECT $5, denial_id, claim_row, service_line_id, amount, bucket, '{REASON}', tx_code, $6, $6, 'PENDING_APPROVAL'
+         FROM parts WHERE amount <> 0
+         RETURNING id"
+    ))
+    .bind(&claims)
+    .bind(&buckets)
+    .bind(&amounts)
+    .bind(&codes)
+    .bind(receipt)
+    .bind(actor)
+    .fetch_all(&mut *conn)
+    .await?;
+    // Inserted waiting, posted in the same transaction by the one routine
+    // every write-off posts through.
+    post_entries(conn, Selection::Receipt(receipt), actor).await?;
+    sqlx::query(
+        "INSERT INTO audit_log (actor, action, claim_id, denial_id, writeoff_id, receipt_id, reason, amount, detail)
+         SELECT $2, 'writeoff_posted', w.claim_id, w.denial_id, w.id, w.receipt_id, w.reason, w.amount,
+                jsonb_build_object('sweep_run', $3::bigint, 'tx_code', w.tx_code, 'bucket', w.bucket)
+         FROM writeoffs w WHERE w.id = ANY($1) ORDER BY w.id",
+    )
+    .bind(&ids)
+    .bind(actor)
+    .bind(run.id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE denials d SET status = 'WRITE_OFF'
+         WHERE d.id IN (SELECT denial_id FROM writeoffs WHERE id = ANY($1) AND denial_id IS NOT NULL) AND {REMAINING} <= 0"
+    ))
+    .bind(&ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ids.len())
+}
+
+/// Appends `lines` to the run's stored report.
+pub async fn store_lines(conn: &mut PgConnection, run: i64, lines: &[&Line]) -> Result<(), sqlx::Error> {
+    let col = |f: fn(&Line) -> String| lines.iter().map(|l| f(l)).collect::<Vec<String>>();
+    sqlx::query(
+        "INSERT INTO sweep_lines (run_id, line_no, section, bucket, claim_id, patient_name, account_number, last_billed_date,
+                                  amount, tx_code, payer_code, policy_order)
+         SELECT $1, (SELECT COALESCE(max(line_no), 0) FROM sweep_lines WHERE run_id = $1) + t.n,
+                t.section, t.bucket, t.claim_row, t.patient_name, t.account_number, t.billed, t.amount, t.tx_code, t.payer_code, t.policy_order
+         FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::date[], $8::numeric[], $9::text[], $10::text[], $11::int2[])
+              WITH ORDINALITY AS t(section, bucket, claim_row, patient_name, account_number, billed, amount, tx_code, payer_code, policy_order, n)",
+    )
+    .bind(run)
+    .bind(col(|l| l.section.as_str().into()))
+    .bind(col(|l| l.bucket.as_str().into()))
+    .bind(lines.iter().map(|l| l.claim_row).collect::<Vec<i64>>())
+    .bind(col(|l| l.patient_name.clone()))
+    .bind(col(|l| l.account_number.clone()))
+    .bind(lines.iter().map(|l| l.last_billed_date).collect::<Vec<_>>())
+    .bind(lines.iter().map(|l| l.amount).collect::<Vec<Decimal>>())
+    .bind(col(|l| l.tx_code.clone()))
+    .bind(col(|l| l.payer_code.clone()))
+    .bind(lines.iter().map(|l| l.policy_order).collect::<Vec<i16>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
