@@ -6,6 +6,7 @@ mod claims;
 mod generate;
 mod ingest;
 mod parse;
+mod sweep;
 mod unmatched;
 mod writeoffs;
 
@@ -85,6 +86,13 @@ enum Command {
         #[command(subcommand)]
         command: carc::Command,
     },
+    /// The small-balance sweep: preview, post or confirm one by one; show a run's report.
+    Sweep(sweep::Args),
+    /// Transaction codes (a sweep writes off under an adjustment code).
+    Txcode {
+        #[command(subcommand)]
+        command: sweep::TxCommand,
+    },
     /// Work the queue of remittance claims that matched no claim.
     Unmatched {
         #[command(subcommand)]
@@ -120,6 +128,8 @@ pub fn main() -> ExitCode {
         Command::Writeoffs { command } => with_db(&url, |pool| writeoffs::run_history(pool, command)),
         Command::Audit(args) => with_db(&url, |pool| writeoffs::run_audit(pool, args)),
         Command::PrWriteoff(args) => with_db(&url, |pool| writeoffs::run_pr(pool, args)),
+        Command::Sweep(args) => with_db(&url, |pool| sweep::run(pool, args)),
+        Command::Txcode { command } => with_db(&url, |pool| sweep::run_txcode(pool, command)),
     };
     ExitCode::from(code)
 }

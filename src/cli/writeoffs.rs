@@ -14,6 +14,12 @@ pub struct ActorArg {
     actor: String,
 }
 
+impl ActorArg {
+    pub fn name(&self) -> &str {
+        &self.actor
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum ActorCommand {
     /// Add a person who may act on denials and write-offs.

@@ -29,6 +29,8 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+use crate::sweep::SweepConfig;
+
 /// A secret that never prints.
 #[derive(Clone, Deserialize)]
 #[serde(transparent)]
@@ -111,6 +113,8 @@ struct RawConfig {
     drop_folders: Vec<DropFolder>,
     #[serde(default)]
     http: Http,
+    #[serde(default)]
+    sweep: SweepConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +122,8 @@ pub struct Config {
     pub database_url: Secret,
     pub drop_folders: Vec<DropFolder>,
     pub http: Http,
+    /// The scheduled small-balance sweep and the defaults of `remitd sweep`.
+    pub sweep: SweepConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,16 +136,14 @@ pub enum ConfigError {
     Secret { path: String, source: std::io::Error },
     #[error("drop folder {name:?}: {problem}")]
     Folder { name: String, problem: String },
+    #[error("[sweep]: {0}")]
+    Sweep(#[from] crate::sweep::SweepError),
 }
 
 impl Config {
     /// Loads `path`, then the environment on top.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = Figment::new()
-            .merge(Toml::file_exact(path))
-            .merge(Env::prefixed("REMITD_").split("__"))
-            .extract()
-            .map_err(|e| ConfigError::Invalid { path: path.display().to_string(), source: Box::new(e) })?;
+        let raw: RawConfig = figment(path).extract().map_err(|e| ConfigError::Invalid { path: path.display().to_string(), source: Box::new(e) })?;
         let database_url = match (raw.database_url, raw.database_url_file) {
             (Some(url), _) => url,
             (None, Some(file)) => read_secret(&file)?,
@@ -148,9 +152,18 @@ impl Config {
                 None => return Err(ConfigError::NoDatabase),
             },
         };
-        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http };
+        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep };
         config.check()?;
+        config.sweep.schedule()?;
         Ok(config)
+    }
+
+    /// Only the `[sweep]` section (and `REMITD_SWEEP__*`), for `remitd sweep`.
+    pub fn load_sweep(path: &Path) -> Result<SweepConfig, ConfigError> {
+        figment(path).extract_inner::<Option<SweepConfig>>("sweep").map(Option::unwrap_or_default).or_else(|e| match e.missing() {
+            true => Ok(SweepConfig::default()),
+            false => Err(ConfigError::Invalid { path: path.display().to_string(), source: Box::new(e) }),
+        })
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -169,6 +182,10 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn figment(path: &Path) -> Figment {
+    Figment::new().merge(Toml::file_exact(path)).merge(Env::prefixed("REMITD_").split("__"))
 }
 
 fn read_secret(path: &Path) -> Result<Secret, ConfigError> {

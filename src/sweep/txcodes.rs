@@ -6,6 +6,8 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::SweepError;
+use crate::writeoff::actors::{require, WRITEOFF_APPROVE};
+use crate::writeoff::{audit, Audit};
 
 pub const KINDS: [&str; 3] = ["adjustment", "payment", "charge"];
 
@@ -21,8 +23,9 @@ pub async fn list(pool: &PgPool) -> Result<Vec<TxCode>, SweepError> {
 }
 
 /// Adds a code; a code that exists keeps its kind (changing what a code
-/// means would rewrite the meaning of past reports).
-pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str) -> Result<(), SweepError> {
+/// means would rewrite the meaning of past reports). Codes decide what the
+/// sweep may write off under, so adding one takes the approve scope.
+pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str, actor: &str) -> Result<(), SweepError> {
     if code.is_empty() || code.chars().any(char::is_whitespace) {
         return Err(SweepError::Invalid(format!("a transaction code is one word, found {code:?}")));
     }
@@ -37,12 +40,17 @@ pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str) -> Re
         Some(k) if k != kind => Err(SweepError::Invalid(format!("transaction code {code:?} exists as a {k} code"))),
         Some(_) => Ok(()),
         None => {
+            let mut db = pool.begin().await?;
+            require(&mut db, actor, WRITEOFF_APPROVE).await?;
             sqlx::query("INSERT INTO transaction_codes (code, kind, description) VALUES ($1, $2, $3)")
                 .bind(code)
                 .bind(kind)
                 .bind(description.trim())
-                .execute(pool)
+                .execute(&mut *db)
                 .await?;
+            let detail = serde_json::json!({ "code": code, "kind": kind });
+            audit(&mut db, actor, "txcode_added", Audit { detail: Some(detail), ..Audit::default() }).await?;
+            db.commit().await?;
             Ok(())
         }
     }

@@ -1,0 +1,413 @@
+//! The small-balance sweep against a real PostgreSQL: each parameter,
+//! credits, protected denials, the out-of-range report, idempotence,
+//! interactive answers fed on standard input to the real binary, and the
+//! scheduled run (one per slot, from an injected clock).
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use common::{claim, dec, import_csv, ingest, TestDb};
+use remitd::model::{Adjustment, Claim};
+use remitd::sweep::schedule::{Clock, FixedClock};
+use remitd::sweep::{self, Answer, Bucket, Params, Section, SlotOutcome, SweepConfig, SweepError};
+use remitd::writeoff::{actors, denials, history};
+
+/// The claims, as the practice-management system exports them: BROWN last
+/// billed 200 days ago, RECENT 11 days ago, every other one 250 days ago.
+fn claims_csv() -> String {
+    let ago = |n: u64| (today() - chrono::Days::new(n)).to_string();
+    let (brown, recent, old) = (ago(200), ago(11), ago(250));
+    format!(
+        "claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed
+INS-SMALL,000040,\"BROWN, CHARLES\",ACME,2026-01-05,99213,100.00,{brown},2
+PAT-SMALL,000020,\"O'DEAN, MARY A.\",ACME,2026-01-05,99213,200.00,{old},3
+PAT-LARGE,000030,\"LARGE, LARRY\",ACME,2026-01-05,99213,300.00,{old},3
+INS-APPEAL,000050,\"APPEAL, ANN\",ACME,2026-01-05,99213,100.00,{old},3
+RECENT,000060,\"RECENT, RITA\",ACME,2026-01-05,99213,100.00,{recent},3
+NEVER-STMT,000070,\"NEVER, NED\",ACME,2026-01-05,99213,100.00,{old},0
+INS-CREDIT,000080,\"CREDIT, CORA\",ACME,2026-01-05,99213,90.00,{old},3
+PAT-CREDIT,000090,\"REFUND, ROY\",ACME,2026-01-05,99213,100.00,{old},3
+SECONDARY,000100,\"SECOND, SAM\",ACME,2026-01-05,99213,100.00,{old},3
+"
+    )
+}
+
+/// A last billed date as the report prints it.
+fn billed(days_ago: u64) -> String {
+    (today() - chrono::Days::new(days_ago)).format("%m/%d/%Y").to_string()
+}
+
+/// One claim payment of one line, its adjustments as (group, CARC, amount).
+fn clp(id: &str, status: &str, charge: &str, paid: &str, adjustments: &[(&str, &str, &str)]) -> Claim {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut c = remitd::generate::synthetic_transaction(&mut rng, 1, 0, 1).claims.remove(0);
+    c.patient_control_number = id.into();
+    c.status_code = status.into();
+    c.charge = dec(charge);
+    c.paid = dec(paid);
+    c.adjustments.clear();
+    c.services.truncate(1);
+    let s = &mut c.services[0];
+    s.procedure = "99213".into();
+    s.modifiers.clear();
+    s.line_control_number = None;
+    s.charge = dec(charge);
+    s.paid = dec(paid);
+    s.allowed = None;
+    s.adjustments = adjustments.iter().map(|(g, r, a)| Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None }).collect();
+    c.patient_responsibility = Some(s.adjustments.iter().filter(|a| a.group == "PR").map(|a| a.amount).sum());
+    c
+}
+
+/// An 835 paying `claims`, written to a file in `dir`.
+fn era(dir: &std::path::Path, trace: &str, claims: Vec<Claim>) -> std::path::PathBuf {
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut tx = remitd::generate::synthetic_transaction(&mut rng, 1, 0, 1);
+    tx.claims = claims;
+    tx.trace_number = trace.into();
+    tx.trace.number = trace.into();
+    tx.payment.amount = tx.claims.iter().map(|c| c.paid).sum();
+    let mut w = remitd::generate::X12Writer::new(Vec::new());
+    w.open_interchange(1, false, "005010X221A1").unwrap();
+    w.transaction(&tx).unwrap();
+    w.close_interchange(1, 1).unwrap();
+    let path = dir.join(format!("{trace}.835"));
+    std::fs::write(&path, w.into_inner()).unwrap();
+    path
+}
+
+/// Every claim posted today, with `sue` (may sweep) and `ann` (may not).
+async fn setup() -> TestDb {
+    let db = TestDb::new().await;
+    import_csv(&db.pool, &claims_csv()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = era(
+        dir.path(),
+        "EFT-SWEEP-1",
+        vec![
+            // 17.36 of the charge denied (CO-16): an OPEN denial, an insurance balance.
+            clp("INS-SMALL", "1", "100.00", "82.64", &[("CO", "16", "17.36")]),
+            clp("PAT-SMALL", "1", "200.00", "150.00", &[("PR", "2", "50.00")]),
+            clp("PAT-LARGE", "1", "300.00", "180.00", &[("PR", "1", "120.00")]),
+            clp("INS-APPEAL", "1", "100.00", "95.00", &[("CO", "16", "5.00")]),
+            clp("RECENT", "1", "100.00", "90.00", &[("PR", "3", "10.00")]),
+            clp("NEVER-STMT", "1", "100.00", "90.00", &[("PR", "3", "10.00")]),
+            // Paid 100.00 on a 90.00 charge: a 10.00 insurance credit.
+            clp("INS-CREDIT", "1", "100.00", "100.00", &[]),
+            // The payer took back 10.00 of patient responsibility: a patient credit.
+            clp("PAT-CREDIT", "1", "100.00", "110.00", &[("PR", "2", "-10.00")]),
+            clp("SECONDARY", "2", "100.00", "80.00", &[("PR", "2", "20.00")]),
+        ],
+    );
+    ingest(&db.pool, &file).await;
+    for (name, scopes) in [("sue", vec![actors::DENIAL_WRITE, actors::WRITEOFF_APPROVE]), ("ann", vec![actors::DENIAL_WRITE])] {
+        actors::add(&db.pool, name).await.unwrap();
+        for s in scopes {
+            actors::grant(&db.pool, name, s).await.unwrap();
+        }
+    }
+    let d = denials::list(&db.pool, Some("INS-APPEAL"), None).await.unwrap().remove(0);
+    denials::appeal(&db.pool, d.id, "sue", true).await.unwrap();
+    db
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+/// Payments entered today, ages counted from today, both buckets, at most 100.00.
+fn params() -> Params {
+    Params {
+        from: today(),
+        to: today(),
+        days_since_billed: 30,
+        min_times_billed: 1,
+        insurance_code: Some("w".into()),
+        patient_code: Some("W".into()),
+        max_amount: Some(dec("100.00")),
+        include_insurance_credits: false,
+        include_patient_credits: false,
+        as_of: today(),
+        time_zone: "UTC".into(),
+    }
+}
+
+fn lines(r: &sweep::Report, s: Section) -> Vec<(String, Bucket, String)> {
+    r.section(s).map(|l| (l.claim_id.clone(), l.bucket, l.amount.to_string())).collect()
+}
+
+fn owned(v: &[(&str, Bucket, &str)]) -> Vec<(String, Bucket, String)> {
+    v.iter().map(|(c, b, a)| (c.to_string(), *b, a.to_string())).collect()
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&db.pool).await.expect(sql)
+}
+
+#[tokio::test]
+async fn preview_selects_by_every_criterion_and_writes_nothing() {
+    let db = setup().await;
+    let before = count(&db, "SELECT count(*) FROM ledger_entries").await;
+    let r = sweep::preview(&db.pool, &params()).await.unwrap();
+    // RECENT was billed 11 days before; NEVER-STMT was never sent a
+    // statement; credits are left alone; INS-APPEAL is under appeal.
+    assert_eq!(
+        lines(&r, Section::WrittenOff),
+        owned(&[("INS-SMALL", Bucket::Insurance, "17.36"), ("PAT-SMALL", Bucket::Patient, "50.00"), ("SECONDARY", Bucket::Patient, "20.00")])
+    );
+    assert_eq!(lines(&r, Section::OutOfRange), owned(&[("PAT-LARGE", Bucket::Patient, "120.00")]), "over the maximum: reported, not written off");
+    assert_eq!(r.skipped_protected, 1, "the claim under appeal");
+    assert_eq!(r.total(Section::WrittenOff), dec("87.36"));
+    let secondary = r.section(Section::WrittenOff).find(|l| l.claim_id == "SECONDARY").unwrap();
+    assert_eq!((secondary.policy_order, secondary.payer_code.as_str()), (2, "ACME"), "CLP02 = 2: processed as secondary");
+    assert_eq!(count(&db, "SELECT count(*) FROM ledger_entries").await, before, "a preview writes nothing");
+    assert_eq!(count(&db, "SELECT count(*) FROM sweep_runs").await, 0);
+
+    let text = sweep::report::text(&r);
+    assert!(text.starts_with(&format!("RANGE: {0}-{0} DAYS SINCE BILLED: 30 - MIN TIMES: 1 TX: w W\n", today().format("%m%d%Y"))), "{text}");
+    assert!(text.contains(&format!("BROWN, CHARLES        000040 {}     17.36 w\n", billed(200))), "{text}");
+    assert!(text.contains("TOTALS $87.36\n"), "{text}");
+    assert!(text.contains("OUT OF RANGE: OVER $100.00"), "{text}");
+    assert!(text.contains(&format!("LARGE, LARRY          000030 {}    120.00 W\nTOTALS $120.00\n", billed(250))), "{text}");
+}
+
+#[tokio::test]
+async fn each_parameter_narrows_the_sweep() {
+    let db = setup().await;
+    let found = |r: sweep::Report| r.section(Section::WrittenOff).map(|l| l.claim_id.clone()).collect::<Vec<_>>();
+    // Payment-entry range: nothing was entered yesterday.
+    let yesterday = today().pred_opt().unwrap();
+    let p = Params { from: yesterday, to: yesterday, ..params() };
+    assert!(sweep::preview(&db.pool, &p).await.unwrap().lines.is_empty());
+    // Days since billed, counted from as-of: today less 30 days keeps
+    // RECENT (billed 11 days ago) out; counted from 20 days on it is in.
+    assert!(!found(sweep::preview(&db.pool, &params()).await.unwrap()).contains(&"RECENT".to_string()));
+    let p = Params { as_of: today() + chrono::Days::new(20), ..params() };
+    assert!(found(sweep::preview(&db.pool, &p).await.unwrap()).contains(&"RECENT".to_string()));
+    let p = Params { days_since_billed: 220, ..params() };
+    assert_eq!(found(sweep::preview(&db.pool, &p).await.unwrap()), ["PAT-SMALL", "SECONDARY"], "BROWN was billed only 200 days ago");
+    // Times billed.
+    let p = Params { min_times_billed: 0, ..params() };
+    assert!(found(sweep::preview(&db.pool, &p).await.unwrap()).contains(&"NEVER-STMT".to_string()));
+    let p = Params { min_times_billed: 3, ..params() };
+    assert!(!found(sweep::preview(&db.pool, &p).await.unwrap()).contains(&"INS-SMALL".to_string()), "BROWN was billed twice");
+    // One code sweeps one kind of balance.
+    let p = Params { patient_code: None, ..params() };
+    assert_eq!(found(sweep::preview(&db.pool, &p).await.unwrap()), ["INS-SMALL"]);
+    let p = Params { insurance_code: None, ..params() };
+    assert_eq!(found(sweep::preview(&db.pool, &p).await.unwrap()), ["PAT-SMALL", "SECONDARY"]);
+    // Maximum amount: absent means any amount; 20.00 sends 50.00 out of range.
+    let p = Params { max_amount: None, ..params() };
+    assert!(sweep::preview(&db.pool, &p).await.unwrap().section(Section::OutOfRange).next().is_none());
+    let p = Params { max_amount: Some(dec("20.00")), ..params() };
+    let r = sweep::preview(&db.pool, &p).await.unwrap();
+    assert_eq!(found(r.clone()), ["INS-SMALL", "SECONDARY"]);
+    assert_eq!(lines(&r, Section::OutOfRange).len(), 2);
+}
+
+#[tokio::test]
+async fn credits_are_swept_only_when_asked() {
+    let db = setup().await;
+    let p = Params { include_insurance_credits: true, include_patient_credits: true, ..params() };
+    let r = sweep::post(&db.pool, &p, "sue").await.unwrap();
+    let credits: Vec<_> = lines(&r, Section::WrittenOff).into_iter().filter(|(c, _, _)| c.contains("CREDIT")).collect();
+    assert_eq!(credits, owned(&[("INS-CREDIT", Bucket::Insurance, "-10.00"), ("PAT-CREDIT", Bucket::Patient, "-10.00")]));
+    assert_eq!(claim(&db.pool, "INS-CREDIT").await.insurance_balance, dec("0"));
+    assert_eq!(claim(&db.pool, "PAT-CREDIT").await.patient_balance, dec("0"));
+}
+
+#[tokio::test]
+async fn post_writes_off_with_ledger_audit_receipt_and_closes_the_denial() {
+    let db = setup().await;
+    let r = sweep::post(&db.pool, &params(), "sue").await.unwrap();
+    let (run, receipt) = (r.run.expect("a run"), r.receipt.expect("a receipt"));
+    assert_eq!(r.count(Section::WrittenOff), 3);
+
+    let brown = claim(&db.pool, "INS-SMALL").await;
+    assert_eq!(brown.insurance_balance, dec("0"));
+    assert_eq!(brown.denials[0].status, "WRITE_OFF", "the open denial the balance was is written off with it");
+    let entry = brown.entries.iter().find(|e| e.kind == "write_off").unwrap();
+    assert_eq!((entry.amount, entry.actor.as_str(), entry.reason_code.as_deref()), (dec("17.36"), "sue", Some("small-balance")));
+    assert!(entry.memo.as_deref().unwrap_or("").contains("under code w"), "{:?}", entry.memo);
+    let odean = claim(&db.pool, "PAT-SMALL").await;
+    assert_eq!((odean.patient_balance, odean.insurance_balance), (dec("0"), dec("0")));
+    assert_eq!(claim(&db.pool, "PAT-LARGE").await.patient_balance, dec("120.00"), "out of range stays");
+    assert_eq!(claim(&db.pool, "INS-APPEAL").await.insurance_balance, dec("5.00"), "protected stays");
+
+    let audit: Vec<(String, String, rust_decimal::Decimal)> =
+        sqlx::query_as("SELECT actor, reason, amount FROM audit_log WHERE receipt_id = $1 AND action = 'writeoff_posted' ORDER BY amount")
+            .bind(receipt)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let audit: Vec<_> = audit.iter().map(|(a, r, m)| (a.as_str(), r.as_str(), m.to_string())).collect();
+    assert_eq!(audit, [("sue", "small-balance", "17.36".into()), ("sue", "small-balance", "20.00".into()), ("sue", "small-balance", "50.00".into())]);
+
+    // The run is in the write-off history under its receipt, and its report is stored.
+    let h = history::history(&db.pool, &history::HistoryFilter { receipt: Some(receipt), from: None, to: None, reason: None }).await.unwrap();
+    assert_eq!((h.rows.len(), h.rows[0].receipt_kind.as_str(), h.total), (3, "sweep", dec("87.36")));
+    let shown = sweep::show(&db.pool, run).await.unwrap();
+    assert_eq!(sweep::report::text(&shown), sweep::report::text(&r), "the stored report reads as printed");
+    assert_eq!(sweep::report::csv(&shown).unwrap().lines().count(), 1 + 4, "header, three written off, one out of range");
+}
+
+#[tokio::test]
+async fn posting_the_same_parameters_twice_writes_nothing_the_second_time() {
+    let db = setup().await;
+    sweep::post(&db.pool, &params(), "sue").await.unwrap();
+    let tables = "SELECT (SELECT count(*) FROM ledger_entries) + (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM writeoffs) + (SELECT count(*) FROM sweep_runs)";
+    let before = count(&db, tables).await;
+    let again = sweep::post(&db.pool, &params(), "sue").await.unwrap();
+    assert_eq!((again.run, again.count(Section::WrittenOff)), (None, 0));
+    assert_eq!(count(&db, tables).await, before);
+}
+
+#[tokio::test]
+async fn refusals_name_what_is_wrong() {
+    let db = setup().await;
+    let e = sweep::post(&db.pool, &params(), "ann").await.unwrap_err();
+    assert!(e.to_string().contains("lacks the scope billing.writeoff.approve"), "{e}");
+    let e = sweep::preview(&db.pool, &Params { insurance_code: Some("ERA".into()), ..params() }).await.unwrap_err();
+    assert_eq!(e.to_string(), "transaction code \"ERA\" is a payment code; a write-off needs an adjustment code");
+    let e = sweep::preview(&db.pool, &Params { patient_code: Some("SB".into()), ..params() }).await.unwrap_err();
+    assert!(matches!(e, SweepError::UnknownCode { .. }), "{e}");
+    sweep::txcodes::add(&db.pool, "SB", "adjustment", "Small balance, patient", "sue").await.unwrap();
+    sweep::preview(&db.pool, &Params { patient_code: Some("SB".into()), ..params() }).await.expect("a new adjustment code is usable");
+    let e = sweep::preview(&db.pool, &Params { days_since_billed: 400, ..params() }).await.unwrap_err();
+    assert!(e.to_string().contains("30 to 365"), "{e}");
+    assert_eq!(count(&db, "SELECT count(*) FROM writeoffs").await, 0);
+}
+
+#[tokio::test]
+async fn interactive_yes_no_all_quit() {
+    let db = setup().await;
+    // Three candidates: INS-SMALL, PAT-SMALL, SECONDARY. No, then All.
+    let mut asked = Vec::new();
+    let mut answers = vec![Answer::No, Answer::All].into_iter();
+    let r = sweep::interactive(&db.pool, &params(), "sue", |l| {
+        asked.push(l.claim_id.clone());
+        answers.next().expect("asked too often")
+    })
+    .await
+    .unwrap();
+    assert_eq!(asked, ["INS-SMALL", "PAT-SMALL"], "All stops the questions");
+    assert_eq!(lines(&r, Section::WrittenOff), owned(&[("PAT-SMALL", Bucket::Patient, "50.00"), ("SECONDARY", Bucket::Patient, "20.00")]));
+    assert_eq!(r.declined, 1);
+    assert_eq!(claim(&db.pool, "INS-SMALL").await.insurance_balance, dec("17.36"), "No leaves it");
+    let shown = sweep::show(&db.pool, r.run.unwrap()).await.unwrap();
+    assert_eq!(shown.count(Section::WrittenOff), 2);
+    assert_eq!(shown.count(Section::OutOfRange), 1);
+}
+
+/// The real binary, answers on standard input: Yes to the first, Quit at
+/// the second; what was confirmed stays, nothing from the Quit on changes.
+#[tokio::test]
+async fn interactive_answers_on_stdin_yes_then_quit() {
+    let db = setup().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .env("DATABASE_URL", &db.url)
+        .args(["sweep", "--interactive", "--actor", "sue", "--days-since-billed", "30", "--min-times-billed", "1"])
+        .args(["--insurance-code", "w", "--patient-code", "W", "--max-amount", "100"])
+        .args(["--from", &today().to_string(), "--to", &today().to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"maybe\ny\nq\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("INS: ACME P/S: 1 = Primary"), "the prompt shows the insurance code and policy order: {stderr}");
+    assert!(stderr.contains("answer y, n, a or q"), "{stderr}");
+    assert_eq!(stderr.matches("Write off this").count(), 3, "asked twice about the first (bad answer), once about the second: {stderr}");
+    assert!(stdout.contains(&format!("BROWN, CHARLES        000040 {}     17.36 w\nTOTALS $17.36\n", billed(200))), "{stdout}");
+    assert!(stdout.contains("DECLINED: 2 balances"), "{stdout}");
+    assert_eq!(claim(&db.pool, "INS-SMALL").await.insurance_balance, dec("0"));
+    assert_eq!(claim(&db.pool, "PAT-SMALL").await.patient_balance, dec("50.00"));
+    assert_eq!(claim(&db.pool, "SECONDARY").await.patient_balance, dec("20.00"));
+}
+
+/// The `[sweep]` section of a daemon that sweeps at 02:00 on the 1st, over
+/// the previous month... widened here to the days before, so the payments
+/// entered today are in it.
+fn scheduled_config(schedule: &str) -> SweepConfig {
+    let toml = format!(
+        "schedule = \"{schedule}\"\ntime_zone = \"America/New_York\"\nwindow = \"days:3\"\ndays_since_billed = 30\nmin_times_billed = 1\n\
+         insurance_code = \"w\"\npatient_code = \"W\"\nmax_amount = \"100.00\"\n"
+    );
+    toml::from_str(&toml).unwrap()
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+#[tokio::test]
+async fn a_scheduled_slot_runs_once_across_instances_and_restarts() {
+    let db = setup().await;
+    // A slot at 02:00 New York time, two days from now: its window (the
+    // three days before) holds today's payments.
+    let slot_day = today() + chrono::Days::new(2);
+    let config = scheduled_config(&format!("0 2 {} {} *", chrono::Datelike::day(&slot_day), chrono::Datelike::month(&slot_day)));
+    let schedule = config.schedule().unwrap().expect("a schedule");
+    let slot = schedule.next(slot_day.and_hms_opt(0, 0, 0).unwrap().and_utc()).unwrap();
+    let clock = FixedClock::new(slot - chrono::Duration::minutes(1));
+    assert!(matches!(sweep::scheduled(&db.pool, &config, &schedule, clock.now()).await.unwrap(), SlotOutcome::NotDue), "nothing before the slot");
+
+    // Two instances wake at the slot together: one runs it, the other finds it taken.
+    clock.set(slot + chrono::Duration::seconds(5));
+    let (a, b) = tokio::join!(sweep::scheduled(&db.pool, &config, &schedule, clock.now()), sweep::scheduled(&db.pool, &config, &schedule, clock.now()));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let ran: Vec<&sweep::Report> = outcomes.iter().filter_map(|o| if let SlotOutcome::Ran(_, r) = o { Some(&**r) } else { None }).collect();
+    assert_eq!(ran.len(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().any(|o| matches!(o, SlotOutcome::AlreadyRan(s) if *s == slot)), "{outcomes:?}");
+    assert_eq!(ran[0].count(Section::WrittenOff), 3);
+    assert_eq!(ran[0].params.as_of, slot_day);
+    let (actor, mode, stored_slot): (String, String, DateTime<Utc>) =
+        sqlx::query_as("SELECT actor, mode, slot FROM sweep_runs").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((actor.as_str(), mode.as_str(), stored_slot), ("system", "scheduled", slot));
+
+    // A restart later in the slot's grace period: already ran.
+    clock.set(slot + chrono::Duration::hours(1));
+    assert!(matches!(sweep::scheduled(&db.pool, &config, &schedule, clock.now()).await.unwrap(), SlotOutcome::AlreadyRan(_)));
+    assert_eq!(count(&db, "SELECT count(*) FROM sweep_runs").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM writeoffs").await, 3);
+    // Past the grace period nothing is due.
+    clock.set(slot + chrono::Duration::hours(7));
+    assert!(matches!(sweep::scheduled(&db.pool, &config, &schedule, clock.now()).await.unwrap(), SlotOutcome::NotDue));
+}
+
+#[tokio::test]
+async fn the_next_scheduled_slot_runs_with_its_own_window_even_with_nothing_to_do() {
+    let db = setup().await;
+    let config = scheduled_config("0 2 * * *");
+    let schedule = config.schedule().unwrap().unwrap();
+    // Long ago: the window holds no payments; the slot is still recorded so
+    // it runs once.
+    let slot = utc("2026-03-08T07:00:00Z");
+    let out = sweep::scheduled(&db.pool, &config, &schedule, slot).await.unwrap();
+    let SlotOutcome::Ran(s, report) = out else { panic!("{out:?}") };
+    assert_eq!((s, report.run.is_some(), report.receipt, report.lines.len()), (slot, true, None, 0));
+    assert_eq!((report.params.from, report.params.to), (day("2026-03-05"), day("2026-03-07")));
+    assert!(matches!(sweep::scheduled(&db.pool, &config, &schedule, slot).await.unwrap(), SlotOutcome::AlreadyRan(_)));
+    assert_eq!(count(&db, "SELECT count(*) FROM writeoffs").await, 0);
+}
+
+#[test]
+fn an_incomplete_sweep_section_is_refused_at_start() {
+    let mut config = scheduled_config("0 2 1 * *");
+    config.days_since_billed = None;
+    assert!(config.schedule().unwrap_err().to_string().contains("days_since_billed"));
+    config.days_since_billed = Some(10);
+    assert!(config.schedule().unwrap_err().to_string().contains("30 to 365"));
+    let bad = scheduled_config("not a schedule");
+    assert!(bad.schedule().is_err());
+}
