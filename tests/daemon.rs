@@ -378,3 +378,33 @@ async fn speaks_the_systemd_notify_protocol() {
     }
     assert!(rest.contains("STOPPING=1"), "{rest}");
 }
+
+/// Two daemons with a sweep every minute: the minute's slot runs once,
+/// recorded as a scheduled run by `system`, whichever daemon got to it.
+#[tokio::test]
+async fn the_scheduled_sweep_runs_each_slot_once_across_daemons() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let sweep = [
+        ("REMITD_SWEEP__SCHEDULE", "* * * * *"),
+        ("REMITD_SWEEP__TIME_ZONE", "America/Chicago"),
+        ("REMITD_SWEEP__WINDOW", "previous-day"),
+        ("REMITD_SWEEP__DAYS_SINCE_BILLED", "30"),
+        ("REMITD_SWEEP__INSURANCE_CODE", "w"),
+        ("REMITD_SWEEP__PATIENT_CODE", "W"),
+    ];
+    let a = Daemon::spawn_with(&db.url, &folder, 0.2, &sweep);
+    let b = Daemon::spawn_with(&db.url, &folder, 0.2, &sweep);
+    a.ready().await;
+    b.ready().await;
+    wait_until("a scheduled sweep run", Duration::from_secs(30), async || scalar(&db, "SELECT count(*) FROM sweep_runs").await > 0).await;
+    // Both daemons looked at the slot once they were ready; give the slower
+    // one a moment. Each run was made by exactly one of them.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let runs = scalar(&db, "SELECT count(*) FROM sweep_runs WHERE mode = 'scheduled' AND actor = 'system'").await;
+    assert!((1..=2).contains(&runs), "one minute, or two if the test straddled a minute: {runs}");
+    let logs = format!("{}{}", a.log(), b.log());
+    assert_eq!(logs.matches("small-balance sweep ran").count() as i64, runs, "{logs}");
+    assert!(logs.contains("small-balance sweep scheduled"), "{logs}");
+}

@@ -5,7 +5,8 @@
 //! file posts two transaction sets at once). Around it: the HTTP endpoints,
 //! a database health probe, and the signal handler that flips the stop flag.
 //! A stop lets the transaction sets in flight commit, leaves the rest of the
-//! file in the inbox for the next start, and exits 0.
+//! file in the inbox for the next start, and exits 0. With `[sweep]
+//! schedule` set, a second task runs the small-balance sweep at its slots.
 //!
 //! systemd: READY=1 once the database answers and every watcher runs;
 //! STATUS= on changes; WATCHDOG=1 from the main loop; STOPPING=1 on a stop.
@@ -15,6 +16,7 @@ pub mod files;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod scheduler;
 pub mod telemetry;
 pub mod watch;
 
@@ -168,6 +170,18 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         return Ok(());
     };
     spawn_database_probe(pool.clone(), shared.clone(), stop_rx.clone());
+    let sweeper = match config.sweep.schedule() {
+        Ok(Some(schedule)) => {
+            info!(schedule = config.sweep.schedule.as_deref().unwrap_or_default(), time_zone = config.sweep.time_zone(), "small-balance sweep scheduled");
+            let clock = Arc::new(crate::sweep::schedule::SystemClock);
+            Some(scheduler::spawn(pool.clone(), config.sweep.clone(), schedule, clock, shared.clone(), stop_rx.clone()))
+        }
+        Ok(None) => None,
+        Err(e) => {
+            warn!(error = %e, "small-balance sweep not scheduled");
+            None
+        }
+    };
 
     let (events_tx, mut events) = mpsc::unbounded_channel::<notify::Event>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
@@ -227,6 +241,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         }
     }
     drop(watcher);
+    if let Some(sweeper) = sweeper {
+        // A sweep in flight commits (or rolls back) before the pool closes.
+        let _ = sweeper.await;
+    }
     let _ = http.await;
     pool.close().await;
     info!("stopped");
