@@ -1,4 +1,5 @@
-//! A killed ingest leaves each transaction set fully posted or not at all,
+//! A killed ingest leaves each transaction set fully posted or not at all
+//! (and a killed sweep each balance written off or untouched),
 //! and feeding the same file again completes it without posting anything
 //! twice. Runs the real binary against a real database and kills it with
 //! SIGKILL part way through.
@@ -74,4 +75,75 @@ async fn kill_during_ingest_then_refeed_posts_everything_exactly_once() {
     let before = scalar(&db, "SELECT count(*) FROM ledger_entries").await;
     assert!(remitd(&db).arg("ingest").arg(&file).status().unwrap().success());
     assert_eq!(scalar(&db, "SELECT count(*) FROM ledger_entries").await, before);
+}
+
+/// Claims in the sweep fixture, and the small balances among them.
+const SWEEP_CLAIMS: i64 = 200_000;
+const SWEEP_ELIGIBLE: i64 = SWEEP_CLAIMS / 10;
+
+/// Write-offs of a sweep that lack their ledger entry or audit row.
+async fn incomplete_writeoffs(db: &TestDb) -> i64 {
+    scalar(
+        db,
+        "SELECT count(*) FROM writeoffs w
+         WHERE w.ledger_entry_id IS NULL OR w.status <> 'POSTED'
+            OR NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.writeoff_id = w.id AND a.action = 'writeoff_posted')",
+    )
+    .await
+}
+
+/// A sweep killed while it writes leaves every balance either written off
+/// with its ledger entry and audit row, or untouched; posting again
+/// finishes the job once.
+#[tokio::test]
+async fn kill_during_sweep_post_leaves_each_balance_whole() {
+    let db = TestDb::new().await;
+    let fixture = include_str!("fixtures/sweep_balances.sql");
+    for sql in fixture.split("\n\n").filter(|s| !s.trim_start().starts_with("--")) {
+        sqlx::query(sql).bind(SWEEP_CLAIMS).execute(&db.pool).await.expect(sql);
+    }
+    remitd::writeoff::actors::add(&db.pool, "sue").await.unwrap();
+    for scope in ["billing.denial.write", "billing.writeoff.approve"] {
+        remitd::writeoff::actors::grant(&db.pool, "sue", scope).await.unwrap();
+    }
+    let sweep = |db: &TestDb| {
+        let mut cmd = remitd(db);
+        cmd.args(["sweep", "--post", "--from", "2026-06-01", "--to", "2026-06-30", "--as-of", "2026-07-01", "--days-since-billed", "90"]).args([
+            "--insurance-code",
+            "w",
+            "--patient-code",
+            "W",
+            "--max-amount",
+            "10",
+            "--actor",
+            "sue",
+        ]);
+        cmd
+    };
+    let mut child = sweep(&db).spawn().unwrap();
+    // Kill it once it holds the ledger lock: it is then inside its transaction.
+    let holds_lock = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                      WHERE c.relname = 'ledger_entries' AND l.mode = 'ShareRowExclusiveLock' AND l.granted";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while scalar(&db, holds_lock).await == 0 && child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(fastrand::u64(0..300))).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The server rolls back the killed session's transaction once it notices.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while scalar(&db, holds_lock).await > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (writeoffs, runs) = (scalar(&db, "SELECT count(*) FROM writeoffs").await, scalar(&db, "SELECT count(*) FROM sweep_runs").await);
+    assert!((writeoffs, runs) == (0, 0) || (writeoffs, runs) == (SWEEP_ELIGIBLE, 1), "half a run survived: {writeoffs} write-offs, {runs} runs");
+    assert_eq!(incomplete_writeoffs(&db).await, 0);
+
+    assert!(sweep(&db).status().unwrap().success());
+    assert_eq!(scalar(&db, "SELECT count(*) FROM writeoffs").await, SWEEP_ELIGIBLE, "each small balance written off once");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM sweep_runs").await, 1);
+    assert_eq!(incomplete_writeoffs(&db).await, 0);
+    let left = "SELECT count(*) FROM claim_balances WHERE insurance_balance BETWEEN 0.01 AND 10 OR patient_balance BETWEEN 0.01 AND 10";
+    assert_eq!(scalar(&db, left).await, 0, "no small balance left");
 }

@@ -1,0 +1,123 @@
+//! Small-balance sweep speed: 1,000,000 claims, 100,000 of them with an
+//! eligible small balance (half insurance, half patient), 10,000 over the
+//! maximum amount, the rest at zero.
+//!
+//! The data is written once, set-based, into a template database (not
+//! timed). `preview` runs against the template; each `post` sample runs
+//! against a fresh copy of it (`CREATE DATABASE ... TEMPLATE`, not timed),
+//! because a post leaves nothing for the next one to write off. Needs
+//! PostgreSQL at `DATABASE_URL` (the database part is replaced).
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+const CLAIMS: i64 = 1_000_000;
+const ELIGIBLE: u64 = 100_000;
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
+}
+
+fn url_of(name: &str) -> String {
+    let mut u = server_url();
+    if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
+        u.truncate(slash);
+    }
+    format!("{u}/{name}")
+}
+
+async fn admin(sql: &str) {
+    let options = PgConnectOptions::from_str(&server_url()).expect("DATABASE_URL").database("postgres");
+    let mut conn = options.connect().await.expect("PostgreSQL for the benchmark");
+    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+/// The data: see the fixture's header.
+const DATA: &str = include_str!("../tests/fixtures/sweep_balances.sql");
+
+fn params() -> remitd::sweep::Params {
+    let day = |s: &str| NaiveDate::from_str(s).expect("date");
+    remitd::sweep::Params {
+        from: day("2026-06-01"),
+        to: day("2026-06-30"),
+        days_since_billed: 90,
+        min_times_billed: 1,
+        insurance_code: Some("w".into()),
+        patient_code: Some("W".into()),
+        max_amount: Some(rust_decimal::Decimal::new(1000, 2)),
+        include_insurance_credits: false,
+        include_patient_credits: false,
+        as_of: day("2026-07-01"),
+        time_zone: "America/New_York".into(),
+    }
+}
+
+async fn build_template(name: &str) {
+    admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+    let pool = remitd::db::migrate(&url_of(name)).await.expect("template database");
+    let started = Instant::now();
+    for sql in DATA.split("\n\n").filter(|s| !s.trim_start().starts_with("--")) {
+        sqlx::query(sql).bind(CLAIMS).execute(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    sqlx::query("INSERT INTO actors (name) VALUES ('bench')").execute(&pool).await.expect("actor");
+    sqlx::query("INSERT INTO actor_scopes (actor, scope) VALUES ('bench', 'billing.denial.write'), ('bench', 'billing.writeoff.approve')")
+        .execute(&pool)
+        .await
+        .expect("scopes");
+    sqlx::query("VACUUM ANALYZE").execute(&pool).await.expect("vacuum");
+    pool.close().await;
+    eprintln!("sweep bench: {CLAIMS} claims written in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+async fn check(pool: &PgPool) {
+    let r = remitd::sweep::preview(pool, &params()).await.expect("preview");
+    assert_eq!(r.count(remitd::sweep::Section::WrittenOff) as u64, ELIGIBLE, "the data has the intended shape");
+    assert_eq!(r.count(remitd::sweep::Section::OutOfRange), 10_000);
+}
+
+fn sweep(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let template = format!("remitd_bench_sweep_{}", std::process::id());
+    rt.block_on(build_template(&template));
+    let pool = rt.block_on(async { remitd::db::connect(&url_of(&template)).await.expect("template pool") });
+    rt.block_on(check(&pool));
+
+    let mut group = c.benchmark_group("sweep");
+    group.sample_size(10).measurement_time(Duration::from_secs(30)).throughput(Throughput::Elements(ELIGIBLE));
+    group.bench_function("preview_1m_claims_100k_eligible", |b| {
+        b.to_async(&rt).iter(|| async { remitd::sweep::preview(&pool, &params()).await.expect("preview") });
+    });
+    rt.block_on(pool.close());
+
+    group.bench_function("post_1m_claims_100k_eligible", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut total = Duration::ZERO;
+                for i in 0..iters {
+                    let copy = format!("{template}_{i}");
+                    admin(&format!("DROP DATABASE IF EXISTS \"{copy}\" WITH (FORCE)")).await;
+                    admin(&format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{template}\"")).await;
+                    let pool = remitd::db::connect(&url_of(&copy)).await.expect("copy");
+                    let started = Instant::now();
+                    let r = remitd::sweep::post(&pool, &params(), "bench").await.expect("post");
+                    total += started.elapsed();
+                    assert_eq!(r.count(remitd::sweep::Section::WrittenOff) as u64, ELIGIBLE);
+                    pool.close().await;
+                    admin(&format!("DROP DATABASE \"{copy}\" WITH (FORCE)")).await;
+                }
+                total
+            })
+        });
+    });
+    group.finish();
+    rt.block_on(admin(&format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)")));
+}
+
+criterion_group!(benches, sweep);
+criterion_main!(benches);
