@@ -97,7 +97,7 @@ pub fn payer_key(tx: &Transaction) -> &str {
 /// Posts one transaction set of a file already known valid.
 pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats: &CarcCategories) -> Result<PostOutcome, sqlx::Error> {
     let t = &parsed.transaction;
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     // Atomic and isolated as ever, but not flushed to disk on its own: the
     // caller's closing, synchronous commit (ingest marks the file posted)
     // flushes the log up to and including this one before anyone acts on

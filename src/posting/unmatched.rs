@@ -78,7 +78,7 @@ pub enum RefeedError {
 /// Tries to post one queued claim. The item is locked for the attempt, so
 /// two support staff re-feeding at once cannot post it twice.
 pub async fn refeed(pool: &PgPool, id: i64, cats: &CarcCategories) -> Result<Refeed, RefeedError> {
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     let row = sqlx::query("SELECT remittance_id, state, claim FROM unmatched_claims WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *db).await?;
     let Some(row) = row else { return Ok(Refeed::NotFound) };
     let state: String = row.get(1);

@@ -191,7 +191,7 @@ pub(crate) async fn new_receipt(
 
 /// Writes off (part of) a denial, or queues it for approval.
 pub async fn write_off(pool: &PgPool, req: Request<'_>) -> Result<Outcome, WriteoffError> {
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     require(&mut db, req.actor, scope_for(req.reason)).await?;
     check_reason(&mut db, req.reason, req.note).await?;
     let policy = approval_policy(&mut db).await?;
@@ -296,7 +296,7 @@ pub struct BulkOutcome {
 /// every row gets its own audit entry; the run gets one receipt. The run is
 /// one database transaction: it posts whole or not at all.
 pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option<&str>, actor: &str, preview: bool) -> Result<BulkOutcome, WriteoffError> {
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     require(&mut db, actor, scope_for(reason)).await?;
     check_reason(&mut db, reason, note).await?;
     let policy = approval_policy(&mut db).await?;
@@ -406,7 +406,7 @@ async fn lock_writeoff(conn: &mut PgConnection, id: i64) -> Result<(String, Opti
 /// Approves (`approve = true`) or rejects a write-off waiting for approval.
 /// The approver needs the approve scope and may not be the requester.
 pub async fn decide(pool: &PgPool, denial_id: i64, actor: &str, approve: bool) -> Result<Outcome, WriteoffError> {
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     require(&mut db, actor, WRITEOFF_APPROVE).await?;
     let d = denials::lock(&mut db, denial_id).await?;
     if d.status != "PENDING_WRITEOFF" {
@@ -452,7 +452,7 @@ pub async fn undo(pool: &PgPool, writeoff_id: i64, actor: &str, reason: &str) ->
     if reason.trim().is_empty() {
         return Err(WriteoffError::Invalid("undoing a write-off needs a reason (--reason TEXT)".into()));
     }
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     require(&mut db, actor, DENIAL_WRITE).await?;
     let (status, denial_id, _, amount, claim_id, _) = lock_writeoff(&mut db, writeoff_id).await?;
     if let Some(d) = denial_id {

@@ -59,7 +59,7 @@ pub async fn pr_writeoff(pool: &PgPool, req: PrRequest<'_>) -> Result<PrOutcome,
     if req.reason.trim().is_empty() {
         return Err(WriteoffError::Invalid("a reason is required (--reason)".into()));
     }
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     require(&mut db, req.actor, PAYMENT_WRITE).await?;
     let claim = sqlx::query("SELECT id FROM claims WHERE claim_id = $1 FOR UPDATE").bind(req.claim_id).fetch_optional(&mut *db).await?;
     let claim: i64 = claim.ok_or_else(|| WriteoffError::Invalid(format!("no claim with id {:?}", req.claim_id)))?.get(0);

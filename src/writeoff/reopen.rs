@@ -129,7 +129,7 @@ pub async fn flagged(pool: &PgPool) -> Result<Vec<(i64, String, String, String)>
 
 /// A person reopens a written-off denial (after a reversal remitd could not tie to it).
 pub async fn reopen_by_hand(pool: &PgPool, denial_id: i64, actor: &str) -> Result<bool, WriteoffError> {
-    let mut db = pool.begin().await?;
+    let mut db = crate::db::begin_ledger_write(pool).await?;
     require(&mut db, actor, DENIAL_WRITE).await?;
     let d = super::denials::lock(&mut db, denial_id).await?;
     if d.status != "WRITE_OFF" && d.status != "PENDING_WRITEOFF" {
