@@ -143,7 +143,7 @@ async fn ctrl_c_still_cleans_up() {
         }
         seen.push_str(&line);
         seen.push('\n');
-        if line.starts_with("Step 2 of") {
+        if line.starts_with("Step 1 of") {
             break;
         }
     }
