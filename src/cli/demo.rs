@@ -1,5 +1,7 @@
 //! `remitd demo`: the whole product on one screen (see [`crate::demo`]).
 
+use std::io::Write;
+
 use super::EXIT_REFUSED;
 use crate::demo::database::Choice;
 
@@ -18,8 +20,8 @@ pub fn run(args: &Args, database_url: Option<String>) -> u8 {
     super::block_on(async move {
         match crate::demo::run(choice).await {
             Ok(()) => {
-                println!();
-                println!("Done: the demo's database, folders and any cluster it started are gone.");
+                // As in the narration: a reader that went away is not a failure.
+                let _ = writeln!(std::io::stdout(), "\nDone: the demo's database, folders and any cluster it started are gone.");
                 0
             }
             Err(e) => {

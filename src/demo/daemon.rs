@@ -137,26 +137,24 @@ impl Daemon {
     /// or refused it.
     pub async fn deliver(&self, name: &str, bytes: &[u8]) -> anyhow::Result<Fate> {
         self.drop_file(name, bytes)?;
-        print!("  dropped {name} into the inbox; waiting for the daemon ");
-        let _ = std::io::stdout().flush();
+        say_part!("  dropped {name} into the inbox; waiting for the daemon ");
         let started = Instant::now();
         let mut dots = Instant::now();
         loop {
             if let Some(fate) = self.fate(name)? {
                 let secs = started.elapsed().as_secs_f64();
                 match &fate {
-                    Fate::Archived(p) => println!("... archived after {secs:.1} s ({})", self.relative(p)),
-                    Fate::Refused { path, .. } => println!("... refused after {secs:.1} s ({})", self.relative(path)),
+                    Fate::Archived(p) => say!("... archived after {secs:.1} s ({})", self.relative(p)),
+                    Fate::Refused { path, .. } => say!("... refused after {secs:.1} s ({})", self.relative(path)),
                 }
                 return Ok(fate);
             }
             if started.elapsed() > FILE_TIMEOUT {
-                println!();
+                say!();
                 bail!("the daemon did not take {name} within {} s", FILE_TIMEOUT.as_secs());
             }
             if dots.elapsed() >= Duration::from_millis(500) {
-                print!(".");
-                let _ = std::io::stdout().flush();
+                say_part!(".");
                 dots = Instant::now();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

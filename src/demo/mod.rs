@@ -14,13 +14,31 @@
 //! - [`show`]: printing amounts and claims.
 //! - [`samples`]: the sample files, built into the binary.
 
+/// Prints a line of the narration. Write errors are ignored: a reader that
+/// went away (`remitd demo | head`) must not cut the clean-up short.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Prints part of a line (progress follows) and shows it at once.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        let _ = write!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
 pub mod daemon;
 pub mod database;
 pub mod samples;
 pub mod show;
 pub mod story;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +47,7 @@ use sqlx::PgPool;
 use tokio::task::{AbortHandle, JoinHandle};
 
 use daemon::Daemon;
-use database::{Choice, Cluster, DemoDatabase};
+use database::{Choice, Cluster, DemoDatabase, Server};
 use story::{Demo, STEPS};
 
 /// How long the daemon may take to reach the database and watch the inbox.
@@ -75,69 +93,84 @@ fn interrupted() -> anyhow::Result<impl std::future::Future<Output = &'static st
     })
 }
 
-fn flush() {
-    let _ = std::io::stdout().flush();
+/// Awaits `work`, printing a dot every half second so a slow step shows it is alive.
+async fn with_dots<F: std::future::Future>(work: F) -> F::Output {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = tick.tick() => {
+                say_part!(".");
+            }
+        }
+    }
+}
+
+/// Starts a throwaway cluster, held as soon as it exists so the clean-up
+/// stops it whatever happens next.
+async fn start_throwaway(choice: &Choice, held: &mut Held) -> anyhow::Result<Server> {
+    let cluster = Cluster::prepare()?;
+    let why = match choice {
+        Choice::Throwaway => "--throwaway",
+        Choice::Search(_) => "no DATABASE_URL and nothing answers on 127.0.0.1:5432",
+    };
+    say_part!("  {why}: starting a throwaway cluster in {} ...", cluster.folder().display());
+    let started = Instant::now();
+    let start = held.starting.insert(tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        let result = cluster.start();
+        (cluster, result)
+    }));
+    let (cluster, result) = with_dots(start).await.context("starting the throwaway cluster")?;
+    held.starting = None;
+    let server = cluster.server();
+    held.cluster = Some(cluster);
+    if let Err(e) = result {
+        say!();
+        return Err(e);
+    }
+    with_dots(database::wait_until_up(&server.url, Duration::from_secs(30))).await?;
+    say!(" up in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(server)
 }
 
 async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
-    println!("remitd demo: claims, remittances and the daemon on a database of its own; everything is removed at the end.");
-    println!();
-    println!("Database");
+    say!("remitd demo: claims, remittances and the daemon on a database of its own; everything is removed at the end.");
+    say!();
+    say!("Database");
     let server = match database::existing(choice) {
         Some(server) => server,
-        None => {
-            let cluster = Cluster::prepare()?;
-            let why = match choice {
-                Choice::Throwaway => "--throwaway",
-                Choice::Search(_) => "no DATABASE_URL and nothing answers on 127.0.0.1:5432",
-            };
-            print!("  {why}: starting a throwaway cluster in {} ...", cluster.folder().display());
-            flush();
-            let started = Instant::now();
-            let start = held.starting.insert(tokio::task::spawn_blocking(move || {
-                let mut cluster = cluster;
-                let result = cluster.start();
-                (cluster, result)
-            }));
-            let (cluster, result) = start.await.context("starting the throwaway cluster")?;
-            held.starting = None;
-            let server = cluster.server();
-            held.cluster = Some(cluster);
-            if let Err(e) = result {
-                println!();
-                return Err(e);
-            }
-            database::wait_until_up(&server.url, Duration::from_secs(30)).await?;
-            println!(" up in {:.1} s", started.elapsed().as_secs_f64());
-            server
-        }
+        None => start_throwaway(choice, held).await?,
     };
-    println!("  using {}", server.origin);
+    say!("  using {}", server.origin);
     let db = DemoDatabase::new(&server)?;
-    // Held before it exists: dropping a database that is not there is harmless.
+    let on_server = || format!("cannot create the demo database on {}", server.origin);
+    crate::db::create_database_if_missing(&db.url).await.with_context(on_server)?;
     held.database = Some(db.clone());
-    let pool = crate::db::migrate(&db.url).await.with_context(|| format!("cannot create the demo database on {}", server.origin))?;
+    let pool = crate::db::migrate(&db.url).await.with_context(on_server)?;
     held.pool = Some(pool.clone());
-    println!("  created database {} and applied the schema ({} migrations)", db.name, crate::db::MIGRATOR.iter().count());
+    say!("  created database {} and applied the schema ({} migrations)", db.name, crate::db::MIGRATOR.iter().count());
     let held_back = story::prepare(&pool).await?;
 
-    println!();
-    println!("Daemon");
+    say!();
+    say!("Daemon");
     let folder = held.folder.insert(tempfile::Builder::new().prefix("remitd-demo.").tempdir().context("cannot create a temporary drop folder")?);
     let daemon = Arc::new(Daemon::start(&db.url, folder.path())?);
     held.daemon = Some(daemon.clone());
-    println!("  running in this process, as `remitd run` would, on drop folder {}", folder.path().display());
-    println!("  (inbox/, archive/, error/; files are taken when renamed into inbox/)");
+    say!("  running in this process, as `remitd run` would, on drop folder {}", folder.path().display());
+    say!("  (inbox/, archive/, error/; files are taken when renamed into inbox/)");
     let ready = daemon.wait_until_ready(READY_TIMEOUT).await?;
-    println!("  GET http://{}/readyz: {ready}", daemon.http);
+    say!("  GET http://{}/readyz: {ready}", daemon.http);
 
     let categories = crate::posting::load_categories(&pool).await?;
     let demo = Demo { pool, daemon, categories, held_back };
     // A task of its own, so that a step that panics still leads to the clean-up.
     let story = tokio::spawn(async move {
         for (i, (title, step)) in STEPS.iter().enumerate() {
-            println!();
-            println!("Step {} of {}: {title}", i + 1, STEPS.len());
+            say!();
+            say!("Step {} of {}: {title}", i + 1, STEPS.len());
             step(&demo).await.with_context(|| format!("step {} ({title})", i + 1))?;
         }
         Ok::<(), anyhow::Error>(())
@@ -161,15 +194,15 @@ impl Held {
         if self.is_empty() {
             return Ok(());
         }
-        println!();
-        println!("Cleaning up");
+        say!();
+        say!("Cleaning up");
         let mut problems: Vec<anyhow::Error> = Vec::new();
         if let Some(story) = self.story.take() {
             story.abort();
         }
         if let Some(daemon) = self.daemon.take() {
             match daemon.stop().await {
-                Ok(()) => println!("  daemon stopped"),
+                Ok(()) => say!("  daemon stopped"),
                 Err(e) => problems.push(e.context("stopping the daemon")),
             }
         }
@@ -178,14 +211,14 @@ impl Held {
         }
         if let Some(db) = self.database.take() {
             match db.drop_database().await {
-                Ok(()) => println!("  database {} dropped", db.name),
+                Ok(()) => say!("  database {} dropped", db.name),
                 Err(e) => problems.push(e),
             }
         }
         if let Some(folder) = self.folder.take() {
             let path = folder.path().display().to_string();
             match folder.close() {
-                Ok(()) => println!("  drop folder {path} removed"),
+                Ok(()) => say!("  drop folder {path} removed"),
                 Err(e) => problems.push(anyhow!("cannot remove {path}: {e}")),
             }
         }
@@ -195,8 +228,7 @@ impl Held {
             }
         }
         if let Some(cluster) = self.cluster.take() {
-            print!("  stopping the throwaway cluster ...");
-            flush();
+            say_part!("  stopping the throwaway cluster ...");
             let path = cluster.folder().display().to_string();
             let stopped = tokio::task::spawn_blocking(move || {
                 let mut cluster = cluster;
@@ -205,12 +237,15 @@ impl Held {
             })
             .await;
             match stopped {
-                Ok(()) => println!(" stopped, {path} removed"),
+                Ok(()) => say!(" stopped, {path} removed"),
                 Err(e) => {
-                    println!();
+                    say!();
                     problems.push(anyhow!("stopping the throwaway cluster: {e}"));
                 }
             }
+        }
+        for e in &problems {
+            say!("  could not finish: {e:#}");
         }
         match problems.into_iter().next() {
             None => Ok(()),

@@ -35,12 +35,20 @@ pub async fn claims(pool: &PgPool, ids: &[&str]) -> anyhow::Result<Vec<ClaimView
 }
 
 pub fn claim_table(views: &[ClaimView]) {
-    println!(
+    say!(
         "    {:<9} {:<8} {:>8} {:>8} {:>11} {:>9} {:>11} {:>9} {:>9}  status",
-        "claim", "account", "charge", "paid", "contractual", "pat.resp.", "written off", "ins.bal.", "pat.bal."
+        "claim",
+        "account",
+        "charge",
+        "paid",
+        "contractual",
+        "pat.resp.",
+        "written off",
+        "ins.bal.",
+        "pat.bal."
     );
     for c in views {
-        println!(
+        say!(
             "    {:<9} {:<8} {:>8} {:>8} {:>11} {:>9} {:>11} {:>9} {:>9}  {}",
             c.claim_id,
             c.account_number,

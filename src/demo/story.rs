@@ -61,7 +61,7 @@ pub async fn prepare(pool: &PgPool) -> anyhow::Result<Vec<ImportClaim>> {
     let all = import::read(samples::CLAIMS_CSV.as_bytes()).context("the embedded sample claims")?;
     let (held_back, first): (Vec<ImportClaim>, Vec<ImportClaim>) = all.into_iter().partition(|c| c.claim_id == HELD_BACK);
     let summary = import::write(pool, &first).await?;
-    println!(
+    say!(
         "  imported {} and {} from the sample claims CSV ({HELD_BACK} is held back until step 4)",
         count(summary.claims, "claim"),
         count(summary.lines, "service line")
@@ -73,7 +73,7 @@ pub async fn prepare(pool: &PgPool) -> anyhow::Result<Vec<ImportClaim>> {
         }
     }
     for (actor, scopes) in actors::list(pool).await?.into_iter().filter(|(a, _)| [BILLER, SUPERVISOR].contains(&a.as_str())) {
-        println!("  actor {actor} may: {}", scopes.join(", "));
+        say!("  actor {actor} may: {}", scopes.join(", "));
     }
     Ok(held_back)
 }
@@ -113,7 +113,7 @@ async fn remittances_of(pool: &PgPool, file_id: i64) -> anyhow::Result<Vec<Strin
     for r in &rows {
         let (trace, payer, amount, postings, queued): (String, String, Decimal, i64, i64) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
         let queued = if queued > 0 { format!(", {} queued as unmatched", count(queued as usize, "claim")) } else { String::new() };
-        println!("  payment {trace} from {payer}: {} on {}{queued}", money(amount), count(postings as usize, "claim posting"));
+        say!("  payment {trace} from {payer}: {} on {}{queued}", money(amount), count(postings as usize, "claim posting"));
     }
     let claims: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT c.claim_id FROM claim_postings cp JOIN remittances r ON r.id = cp.remittance_id JOIN claims c ON c.id = cp.claim_id
@@ -140,10 +140,10 @@ async fn ledger_size(pool: &PgPool) -> anyhow::Result<(i64, i64)> {
 
 fn payments_posted(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
-        println!("  A payer's 835 arrives in the clearinghouse drop folder.");
+        say!("  A payer's 835 arrives in the clearinghouse drop folder.");
         let file = deliver_archived(demo, "paid-claims.835", samples::PAID_CLAIMS).await?;
         let claims = remittances_of(&demo.pool, file.id).await?;
-        println!("  balances now (from the ledger; contractual CO-45 and patient responsibility PR-1/2/3 split out):");
+        say!("  balances now (from the ledger; contractual CO-45 and patient responsibility PR-1/2/3 split out):");
         let ids: Vec<&str> = claims.iter().map(String::as_str).collect();
         show::claims(&demo.pool, &ids).await?;
         Ok(())
@@ -152,7 +152,7 @@ fn payments_posted(demo: &Demo) -> StepFuture<'_> {
 
 fn duplicate_ignored(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
-        println!("  The clearinghouse sends the same file again, under another name.");
+        say!("  The clearinghouse sends the same file again, under another name.");
         let (entries_before, remittances_before) = ledger_size(&demo.pool).await?;
         let fate = demo.daemon.deliver("paid-claims-resent.835", samples::PAID_CLAIMS).await?;
         if let Fate::Refused { reason, .. } = fate {
@@ -161,15 +161,15 @@ fn duplicate_ignored(demo: &Demo) -> StepFuture<'_> {
         let file = file_row(&demo.pool, samples::PAID_CLAIMS).await?;
         let (entries_after, remittances_after) = ledger_size(&demo.pool).await?;
         let hash = sha256(samples::PAID_CLAIMS);
-        println!(
+        say!(
             "  its SHA-256 ({}...) is already recorded as file #{} {:?} ({}): archived, nothing posted",
             hash.iter().take(6).map(|b| format!("{b:02x}")).collect::<String>(),
             file.id,
             file.file_name,
             file.state
         );
-        println!("  ledger entries: {entries_before} before, {entries_after} after; payments: {remittances_before} before, {remittances_after} after");
-        println!("  daemon /metrics: remitd_files_duplicate_total {}", demo.daemon.counter("remitd_files_duplicate_total").await?);
+        say!("  ledger entries: {entries_before} before, {entries_after} after; payments: {remittances_before} before, {remittances_after} after");
+        say!("  daemon /metrics: remitd_files_duplicate_total {}", demo.daemon.counter("remitd_files_duplicate_total").await?);
         if (entries_before, remittances_before) != (entries_after, remittances_after) {
             bail!("the duplicate posted something");
         }
@@ -179,37 +179,37 @@ fn duplicate_ignored(demo: &Demo) -> StepFuture<'_> {
 
 fn broken_file_refused(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
-        println!("  A file whose claim does not balance (CLP04 off by one cent) arrives.");
+        say!("  A file whose claim does not balance (CLP04 off by one cent) arrives.");
         let (entries_before, _) = ledger_size(&demo.pool).await?;
         let fate = demo.daemon.deliver("imbalanced-claim.835", samples::IMBALANCED).await?;
         let Fate::Refused { path, .. } = fate else { bail!("the daemon accepted a file that does not balance") };
         let file = file_row(&demo.pool, samples::IMBALANCED).await?;
-        println!("  recorded as file #{} ({}); the reason, also in {}.reason.txt:", file.id, file.state, demo.daemon.relative(&path));
-        println!("    {}", file.refusal_reason.unwrap_or_default());
+        say!("  recorded as file #{} ({}); the reason, also in {}.reason.txt:", file.id, file.state, demo.daemon.relative(&path));
+        say!("    {}", file.refusal_reason.unwrap_or_default());
         let (entries_after, _) = ledger_size(&demo.pool).await?;
-        println!("  ledger entries: {entries_before} before, {entries_after} after: a refused file posts nothing");
+        say!("  ledger entries: {entries_before} before, {entries_after} after: a refused file posts nothing");
         Ok(())
     })
 }
 
 fn unmatched_refed(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
-        println!("  A remittance for {HELD_BACK} arrives before the claim was imported (this file also has odd");
-        println!("  delimiters, a byte-order mark and lines wrapped at 80 columns).");
+        say!("  A remittance for {HELD_BACK} arrives before the claim was imported (this file also has odd");
+        say!("  delimiters, a byte-order mark and lines wrapped at 80 columns).");
         deliver_archived(demo, "unusual-delimiters.835", samples::UNMATCHED).await?;
         let queued = unmatched::list(&demo.pool, false).await?;
         let Some(item) = queued.iter().find(|i| i.claim_ref == HELD_BACK) else { bail!("{HELD_BACK} was not queued as unmatched") };
-        println!("  unmatched queue: {}", count(queued.len(), "open item"));
-        println!("    #{} {} from {} (trace {})", item.id, item.claim_ref, item.payer, item.trace_number);
-        println!("    reason: {}", item.reason);
-        println!("    needed: {}", item.needed);
+        say!("  unmatched queue: {}", count(queued.len(), "open item"));
+        say!("    #{} {} from {} (trace {})", item.id, item.claim_ref, item.payer, item.trace_number);
+        say!("    reason: {}", item.reason);
+        say!("    needed: {}", item.needed);
         let summary = import::write(&demo.pool, &demo.held_back).await?;
-        println!("  support imports the missing claim ({}) and re-feeds the item:", count(summary.claims, "claim"));
+        say!("  support imports the missing claim ({}) and re-feeds the item:", count(summary.claims, "claim"));
         match unmatched::refeed(&demo.pool, item.id, &demo.categories).await? {
-            Refeed::Posted(o) => println!("    #{}: posted ({})", item.id, count(o.posted, "claim")),
+            Refeed::Posted(o) => say!("    #{}: posted ({})", item.id, count(o.posted, "claim")),
             other => bail!("re-feeding #{} did not post: {other:?}", item.id),
         }
-        println!("  unmatched queue: {}", count(unmatched::list(&demo.pool, false).await?.len(), "open item"));
+        say!("  unmatched queue: {}", count(unmatched::list(&demo.pool, false).await?.len(), "open item"));
         show::claims(&demo.pool, &[HELD_BACK]).await?;
         Ok(())
     })
@@ -222,23 +222,23 @@ async fn followed_denial(pool: &PgPool) -> anyhow::Result<denials::Denial> {
 
 fn denial_written_off(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
-        println!("  A remittance pays CLM-3001 and denies {DENIED} (CO-50, not medically necessary).");
+        say!("  A remittance pays CLM-3001 and denies {DENIED} (CO-50, not medically necessary).");
         let file = deliver_archived(demo, "payer-2024-01-05.835", samples::BEFORE_REVERSAL).await?;
         let claims = remittances_of(&demo.pool, file.id).await?;
         let d = followed_denial(&demo.pool).await?;
-        println!("  denial #{} on {}: {}, {} denied [{}]", d.id, d.claim_id, d.status, money(d.amount), d.reason_codes.join(", "));
-        println!("  the denied amount stays in the insurance balance until it is written off, appealed or paid:");
+        say!("  denial #{} on {}: {}, {} denied [{}]", d.id, d.claim_id, d.status, money(d.amount), d.reason_codes.join(", "));
+        say!("  the denied amount stays in the insurance balance until it is written off, appealed or paid:");
         let ids: Vec<&str> = claims.iter().map(String::as_str).collect();
         show::claims(&demo.pool, &ids).await?;
 
         let request =
             |actor| writeoff::Request { denial_id: d.id, reason: "non-covered", note: Some("payer upheld medical necessity denial"), amount: None, actor };
         match writeoff::write_off(&demo.pool, request(SUPERVISOR)).await {
-            Err(e) => println!("  {SUPERVISOR} tries to write it off: refused: {e}"),
+            Err(e) => say!("  {SUPERVISOR} tries to write it off: refused: {e}"),
             Ok(o) => bail!("{SUPERVISOR} wrote off denial #{} without the scope: {o:?}", d.id),
         }
         let out = writeoff::write_off(&demo.pool, request(BILLER)).await?;
-        println!(
+        say!(
             "  {BILLER} writes it off as non-covered: write-off #{}, receipt #{}, {} {}; denial is {}",
             out.writeoff_id,
             out.receipt,
@@ -253,8 +253,8 @@ fn denial_written_off(demo: &Demo) -> StepFuture<'_> {
 
 fn reversal_reopens(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
-        println!("  A month later the payer reverses both claims of that payment (CLP02 = 22) and sends");
-        println!("  corrected claims: {DENIED} is paid after all.");
+        say!("  A month later the payer reverses both claims of that payment (CLP02 = 22) and sends");
+        say!("  corrected claims: {DENIED} is paid after all.");
         let file = deliver_archived(demo, "payer-2024-02-05.835", samples::REVERSAL).await?;
         let claims = remittances_of(&demo.pool, file.id).await?;
         let events = sqlx::query(
@@ -264,22 +264,22 @@ fn reversal_reopens(demo: &Demo) -> StepFuture<'_> {
         .bind(DENIED)
         .fetch_all(&demo.pool)
         .await?;
-        println!("  what remitd did for {DENIED}, from the audit log:");
+        say!("  what remitd did for {DENIED}, from the audit log:");
         for e in &events {
             let (actor, action, amount, reason, trace): (String, String, Option<Decimal>, Option<String>, Option<String>) =
                 (e.get(0), e.get(1), e.get(2), e.get(3), e.get(4));
             let amount = amount.map(|a| format!(" {}", money(a))).unwrap_or_default();
             let why = reason.or(trace.map(|t| format!("trace {t}"))).map(|r| format!(" ({r})")).unwrap_or_default();
-            println!("    {actor:<6} {action:<16}{amount}{why}");
+            say!("    {actor:<6} {action:<16}{amount}{why}");
         }
         let d = followed_denial(&demo.pool).await?;
-        println!("  denial #{} is now {}", d.id, d.status);
+        say!("  denial #{} is now {}", d.id, d.status);
         let ids: Vec<&str> = claims.iter().map(String::as_str).collect();
         let views = show::claims(&demo.pool, &ids).await?;
         if let Some(v) = views.iter().find(|v| v.claim_id == DENIED) {
-            println!("  {DENIED} ledger (append-only: the write-off stays, a reversing entry undoes it):");
+            say!("  {DENIED} ledger (append-only: the write-off stays, a reversing entry undoes it):");
             for e in &v.entries {
-                println!("    {}", show::entry(e));
+                say!("    {}", show::entry(e));
             }
         }
         Ok(())
@@ -289,9 +289,9 @@ fn reversal_reopens(demo: &Demo) -> StepFuture<'_> {
 fn history_and_audit(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
         let h = history::history(&demo.pool, &history::HistoryFilter::default()).await?;
-        println!("  remitd writeoffs history:");
+        say!("  remitd writeoffs history:");
         for r in &h.rows {
-            println!(
+            say!(
                 "    write-off #{} receipt #{} {} {} {} {} requested by {}",
                 r.writeoff_id,
                 r.receipt,
@@ -303,13 +303,13 @@ fn history_and_audit(demo: &Demo) -> StepFuture<'_> {
             );
         }
         let totals: Vec<String> = h.totals_by_reason.iter().map(|(reason, total)| format!("{reason} {}", money(*total))).collect();
-        println!(
+        say!(
             "    posted total {} {}",
             money(h.total),
             if totals.is_empty() { "(nothing posted remains)".to_string() } else { format!("({})", totals.join(", ")) }
         );
         let trail = history::audit_trail(&demo.pool, &history::AuditFilter::default()).await?;
-        println!("  remitd audit (who did what, for how much, why):");
+        say!("  remitd audit (who did what, for how much, why):");
         for a in &trail {
             let mut what = [a.claim_id.clone(), a.amount.map(money), a.reason.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
             if what.is_empty() {
@@ -320,10 +320,10 @@ fn history_and_audit(demo: &Demo) -> StepFuture<'_> {
                     .map(|o| o.iter().map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or(&v.to_string()))).collect::<Vec<_>>().join(", "))
                     .unwrap_or_default();
             }
-            println!("    #{:<3} {:<6} {:<22} {what}", a.id, a.actor, a.action);
+            say!("    #{:<3} {:<6} {:<22} {what}", a.id, a.actor, a.action);
         }
         let d = &demo.daemon;
-        println!(
+        say!(
             "  the daemon counted (/metrics): files {} ingested, {} duplicate, {} refused; claims {} posted, {} unmatched; reversals {}; denials {} opened, {} reopened",
             d.counter("remitd_files_ingested_total").await?,
             d.counter("remitd_files_duplicate_total").await?,
