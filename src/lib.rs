@@ -10,12 +10,14 @@
 //!   balanced transaction sets of the [`model`].
 //! - [`model`]: the typed 835, also the JSON contract of `remitd parse`.
 //! - [`generate`]: synthetic, balanced 835 files for benchmarks and tests.
+//! - [`demo`]: `remitd demo`, the whole product on a throwaway database.
 //! - [`cli`]: the `remitd` command line.
 
 pub mod claims;
 pub mod cli;
 pub mod daemon;
 pub mod db;
+pub mod demo;
 pub mod generate;
 pub mod grammar;
 pub mod ingest;

@@ -3,6 +3,7 @@
 
 mod carc;
 mod claims;
+mod demo;
 mod generate;
 mod ingest;
 mod parse;
@@ -13,7 +14,8 @@ mod writeoffs;
 use std::future::Future;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::PgPool;
 
 /// Exit code when some input was refused or an item could not be done.
@@ -98,11 +100,19 @@ enum Command {
         #[command(subcommand)]
         command: unmatched::Command,
     },
+    /// Show the whole product on a throwaway database: post, refuse, re-feed, write off, reverse.
+    Demo(demo::Args),
 }
 
 /// Runs the command line and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // The demo must tell a URL the user gave from the built-in default.
+    let url_given = matches.value_source("database_url").is_some_and(|s| s != ValueSource::DefaultValue);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let url = cli.database_url;
     let code = match cli.command {
         Command::Run { config } => run_daemon(&config),
@@ -130,6 +140,7 @@ pub fn main() -> ExitCode {
         Command::PrWriteoff(args) => with_db(&url, |pool| writeoffs::run_pr(pool, args)),
         Command::Sweep(args) => with_db(&url, |pool| sweep::run(pool, args)),
         Command::Txcode { command } => with_db(&url, |pool| sweep::run_txcode(pool, command)),
+        Command::Demo(args) => demo::run(&args, url_given.then_some(url)),
     };
     ExitCode::from(code)
 }

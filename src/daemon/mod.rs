@@ -147,9 +147,16 @@ fn spawn_database_probe(pool: PgPool, shared: Arc<Shared>, stop: signal::Receive
 
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
-    let shared = Arc::new(Shared { metrics: Metrics::default(), health: Health::new(config.drop_folders.len()) });
     let (stop_tx, stop_rx) = signal::channel(false);
     spawn_signal_handler(stop_tx)?;
+    run_until(config, stop_rx).await
+}
+
+/// Runs until `stop_rx` holds `true`, installing no signal handler: for a
+/// caller that owns the process's signals and runs the daemon in-process
+/// (`remitd demo`). Stopping works as on SIGTERM.
+pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Result<(), DaemonError> {
+    let shared = Arc::new(Shared { metrics: Metrics::default(), health: Health::new(config.drop_folders.len()) });
 
     let listener =
         tokio::net::TcpListener::bind(config.http.listen).await.map_err(|source| DaemonError::Listen { addr: config.http.listen.to_string(), source })?;

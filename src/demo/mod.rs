@@ -1,0 +1,255 @@
+//! `remitd demo`: the whole product on one screen, for someone who just
+//! cloned the repository.
+//!
+//! It finds (or starts) a PostgreSQL server, creates a database of its own,
+//! imports the sample claims, runs the real daemon in-process on a temporary
+//! drop folder and tells the [`story`]: it drops sample remittances in and
+//! reads back what was posted. Whatever happens (success, a failed step,
+//! Ctrl-C or SIGTERM) it then stops the daemon, drops its database, removes
+//! its folders and stops the throwaway cluster it may have started.
+//!
+//! - [`database`]: finding a server; the demo's own database.
+//! - [`daemon`]: the in-process daemon and dropping files into it.
+//! - [`story`]: the steps, in order.
+//! - [`show`]: printing amounts and claims.
+//! - [`samples`]: the sample files, built into the binary.
+
+/// Prints a line of the narration. Write errors are ignored: a reader that
+/// went away (`remitd demo | head`) must not cut the clean-up short.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Prints part of a line (progress follows) and shows it at once.
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout();
+        let _ = write!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+pub mod daemon;
+pub mod database;
+pub mod samples;
+pub mod show;
+pub mod story;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use sqlx::PgPool;
+use tokio::task::{AbortHandle, JoinHandle};
+
+use daemon::Daemon;
+use database::{Choice, Cluster, DemoDatabase, Server};
+use story::{Demo, STEPS};
+
+/// How long the daemon may take to reach the database and watch the inbox.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Everything the demo set up so far, so it can be taken down again.
+#[derive(Default)]
+struct Held {
+    /// A throwaway cluster whose `initdb`/`pg_ctl start` is still running.
+    starting: Option<JoinHandle<(Cluster, anyhow::Result<()>)>>,
+    cluster: Option<Cluster>,
+    database: Option<DemoDatabase>,
+    pool: Option<PgPool>,
+    folder: Option<tempfile::TempDir>,
+    daemon: Option<Arc<Daemon>>,
+    story: Option<AbortHandle>,
+}
+
+/// Runs the demo. `Ok` means every step told its part and everything it set
+/// up was taken down again.
+pub async fn run(choice: Choice) -> anyhow::Result<()> {
+    // Installed before anything starts, so Ctrl-C always leads to the clean-up.
+    let interrupted = interrupted()?;
+    let mut held = Held::default();
+    let told = tokio::select! {
+        told = tell(&choice, &mut held) => told,
+        signal = interrupted => Err(anyhow!("interrupted by {signal}")),
+    };
+    let cleaned = held.clean_up().await;
+    told.and(cleaned)
+}
+
+/// Resolves on SIGINT or SIGTERM, with the signal's name.
+fn interrupted() -> anyhow::Result<impl std::future::Future<Output = &'static str>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    })
+}
+
+/// Awaits `work`, printing a dot every half second so a slow step shows it is alive.
+async fn with_dots<F: std::future::Future>(work: F) -> F::Output {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = tick.tick() => {
+                say_part!(".");
+            }
+        }
+    }
+}
+
+/// Starts a throwaway cluster, held as soon as it exists so the clean-up
+/// stops it whatever happens next.
+async fn start_throwaway(choice: &Choice, held: &mut Held) -> anyhow::Result<Server> {
+    let cluster = Cluster::prepare()?;
+    let why = match choice {
+        Choice::Throwaway => "--throwaway",
+        Choice::Search(_) => "no DATABASE_URL and nothing answers on 127.0.0.1:5432",
+    };
+    say_part!("  {why}: starting a throwaway cluster in {} ...", cluster.folder().display());
+    let started = Instant::now();
+    let start = held.starting.insert(tokio::task::spawn_blocking(move || {
+        let mut cluster = cluster;
+        let result = cluster.start();
+        (cluster, result)
+    }));
+    let (cluster, result) = with_dots(start).await.context("starting the throwaway cluster")?;
+    held.starting = None;
+    let server = cluster.server();
+    held.cluster = Some(cluster);
+    if let Err(e) = result {
+        say!();
+        return Err(e);
+    }
+    with_dots(database::wait_until_up(&server.url, Duration::from_secs(30))).await?;
+    say!(" up in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(server)
+}
+
+async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
+    say!("remitd demo: claims, remittances and the daemon on a database of its own; everything is removed at the end.");
+    say!();
+    say!("Database");
+    let server = match database::existing(choice) {
+        Some(server) => server,
+        None => start_throwaway(choice, held).await?,
+    };
+    say!("  using {}", server.origin);
+    let db = DemoDatabase::new(&server)?;
+    let on_server = || format!("cannot create the demo database on {}", server.origin);
+    crate::db::create_database_if_missing(&db.url).await.with_context(on_server)?;
+    held.database = Some(db.clone());
+    let pool = crate::db::migrate(&db.url).await.with_context(on_server)?;
+    held.pool = Some(pool.clone());
+    say!("  created database {} and applied the schema ({} migrations)", db.name, crate::db::MIGRATOR.iter().count());
+    let held_back = story::prepare(&pool).await?;
+
+    say!();
+    say!("Daemon");
+    let folder = held.folder.insert(tempfile::Builder::new().prefix("remitd-demo.").tempdir().context("cannot create a temporary drop folder")?);
+    let daemon = Arc::new(Daemon::start(&db.url, folder.path())?);
+    held.daemon = Some(daemon.clone());
+    say!("  running in this process, as `remitd run` would, on drop folder {}", folder.path().display());
+    say!("  (inbox/, archive/, error/; files are taken when renamed into inbox/)");
+    let ready = daemon.wait_until_ready(READY_TIMEOUT).await?;
+    say!("  GET http://{}/readyz: {ready}", daemon.http);
+
+    let categories = crate::posting::load_categories(&pool).await?;
+    let demo = Demo { pool, daemon, categories, held_back };
+    // A task of its own, so that a step that panics still leads to the clean-up.
+    let story = tokio::spawn(async move {
+        for (i, (title, step)) in STEPS.iter().enumerate() {
+            say!();
+            say!("Step {} of {}: {title}", i + 1, STEPS.len());
+            step(&demo).await.with_context(|| format!("step {} ({title})", i + 1))?;
+        }
+        Ok::<(), anyhow::Error>(())
+    });
+    held.story = Some(story.abort_handle());
+    match story.await {
+        Ok(told) => told,
+        Err(e) if e.is_panic() => bail!("a step failed unexpectedly (see the message above)"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Held {
+    fn is_empty(&self) -> bool {
+        self.starting.is_none() && self.cluster.is_none() && self.database.is_none() && self.folder.is_none() && self.daemon.is_none()
+    }
+
+    /// Takes down what was set up, newest first; reports the first problem
+    /// but carries on, so one failure does not leave the rest behind.
+    async fn clean_up(&mut self) -> anyhow::Result<()> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        say!();
+        say!("Cleaning up");
+        let mut problems: Vec<anyhow::Error> = Vec::new();
+        if let Some(story) = self.story.take() {
+            story.abort();
+        }
+        if let Some(daemon) = self.daemon.take() {
+            match daemon.stop().await {
+                Ok(()) => say!("  daemon stopped"),
+                Err(e) => problems.push(e.context("stopping the daemon")),
+            }
+        }
+        if let Some(pool) = self.pool.take() {
+            pool.close().await;
+        }
+        if let Some(db) = self.database.take() {
+            match db.drop_database().await {
+                Ok(()) => say!("  database {} dropped", db.name),
+                Err(e) => problems.push(e),
+            }
+        }
+        if let Some(folder) = self.folder.take() {
+            let path = folder.path().display().to_string();
+            match folder.close() {
+                Ok(()) => say!("  drop folder {path} removed"),
+                Err(e) => problems.push(anyhow!("cannot remove {path}: {e}")),
+            }
+        }
+        if let Some(start) = self.starting.take() {
+            if let Ok((cluster, _)) = start.await {
+                self.cluster = Some(cluster);
+            }
+        }
+        if let Some(cluster) = self.cluster.take() {
+            say_part!("  stopping the throwaway cluster ...");
+            let path = cluster.folder().display().to_string();
+            let stopped = tokio::task::spawn_blocking(move || {
+                let mut cluster = cluster;
+                cluster.stop();
+                // Dropping it removes its folder.
+            })
+            .await;
+            match stopped {
+                Ok(()) => say!(" stopped, {path} removed"),
+                Err(e) => {
+                    say!();
+                    problems.push(anyhow!("stopping the throwaway cluster: {e}"));
+                }
+            }
+        }
+        for e in &problems {
+            say!("  could not finish: {e:#}");
+        }
+        match problems.into_iter().next() {
+            None => Ok(()),
+            Some(e) => Err(e),
+        }
+    }
+}

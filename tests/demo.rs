@@ -1,0 +1,167 @@
+//! `remitd demo`, run as a new user would: the real binary, from a folder
+//! outside the checkout, against the test server (`DATABASE_URL`, as
+//! `scripts/test` exports it) and against a throwaway cluster of its own.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command as StdCommand, Stdio};
+use std::str::FromStr;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// What the demo prints when it finds no PostgreSQL at all.
+const NOTHING_FOUND: &str = "remitd demo: no PostgreSQL server answers and none is installed; install PostgreSQL 13 or newer";
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
+}
+
+fn demo() -> Command {
+    let mut cmd = Command::cargo_bin("remitd").expect("the remitd binary");
+    // Anywhere but the checkout: the demo must need none of its files.
+    cmd.current_dir(std::env::temp_dir()).arg("demo").timeout(Duration::from_secs(300));
+    cmd
+}
+
+/// The value after `prefix` on the line that holds it, up to the next space.
+fn word_after<'a>(text: &'a str, prefix: &str) -> &'a str {
+    let start = text.find(prefix).unwrap_or_else(|| panic!("{prefix:?} is not in the output:\n{text}")) + prefix.len();
+    text[start..].split_whitespace().next().unwrap_or_default()
+}
+
+async fn database_exists(name: &str) -> bool {
+    let opts = PgConnectOptions::from_str(&server_url()).expect("a postgres URL").database("postgres");
+    let mut conn = opts.connect().await.expect("the test server answers");
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(name).fetch_one(&mut conn).await.unwrap();
+    let _ = conn.close().await;
+    exists
+}
+
+fn assert_in(out: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(out.contains(n), "{n:?} is not in the output:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
+    let run = demo().env("DATABASE_URL", server_url()).assert().success();
+    let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    assert_in(
+        &out,
+        &[
+            "using the server DATABASE_URL names",
+            "GET http://127.0.0.1:",
+            "/readyz: ready",
+            // Payments posted, balances read from the ledger.
+            "Step 1 of",
+            "payment EFT-20240115-0001 from EXAMPLE TEST HEALTH PLAN: 253.40",
+            "CLM-1001  A00011",
+            "109.40",
+            // The duplicate posts nothing.
+            "archived, nothing posted",
+            "remitd_files_duplicate_total 1",
+            // A broken file is refused with its reason.
+            "refused after",
+            "does not balance",
+            // Unmatched, then re-fed.
+            "CLM-6001 from",
+            "posted (1 claim)",
+            "unmatched queue: 0 open items",
+            // The denial, written off with a reason, refused without the scope.
+            "OPEN, 600.00 denied [CO-50]",
+            "lacks the scope billing.denial.write",
+            "writes it off as non-covered",
+            "600.00 POSTED; denial is WRITE_OFF",
+            // The payer's reversal reopens it; the corrected claim resolves it.
+            "denial_reopened",
+            "is now RESOLVED",
+            "write_off_reversal",
+            // The small-balance sweep: preview with its report, post, nothing the second time.
+            "PREVIEW: 3 balances would be written off; nothing was written.",
+            "OUT OF RANGE: OVER $50.00, NOT WRITTEN OFF",
+            "3 balances written off, TOTALS $96.00; 3 balances left on the out-of-range report",
+            "posted again with the same parameters: 0 written off, nothing recorded",
+            // History and audit.
+            "non-covered 600.00 UNDONE requested by ann",
+            "writeoff_posted",
+            // Clean-up.
+            "daemon stopped",
+            "Done:",
+        ],
+    );
+    let name = word_after(&out, "created database ");
+    assert!(name.starts_with("remitd_demo_"), "{name}");
+    assert!(out.contains(&format!("database {name} dropped")), "{out}");
+    assert!(!database_exists(name).await, "{name} is left behind");
+    let folder = word_after(&out, "on drop folder ");
+    assert!(!std::path::Path::new(folder).exists(), "{folder} is left behind");
+}
+
+/// `initdb` as the demo finds it: on PATH, else under /usr/lib/postgresql.
+fn initdb_findable() -> bool {
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("initdb").is_file()));
+    let packaged = std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|dirs| dirs.filter_map(|d| d.ok()).any(|d| d.path().join("bin/initdb").is_file()));
+    on_path || packaged
+}
+
+#[test]
+fn the_demo_starts_a_throwaway_cluster_when_asked_and_removes_it() {
+    let run = demo().arg("--throwaway").env("DATABASE_URL", server_url()).assert();
+    if !initdb_findable() {
+        let run = run.failure();
+        let err = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+        assert!(err.contains(NOTHING_FOUND), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one sentence: {err}");
+        return;
+    }
+    let run = run.success();
+    let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    assert_in(&out, &["starting a throwaway cluster in", "using a throwaway PostgreSQL cluster on 127.0.0.1:", "is now RESOLVED", "daemon stopped"]);
+    let folder = word_after(&out, "starting a throwaway cluster in ");
+    let port = word_after(&out, "cluster on 127.0.0.1:");
+    assert!(out.contains(&format!("stopped, {folder} removed")), "{out}");
+    assert!(!std::path::Path::new(folder).exists(), "{folder} is left behind");
+    let port: u16 = port.parse().unwrap_or_else(|_| panic!("port {port:?}"));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the throwaway server still answers on {port}");
+}
+
+#[tokio::test]
+async fn ctrl_c_still_cleans_up() {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("remitd"))
+        .current_dir(std::env::temp_dir())
+        .arg("demo")
+        .env("DATABASE_URL", server_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("remitd demo starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    let mut name = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("output");
+        if let Some(rest) = line.trim().strip_prefix("created database ") {
+            name = rest.split_whitespace().next().unwrap_or_default().to_string();
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("Step 1 of") {
+            break;
+        }
+    }
+    assert!(name.starts_with("remitd_demo_"), "{seen}");
+    let sent = StdCommand::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(sent.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("the demo ends");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).unwrap();
+    let rest = rest.join("\n");
+    assert_eq!(status.code(), Some(1), "{seen}{rest}\n{err}");
+    assert!(err.contains("interrupted by Ctrl-C"), "{err}");
+    assert!(rest.contains("daemon stopped") && rest.contains(&format!("database {name} dropped")), "{rest}");
+    assert!(!database_exists(&name).await, "{name} is left behind");
+}
