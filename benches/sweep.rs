@@ -91,7 +91,7 @@ fn sweep(c: &mut Criterion) {
     let mut group = c.benchmark_group("sweep");
     group.sample_size(10).measurement_time(Duration::from_secs(30)).throughput(Throughput::Elements(ELIGIBLE));
     group.bench_function("preview_1m_claims_100k_eligible", |b| {
-        b.to_async(&rt).iter(|| async { remitd::sweep::preview(&pool, &params()).await.expect("preview") });
+        b.iter(|| rt.block_on(remitd::sweep::preview(&pool, &params())).expect("preview"));
     });
     rt.block_on(pool.close());
 
