@@ -63,6 +63,24 @@ pub struct EntryView {
     pub posted_at: DateTime<Utc>,
 }
 
+impl EntryView {
+    /// What the entry is, as listings print it: `payment`, `contractual
+    /// CO-45 line 2`, `reversal of payment`.
+    pub fn describe(&self) -> String {
+        let kind = match &self.reversed_kind {
+            Some(k) => format!("reversal of {k}"),
+            None => self.kind.clone(),
+        };
+        let code = match (&self.group_code, &self.reason_code) {
+            (Some(g), Some(r)) => format!(" {g}-{r}"),
+            (None, Some(r)) => format!(" {r}"),
+            _ => String::new(),
+        };
+        let line = self.line_number.map(|n| format!(" line {n}")).unwrap_or_default();
+        format!("{kind}{code}{line}")
+    }
+}
+
 /// Balances of one claim, from its ledger.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Balances {

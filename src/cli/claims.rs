@@ -73,17 +73,7 @@ pub async fn run_claim(pool: PgPool, command: ClaimCommand) -> u8 {
     }
     println!("  ledger:");
     for e in &claim.entries {
-        let kind = match &e.reversed_kind {
-            Some(k) => format!("reversal of {k}"),
-            None => e.kind.clone(),
-        };
-        let code = match (&e.group_code, &e.reason_code) {
-            (Some(g), Some(r)) => format!(" {g}-{r}"),
-            (None, Some(r)) => format!(" {r}"),
-            _ => String::new(),
-        };
-        let line = e.line_number.map(|n| format!(" line {n}")).unwrap_or_default();
-        println!("    #{:<6} {} {kind}{code}{line} {} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), e.amount, e.actor);
+        println!("    #{:<6} {} {} {} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), e.describe(), e.amount, e.actor);
     }
     0
 }

@@ -66,15 +66,5 @@ pub fn claim_table(views: &[ClaimView]) {
 
 /// One ledger entry as `remitd claim show` lists it.
 pub fn entry(e: &EntryView) -> String {
-    let kind = match &e.reversed_kind {
-        Some(k) => format!("reversal of {k}"),
-        None => e.kind.clone(),
-    };
-    let code = match (&e.group_code, &e.reason_code) {
-        (Some(g), Some(r)) => format!(" {g}-{r}"),
-        (None, Some(r)) => format!(" {r}"),
-        _ => String::new(),
-    };
-    let line = e.line_number.map(|n| format!(" line {n}")).unwrap_or_default();
-    format!("#{:<4} {:<40} {:>9}  by {}", e.id, format!("{kind}{code}{line}"), money(e.amount), e.actor)
+    format!("#{:<4} {:<40} {:>9}  by {}", e.id, e.describe(), money(e.amount), e.actor)
 }

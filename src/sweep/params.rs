@@ -94,13 +94,13 @@ pub fn start_of_day(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params() -> Params {
+impl Params {
+    /// The parameters of the report in source document 000, for tests.
+    pub(crate) fn example() -> Params {
+        let day = NaiveDate::from_ymd_opt(2021, 6, 16).unwrap_or_default();
         Params {
-            from: NaiveDate::from_ymd_opt(2021, 6, 16).unwrap(),
-            to: NaiveDate::from_ymd_opt(2021, 6, 16).unwrap(),
+            from: day,
+            to: day,
             days_since_billed: 30,
             min_times_billed: 0,
             insurance_code: Some("w".into()),
@@ -108,9 +108,18 @@ mod tests {
             max_amount: None,
             include_insurance_credits: false,
             include_patient_credits: false,
-            as_of: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap(),
+            as_of: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap_or_default(),
             time_zone: "America/New_York".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        Params::example()
     }
 
     #[test]

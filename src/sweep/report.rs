@@ -132,24 +132,11 @@ mod tests {
 
     #[test]
     fn the_text_report_reads_like_the_practice_management_report() {
-        let day = NaiveDate::from_ymd_opt(2021, 6, 16).unwrap();
         let report = Report {
             run: Some(4),
             receipt: Some(9),
             preview: false,
-            params: Params {
-                from: day,
-                to: day,
-                days_since_billed: 30,
-                min_times_billed: 0,
-                insurance_code: Some("w".into()),
-                patient_code: Some("W".into()),
-                max_amount: None,
-                include_insurance_credits: false,
-                include_patient_credits: false,
-                as_of: day,
-                time_zone: "UTC".into(),
-            },
+            params: Params::example(),
             lines: vec![l("BROWN, CHARLES", "000040", (2018, 4, 20), 1736), l("O'DEAN, MARY A.", "000020", (2021, 3, 18), 5000)],
             skipped_protected: 1,
             declined: 0,
