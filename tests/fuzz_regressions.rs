@@ -19,8 +19,9 @@ use std::time::Duration;
 use remitd::parse::{FileDocument, Summary};
 use remitd::x12::lexer::Lexer;
 
-/// Generous for an unoptimized build: the fuzzers flag anything over 5 s in
-/// an optimized one, and inputs are at most 64 KiB.
+/// Generous for an unoptimized build: the fuzzers flag anything over 10 s
+/// (`-timeout=10`, see fuzz/README.md) in an optimized one, and inputs are
+/// at most 64 KiB.
 const TIME_LIMIT: Duration = Duration::from_secs(60);
 
 fn root() -> &'static Path {
