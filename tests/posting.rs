@@ -113,6 +113,7 @@ async fn a_reversal_negates_the_original_and_the_correction_posts() {
     // Reversing again (a resend of the reversal under a new trace) finds nothing left to reverse.
     let posted_reversals = count(&db, "SELECT count(*) FROM claim_postings WHERE reverses_posting_id IS NOT NULL").await;
     assert_eq!(posted_reversals, 2);
+    common::assert_balances_add_up(&db.pool).await;
 }
 
 #[tokio::test]

@@ -221,6 +221,7 @@ async fn credits_are_swept_only_when_asked() {
     assert_eq!(credits, owned(&[("INS-CREDIT", Bucket::Insurance, "-10.00"), ("PAT-CREDIT", Bucket::Patient, "-10.00")]));
     assert_eq!(claim(&db.pool, "INS-CREDIT").await.insurance_balance, dec("0"));
     assert_eq!(claim(&db.pool, "PAT-CREDIT").await.patient_balance, dec("0"));
+    common::assert_balances_add_up(&db.pool).await;
 }
 
 #[tokio::test]
@@ -256,6 +257,7 @@ async fn post_writes_off_with_ledger_audit_receipt_and_closes_the_denial() {
     let shown = sweep::show(&db.pool, run).await.unwrap();
     assert_eq!(sweep::report::text(&shown), sweep::report::text(&r), "the stored report reads as printed");
     assert_eq!(sweep::report::csv(&shown).unwrap().lines().count(), 1 + 4, "header, three written off, one out of range");
+    common::assert_balances_add_up(&db.pool).await;
 }
 
 #[tokio::test]

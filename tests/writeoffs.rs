@@ -152,6 +152,7 @@ async fn undo_reverses_cleanly_and_the_balance_returns() {
     assert_eq!(kinds, ["write_off", "write_off_reversal"]);
     let e = writeoff::undo(&db.pool, out.writeoff_id, "ann", "again").await.unwrap_err();
     assert!(e.to_string().contains("only a posted write-off"), "{e}");
+    common::assert_balances_add_up(&db.pool).await;
 }
 
 #[tokio::test]
@@ -371,4 +372,5 @@ async fn pr_write_off_moves_patient_responsibility_to_other_adjustments_net_zero
     writeoff::undo(&db.pool, id, "ann", "copay was collected after all").await.unwrap();
     let undone = claim(&db.pool, "CLM-1002").await;
     assert_eq!((undone.patient_balance, undone.other_adjustments), (before.patient_balance, before.other_adjustments));
+    common::assert_balances_add_up(&db.pool).await;
 }

@@ -91,21 +91,17 @@ pub struct Balances {
     pub patient_responsibility: Decimal,
     pub insurance_written_off: Decimal,
     pub patient_written_off: Decimal,
-}
-
-impl Balances {
-    pub fn insurance_balance(&self) -> Decimal {
-        self.charge - self.paid - self.contractual - self.other_adjustments - self.patient_responsibility - self.insurance_written_off
-    }
-
-    pub fn patient_balance(&self) -> Decimal {
-        self.patient_responsibility - self.patient_written_off
-    }
+    /// What the payer side still owes: charge less paid, contractual, other
+    /// adjustments, patient responsibility and insurance write-offs.
+    pub insurance_balance: Decimal,
+    /// Patient responsibility less patient write-offs.
+    pub patient_balance: Decimal,
 }
 
 /// A claim's balances, from the `claim_balances` view (migration 0006),
 /// which the small-balance sweep reads too; `$1` is the claim's row id.
-const BALANCES_SQL: &str = "SELECT charge, paid, contractual, other_adjustments, patient_responsibility, insurance_written_off, patient_written_off
+const BALANCES_SQL: &str = "SELECT charge, paid, contractual, other_adjustments, patient_responsibility, insurance_written_off, patient_written_off,
+            insurance_balance, patient_balance
      FROM claim_balances WHERE claim_id = $1";
 
 pub async fn balances(pool: &PgPool, claim_row: i64) -> Result<Balances, sqlx::Error> {
@@ -127,12 +123,14 @@ pub async fn balances_in(conn: &mut sqlx::PgConnection, claim_row: i64) -> Resul
         patient_responsibility: r.get(4),
         insurance_written_off: r.get(5),
         patient_written_off: r.get(6),
+        insurance_balance: r.get(7),
+        patient_balance: r.get(8),
     })
 }
 
 fn status(b: &Balances, denials: &[DenialView], posted: bool) -> &'static str {
     let open_denial = denials.iter().any(|d| matches!(d.status.as_str(), "OPEN" | "APPEAL_PENDING" | "PENDING_WRITEOFF"));
-    let (ins, pat) = (b.insurance_balance(), b.patient_balance());
+    let (ins, pat) = (b.insurance_balance, b.patient_balance);
     if !posted {
         "awaiting_remittance"
     } else if open_denial {
@@ -209,8 +207,8 @@ pub async fn show(pool: &PgPool, claim_id: &str) -> Result<Option<ClaimView>, sq
         other_adjustments: b.other_adjustments,
         patient_responsibility: b.patient_responsibility,
         written_off: b.insurance_written_off + b.patient_written_off,
-        insurance_balance: b.insurance_balance(),
-        patient_balance: b.patient_balance(),
+        insurance_balance: b.insurance_balance,
+        patient_balance: b.patient_balance,
         status: status(&b, &denials, posted),
         denials,
         entries,

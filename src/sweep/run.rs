@@ -106,9 +106,11 @@ fn writable(lines: &[Line]) -> Vec<&Line> {
 /// What the parameters would write off. Writes nothing.
 pub async fn preview(pool: &PgPool, params: &Params) -> Result<Report, SweepError> {
     let tz = params.check()?;
-    let mut conn = pool.acquire().await?;
+    // A transaction that writes nothing, for the query's settings.
+    let mut conn = pool.begin().await?;
     check_codes(&mut conn, params).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut conn, params, tz, None).await?);
+    conn.rollback().await?;
     Ok(Report { run: None, receipt: None, preview: true, params: params.clone(), lines, skipped_protected, declined: 0 })
 }
 
@@ -154,10 +156,12 @@ pub enum Answer {
 pub async fn interactive(pool: &PgPool, params: &Params, actor: &str, mut ask: impl FnMut(&Line) -> Answer) -> Result<Report, SweepError> {
     let tz = params.check()?;
     let (shown, skipped_protected) = {
-        let mut conn = pool.acquire().await?;
+        let mut conn = pool.begin().await?;
         authorize(&mut conn, actor).await?;
         check_codes(&mut conn, params).await?;
-        reportable(select::balances(&mut conn, params, tz, None).await?)
+        let shown = reportable(select::balances(&mut conn, params, tz, None).await?);
+        conn.rollback().await?;
+        shown
     };
     let candidates = writable(&shown);
     let mut run: Option<Run> = None;

@@ -125,3 +125,20 @@ pub fn original_of_reversals() -> Vec<u8> {
     w.close_interchange(77, 1).unwrap();
     w.into_inner()
 }
+
+/// The `claim_balances` view sums each balance on its own (so a sweep over
+/// every claim computes two sums, not seven); they must always equal the
+/// arithmetic on the columns `claim show` lists.
+pub async fn assert_balances_add_up(pool: &PgPool) {
+    let (claims, wrong): (i64, i64) = sqlx::query_as(
+        "SELECT count(*),
+                count(*) FILTER (WHERE insurance_balance <> charge - paid - contractual - other_adjustments - patient_responsibility - insurance_written_off
+                                    OR patient_balance <> patient_responsibility - patient_written_off)
+         FROM claim_balances",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("claim_balances");
+    assert!(claims > 0, "no claim to check");
+    assert_eq!(wrong, 0, "{wrong} of {claims} claims have balances that do not add up");
+}
