@@ -25,41 +25,54 @@ ALTER TABLE writeoffs ADD COLUMN tx_code TEXT REFERENCES transaction_codes(code)
 ALTER TABLE writeoffs DROP CONSTRAINT writeoffs_amount_check;
 ALTER TABLE writeoffs ADD CONSTRAINT writeoffs_amount_check CHECK (amount <> 0);
 
--- Balances of every claim, derived from its service lines and its ledger;
--- a reversal counts as the kind it reverses, a write-off with group PR is
--- the patient's. The one definition `claim show` and the sweep both read.
--- The two balances are their own sums (not arithmetic on the columns
--- before them) so that a query reading only the balances, as the sweep's
--- does over every claim, computes two sums instead of seven; the test
--- suite checks that they always equal that arithmetic.
-CREATE VIEW claim_balances AS
+-- Every amount that moves a claim's balances, in one column: the charges
+-- of its service lines and its ledger entries, a reversal counted as the
+-- kind it reverses.
+CREATE VIEW claim_amounts AS
+SELECT claim_id, 'charge' AS k, NULL AS g, charge AS amount FROM service_lines
+UNION ALL
+SELECT claim_id, COALESCE(reversed_kind, kind), group_code, amount FROM ledger_entries WHERE claim_id IS NOT NULL;
+
+-- What each claim still owes: the payer side (charge less payments,
+-- contractual and other adjustments, patient responsibility and insurance
+-- write-offs; denied amounts stay owed) and the patient (responsibility
+-- less patient write-offs, those with group PR). Two sums and nothing
+-- else, because the sweep takes them over every claim at once.
+CREATE VIEW claim_owed AS
 SELECT claim_id,
-       COALESCE(sum(amount) FILTER (WHERE k = 'charge'), 0) AS charge,
-       COALESCE(sum(amount) FILTER (WHERE k = 'payment'), 0) AS paid,
-       COALESCE(sum(amount) FILTER (WHERE k = 'contractual'), 0) AS contractual,
-       COALESCE(sum(amount) FILTER (WHERE k = 'other_adjustment'), 0) AS other_adjustments,
-       COALESCE(sum(amount) FILTER (WHERE k = 'patient_responsibility'), 0) AS patient_responsibility,
-       COALESCE(sum(CASE k WHEN 'write_off' THEN amount WHEN 'write_off_reversal' THEN -amount END) FILTER (WHERE g IS DISTINCT FROM 'PR'), 0)
-           AS insurance_written_off,
-       COALESCE(sum(CASE k WHEN 'write_off' THEN amount WHEN 'write_off_reversal' THEN -amount END) FILTER (WHERE g = 'PR'), 0)
-           AS patient_written_off,
-       -- charge - paid - contractual - other_adjustments - patient_responsibility - insurance_written_off
        sum(CASE WHEN k = 'charge' THEN amount
                 WHEN k IN ('payment', 'contractual', 'other_adjustment', 'patient_responsibility') THEN -amount
                 WHEN k = 'write_off' AND g IS DISTINCT FROM 'PR' THEN -amount
                 WHEN k = 'write_off_reversal' AND g IS DISTINCT FROM 'PR' THEN amount
                 ELSE 0 END) AS insurance_balance,
-       -- patient_responsibility - patient_written_off
        sum(CASE WHEN k = 'patient_responsibility' THEN amount
                 WHEN k = 'write_off' AND g = 'PR' THEN -amount
                 WHEN k = 'write_off_reversal' AND g = 'PR' THEN amount
                 ELSE 0 END) AS patient_balance
-FROM (
-    SELECT claim_id, 'charge' AS k, NULL AS g, charge AS amount FROM service_lines
-    UNION ALL
-    SELECT claim_id, COALESCE(reversed_kind, kind), group_code, amount FROM ledger_entries WHERE claim_id IS NOT NULL
-) e
+FROM claim_amounts
 GROUP BY claim_id;
+
+-- A claim's balances in full, as `claim show` lists them: the columns that
+-- make up what is owed, and what is owed (from claim_owed, the one
+-- definition). The test suite checks the two always agree.
+CREATE VIEW claim_balances AS
+SELECT d.claim_id, d.charge, d.paid, d.contractual, d.other_adjustments, d.patient_responsibility,
+       d.insurance_written_off, d.patient_written_off, o.insurance_balance, o.patient_balance
+FROM (
+    SELECT claim_id,
+           COALESCE(sum(amount) FILTER (WHERE k = 'charge'), 0) AS charge,
+           COALESCE(sum(amount) FILTER (WHERE k = 'payment'), 0) AS paid,
+           COALESCE(sum(amount) FILTER (WHERE k = 'contractual'), 0) AS contractual,
+           COALESCE(sum(amount) FILTER (WHERE k = 'other_adjustment'), 0) AS other_adjustments,
+           COALESCE(sum(amount) FILTER (WHERE k = 'patient_responsibility'), 0) AS patient_responsibility,
+           COALESCE(sum(CASE k WHEN 'write_off' THEN amount WHEN 'write_off_reversal' THEN -amount END) FILTER (WHERE g IS DISTINCT FROM 'PR'), 0)
+               AS insurance_written_off,
+           COALESCE(sum(CASE k WHEN 'write_off' THEN amount WHEN 'write_off_reversal' THEN -amount END) FILTER (WHERE g = 'PR'), 0)
+               AS patient_written_off
+    FROM claim_amounts
+    GROUP BY claim_id
+) d
+JOIN claim_owed o ON o.claim_id = d.claim_id;
 
 -- The payment-entry date range selects claims by when a remittance posted
 -- against them.

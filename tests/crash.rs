@@ -144,6 +144,6 @@ async fn kill_during_sweep_post_leaves_each_balance_whole() {
     assert_eq!(scalar(&db, "SELECT count(*) FROM writeoffs").await, SWEEP_ELIGIBLE, "each small balance written off once");
     assert_eq!(scalar(&db, "SELECT count(*) FROM sweep_runs").await, 1);
     assert_eq!(incomplete_writeoffs(&db).await, 0);
-    let left = "SELECT count(*) FROM claim_balances WHERE insurance_balance BETWEEN 0.01 AND 10 OR patient_balance BETWEEN 0.01 AND 10";
+    let left = "SELECT count(*) FROM claim_owed WHERE insurance_balance BETWEEN 0.01 AND 10 OR patient_balance BETWEEN 0.01 AND 10";
     assert_eq!(scalar(&db, left).await, 0, "no small balance left");
 }

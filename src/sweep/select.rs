@@ -18,7 +18,7 @@ use super::{Bucket, Line, Params, Section};
 /// than a million claims joined to the sums.
 const SQL: &str = "
 WITH owed AS MATERIALIZED (
-    SELECT claim_id, insurance_balance, patient_balance FROM claim_balances
+    SELECT claim_id, insurance_balance, patient_balance FROM claim_owed
     WHERE (insurance_balance <> 0 OR patient_balance <> 0) {ONLY}
 ),
 balances AS (
@@ -40,10 +40,12 @@ SELECT x.id, x.claim_id, x.bucket, x.amount, x.tx_code, a.patient_name, a.accoun
 FROM balances x JOIN accounts a ON a.id = x.account_id JOIN payers p ON p.id = x.payer_id
 ORDER BY x.bucket, a.patient_name, a.account_number, x.claim_id";
 
-/// Summing every claim's ledger is one large hash aggregate: give it the
-/// memory to stay off disk, for this transaction only, and leave the other
-/// core to ingestion.
-const SETTINGS: &str = "SELECT set_config('work_mem', '256MB', true), set_config('max_parallel_workers_per_gather', '0', true)";
+/// Summing every claim's amounts: sorted by claim and summed in order is
+/// more than twice as fast as hashing a million groups (and stays in
+/// memory with the sort given room), for this transaction only; the other
+/// core is left to ingestion.
+const SETTINGS: &str = "SELECT set_config('work_mem', '256MB', true), set_config('enable_hashagg', 'off', true),
+                               set_config('max_parallel_workers_per_gather', '0', true)";
 
 /// Runs the query, inside the caller's transaction (the settings above last
 /// as long as it). Inside a run's transaction, after the ledger lock, its
