@@ -129,9 +129,8 @@ pub async fn post(pool: &PgPool, params: &Params, actor: &str) -> Result<Report,
         db.rollback().await?;
         return Ok(report);
     }
-    let run = write::begin_run(&mut db, Mode::Post, None, actor, params, skipped_protected, true).await?.ok_or(sqlx::Error::RowNotFound)?;
-    let receipt = run.receipt.ok_or(sqlx::Error::RowNotFound)?;
-    write::write_off(&mut db, run, receipt, actor, &todo).await?;
+    let (run, receipt) = write::start_run(&mut db, Mode::Post, actor, params, skipped_protected).await?;
+    write::write_off(&mut db, run.id, receipt, actor, &todo).await?;
     write::store_lines(&mut db, run.id, &report.lines.iter().collect::<Vec<_>>()).await?;
     db.commit().await?;
     (report.run, report.receipt) = (Some(run.id), run.receipt);
@@ -228,12 +227,12 @@ async fn confirm(
         db.rollback().await?;
         return Ok(still);
     }
-    let r = match *run {
-        Some(r) => r,
-        None => write::begin_run(&mut db, Mode::Interactive, None, actor, params, skipped, true).await?.ok_or(sqlx::Error::RowNotFound)?,
+    let (r, receipt) = match *run {
+        Some(Run { id, receipt: Some(receipt) }) => (Run { id, receipt: Some(receipt) }, receipt),
+        _ => write::start_run(&mut db, Mode::Interactive, actor, params, skipped).await?,
     };
     let todo: Vec<&Line> = still.iter().collect();
-    write::write_off(&mut db, r, r.receipt.ok_or(sqlx::Error::RowNotFound)?, actor, &todo).await?;
+    write::write_off(&mut db, r.id, receipt, actor, &todo).await?;
     write::store_lines(&mut db, r.id, &todo).await?;
     db.commit().await?;
     *run = Some(r);
@@ -268,12 +267,12 @@ pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule,
     write::lock_ledger(&mut db).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut db, &params, tz, None).await?);
     let todo = writable(&lines);
-    let Some(run) = write::begin_run(&mut db, Mode::Scheduled, Some(slot), SYSTEM_ACTOR, &params, skipped_protected, !todo.is_empty()).await? else {
+    let Some(run) = write::claim_slot(&mut db, slot, &params, skipped_protected, !todo.is_empty()).await? else {
         db.rollback().await?;
         return Ok(SlotOutcome::AlreadyRan(slot));
     };
     if let Some(receipt) = run.receipt {
-        write::write_off(&mut db, run, receipt, SYSTEM_ACTOR, &todo).await?;
+        write::write_off(&mut db, run.id, receipt, SYSTEM_ACTOR, &todo).await?;
     }
     write::store_lines(&mut db, run.id, &lines.iter().collect::<Vec<_>>()).await?;
     db.commit().await?;

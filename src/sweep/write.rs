@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::{Line, Params};
+use crate::posting::SYSTEM_ACTOR;
 use crate::writeoff::denials::REMAINING;
 use crate::writeoff::{new_receipt, post_entries, Selection};
 
@@ -40,31 +41,51 @@ pub async fn lock_ledger(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// A stored run and its receipt.
+/// A stored run and, when it writes anything off, its receipt.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
     pub id: i64,
     pub receipt: Option<i64>,
 }
 
-/// Records a run (with a receipt when it writes something off). For a
-/// scheduled run, `None` means its slot already ran: another instance got
-/// there first, and the caller must roll back.
-pub async fn begin_run(
+/// Records a run started by a person (`--post`, `--interactive`), with the
+/// receipt its write-offs go under.
+pub async fn start_run(conn: &mut PgConnection, mode: Mode, actor: &str, params: &Params, skipped_protected: usize) -> Result<(Run, i64), sqlx::Error> {
+    let json = serde_json::to_value(params).unwrap_or_default();
+    let receipt = new_receipt(conn, "sweep", actor, REASON, None, json.clone()).await?;
+    let id = insert_run(conn, mode, None, actor, json, skipped_protected, Some(receipt)).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok((Run { id, receipt: Some(receipt) }, receipt))
+}
+
+/// Records the run of a schedule slot, with a receipt when it will write
+/// something off. `None`: the slot already ran (another instance got there
+/// first) and the caller must roll back.
+pub async fn claim_slot(
     conn: &mut PgConnection,
-    mode: Mode,
-    slot: Option<DateTime<Utc>>,
-    actor: &str,
+    slot: DateTime<Utc>,
     params: &Params,
     skipped_protected: usize,
     with_receipt: bool,
 ) -> Result<Option<Run>, sqlx::Error> {
-    let params = serde_json::to_value(params).unwrap_or_default();
+    let json = serde_json::to_value(params).unwrap_or_default();
     let receipt = match with_receipt {
-        true => Some(new_receipt(conn, "sweep", actor, REASON, None, params.clone()).await?),
+        true => Some(new_receipt(conn, "sweep", SYSTEM_ACTOR, REASON, None, json.clone()).await?),
         false => None,
     };
-    let id: Option<i64> = sqlx::query_scalar(
+    let id = insert_run(conn, Mode::Scheduled, Some(slot), SYSTEM_ACTOR, json, skipped_protected, receipt).await?;
+    Ok(id.map(|id| Run { id, receipt }))
+}
+
+async fn insert_run(
+    conn: &mut PgConnection,
+    mode: Mode,
+    slot: Option<DateTime<Utc>>,
+    actor: &str,
+    params: serde_json::Value,
+    skipped_protected: usize,
+    receipt: Option<i64>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
         "INSERT INTO sweep_runs (receipt_id, mode, slot, actor, params, skipped_protected) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (slot) DO NOTHING RETURNING id",
     )
@@ -75,15 +96,14 @@ pub async fn begin_run(
     .bind(params)
     .bind(i32::try_from(skipped_protected).unwrap_or(i32::MAX))
     .fetch_optional(conn)
-    .await?;
-    Ok(id.map(|id| Run { id, receipt }))
+    .await
 }
 
 /// Writes off `lines` under the run's receipt. An insurance balance first
 /// closes the open denials of its claim (oldest first, each up to what
 /// remains of it, and the denial becomes WRITE_OFF); what is left of the
 /// balance is written off against the claim. Returns the write-offs made.
-pub async fn write_off(conn: &mut PgConnection, run: Run, receipt: i64, actor: &str, lines: &[&Line]) -> Result<usize, sqlx::Error> {
+pub async fn write_off(conn: &mut PgConnection, run: i64, receipt: i64, actor: &str, lines: &[&Line]) -> Result<usize, sqlx::Error> {
     let claims: Vec<i64> = lines.iter().map(|l| l.claim_row).collect();
     let buckets: Vec<&str> = lines.iter().map(|l| l.bucket.as_str()).collect();
     let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
@@ -138,7 +158,7 @@ pub async fn write_off(conn: &mut PgConnection, run: Run, receipt: i64, actor: &
     )
     .bind(&ids)
     .bind(actor)
-    .bind(run.id)
+    .bind(run)
     .execute(&mut *conn)
     .await?;
     sqlx::query(&format!(
