@@ -413,3 +413,47 @@ fn an_incomplete_sweep_section_is_refused_at_start() {
     let bad = scheduled_config("not a schedule");
     assert!(bad.schedule().is_err());
 }
+
+/// The command line end to end: parameters from a config file's [sweep]
+/// section under flags, the post, the runs list, a run shown again as CSV,
+/// and transaction codes.
+#[tokio::test]
+async fn the_command_line_posts_lists_and_shows_runs() {
+    let db = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("remitd.toml");
+    std::fs::write(&config, "[sweep]\ndays_since_billed = 30\nmin_times_billed = 1\ninsurance_code = \"w\"\npatient_code = \"W\"\nmax_amount = \"100.00\"\n")
+        .unwrap();
+    let remitd = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let today = today().to_string();
+    let config = config.to_str().unwrap();
+
+    let (code, _, err) = remitd(&["sweep", "--post", "--config", config, "--from", &today, "--to", &today]);
+    assert_eq!(code, Some(1), "no actor: {err}");
+    assert!(err.contains("--actor"), "{err}");
+    let (code, out, err) = remitd(&["sweep", "--post", "--config", config, "--from", &today, "--to", &today, "--actor", "sue", "--max-amount", "30"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("TOTALS $37.36\n"), "the flag's maximum (30) wins over the file's (100): {out}");
+    assert!(out.contains("OUT OF RANGE: OVER $30.00"), "{out}");
+    let run = out.lines().find_map(|l| l.strip_prefix("RUN #")).and_then(|l| l.split(',').next()).expect("a run number").to_string();
+
+    let (code, out, _) = remitd(&["sweep", "runs"]);
+    assert_eq!(code, Some(0));
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{run},")) && l.contains(",post,") && l.contains(",sue,")), "{out}");
+    let (code, csv, _) = remitd(&["sweep", "show", &run, "--format", "csv"]);
+    assert_eq!(code, Some(0));
+    assert!(csv.contains("written_off,insurance,INS-SMALL,\"BROWN, CHARLES\",000040,"), "{csv}");
+    assert!(csv.contains("out_of_range,patient,PAT-SMALL,"), "{csv}");
+    let (code, _, err) = remitd(&["sweep", "show", "999"]);
+    assert_eq!((code, err.trim()), (Some(1), "refused: sweep run #999 does not exist"));
+
+    let (code, _, err) = remitd(&["txcode", "add", "SB", "--kind", "adjustment", "--description", "Small balance", "--actor", "ann"]);
+    assert_eq!(code, Some(1), "adding a code takes the approve scope: {err}");
+    let (code, _, err) = remitd(&["txcode", "add", "SB", "--kind", "adjustment", "--description", "Small balance", "--actor", "sue"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, out, _) = remitd(&["txcode", "list"]);
+    assert!(out.lines().any(|l| l.starts_with("SB ") && l.contains("adjustment")), "{out}");
+}
