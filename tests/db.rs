@@ -52,7 +52,17 @@ async fn ledger_references_are_checked_and_history_rows_cannot_be_deleted() {
         .await
         .expect_err("dangling remittance");
     assert!(err.to_string().contains("remittance 7"), "{err}");
-    for table in ["claims", "service_lines", "remittances", "claim_postings"] {
+    for (column, named) in [("reverses_entry_id", "ledger entry 99"), ("writeoff_id", "write-off 99")] {
+        let sql = format!("INSERT INTO ledger_entries ({column}, kind, amount, actor) VALUES (99, 'provider_adjustment', 1.00, 'test')");
+        let err = sqlx::query(&sql).execute(&db.pool).await.expect_err(column);
+        assert!(err.to_string().contains(named), "{column}: {err}");
+    }
+    let err = sqlx::query("INSERT INTO claim_postings (remittance_id, claim_id, status_code, charge, paid) VALUES (7, 424242, '1', 0, 0)")
+        .execute(&db.pool)
+        .await
+        .expect_err("dangling posting");
+    assert!(err.to_string().contains("claim postings refer to a claim 424242"), "{err}");
+    for table in ["claims", "service_lines", "remittances", "claim_postings", "writeoffs"] {
         let err = sqlx::query(&format!("DELETE FROM {table}")).execute(&db.pool).await;
         // An empty table deletes nothing, so no row trigger fires; TRUNCATE always does.
         assert!(err.is_ok(), "{table}");

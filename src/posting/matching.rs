@@ -46,12 +46,16 @@ fn fold(id: &str) -> String {
 /// Matches each CLP01 in `refs` (same order in the result).
 pub async fn match_claims(conn: &mut PgConnection, refs: &[&str]) -> Result<Vec<Result<ClaimMatch, NoMatch>>, sqlx::Error> {
     let mut found: Vec<Option<Result<ClaimMatch, NoMatch>>> = vec![None; refs.len()];
-    let exact: HashMap<String, i64> = sqlx::query("SELECT id, claim_id FROM claims WHERE claim_id = ANY($1)")
+    // One unique-index probe per reference, whatever the statistics say:
+    // as `claim_id = ANY($1)` the planner costs a thousand probes above one
+    // pass over every claim, and that pass took 8 to 45 ms a transaction
+    // set against under 2 ms for the probes.
+    let exact: HashMap<String, i64> = sqlx::query("SELECT u.r, (SELECT c.id FROM claims c WHERE c.claim_id = u.r) FROM UNNEST($1::text[]) AS u(r)")
         .bind(refs)
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .map(|r| (r.get::<String, _>(1), r.get::<i64, _>(0)))
+        .filter_map(|r| Some((r.get::<String, _>(0), r.get::<Option<i64>, _>(1)?)))
         .collect();
     for (i, r) in refs.iter().enumerate() {
         if let Some(&id) = exact.get(*r) {
