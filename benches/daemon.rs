@@ -3,27 +3,17 @@
 //! `DATABASE_URL` (a scratch database is created and dropped).
 
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::ConnectOptions;
 
-fn server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
-}
+mod support;
+use support::{database_url, drop_database};
 
 fn daemon(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let name = format!("remitd_bench_daemon_{}", std::process::id());
-    let url = {
-        let mut u = server_url();
-        if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
-            u.truncate(slash);
-        }
-        format!("{u}/{name}")
-    };
+    let url = database_url(&name);
     let dir = tempfile::tempdir().expect("temp dir");
     let (inbox, archive, error) = (dir.path().join("inbox"), dir.path().join("archive"), dir.path().join("error"));
     for d in [&inbox, &archive, &error] {
@@ -96,10 +86,7 @@ fn daemon(c: &mut Criterion) {
     let _ = child.wait();
     rt.block_on(async {
         pool.close().await;
-        let admin = PgConnectOptions::from_str(&server_url()).expect("url").database("postgres");
-        if let Ok(mut conn) = admin.connect().await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
-        }
+        drop_database(&name).await;
     });
 }
 

@@ -5,34 +5,15 @@
 //! Needs PostgreSQL at `DATABASE_URL` (the database part is replaced by a
 //! scratch database per run). Reports claims per second as "elements".
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+
+mod support;
+use support::{database_url, drop_database};
 
 const TRANSACTIONS: usize = 100;
 const CLAIMS: usize = 1_000;
-
-fn server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
-}
-
-fn scratch_url(name: &str) -> String {
-    let mut u = server_url();
-    if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
-        u.truncate(slash);
-    }
-    format!("{u}/{name}")
-}
-
-async fn drop_database(name: &str) {
-    let admin = PgConnectOptions::from_str(&server_url()).expect("DATABASE_URL").database("postgres");
-    let mut conn = admin.connect().await.expect("PostgreSQL for the benchmark");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await.expect("drop scratch database");
-    let _ = conn.close().await;
-}
 
 fn ingest(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -55,7 +36,7 @@ fn ingest(c: &mut Criterion) {
                 for i in 0..iters {
                     let name = format!("remitd_bench_{}_{i}", std::process::id());
                     drop_database(&name).await;
-                    let pool = remitd::db::migrate(&scratch_url(&name)).await.expect("scratch database");
+                    let pool = remitd::db::migrate(&database_url(&name)).await.expect("scratch database");
                     remitd::claims::import::write(&pool, &claims).await.expect("import");
                     let cats = remitd::posting::load_categories(&pool).await.expect("categories");
                     let start = Instant::now();

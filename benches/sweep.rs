@@ -13,30 +13,13 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgPool};
+
+mod support;
+use sqlx::PgPool;
+use support::{admin, database_url, drop_database};
 
 const CLAIMS: i64 = 1_000_000;
 const ELIGIBLE: u64 = 100_000;
-
-fn server_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
-}
-
-fn url_of(name: &str) -> String {
-    let mut u = server_url();
-    if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
-        u.truncate(slash);
-    }
-    format!("{u}/{name}")
-}
-
-async fn admin(sql: &str) {
-    let options = PgConnectOptions::from_str(&server_url()).expect("DATABASE_URL").database("postgres");
-    let mut conn = options.connect().await.expect("PostgreSQL for the benchmark");
-    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    let _ = conn.close().await;
-}
 
 /// The data: see the fixture's header.
 const DATA: &str = include_str!("../tests/fixtures/sweep_balances.sql");
@@ -59,8 +42,8 @@ fn params() -> remitd::sweep::Params {
 }
 
 async fn build_template(name: &str) {
-    admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-    let pool = remitd::db::migrate(&url_of(name)).await.expect("template database");
+    drop_database(name).await;
+    let pool = remitd::db::migrate(&database_url(name)).await.expect("template database");
     let started = Instant::now();
     for sql in DATA.split("\n\n").filter(|s| !s.trim_start().starts_with("--")) {
         sqlx::query(sql).bind(CLAIMS).execute(&pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -85,7 +68,7 @@ fn sweep(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let template = format!("remitd_bench_sweep_{}", std::process::id());
     rt.block_on(build_template(&template));
-    let pool = rt.block_on(async { remitd::db::connect(&url_of(&template)).await.expect("template pool") });
+    let pool = rt.block_on(async { remitd::db::connect(&database_url(&template)).await.expect("template pool") });
     rt.block_on(check(&pool));
 
     let mut group = c.benchmark_group("sweep");
@@ -101,22 +84,22 @@ fn sweep(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for i in 0..iters {
                     let copy = format!("{template}_{i}");
-                    admin(&format!("DROP DATABASE IF EXISTS \"{copy}\" WITH (FORCE)")).await;
+                    drop_database(&copy).await;
                     admin(&format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{template}\"")).await;
-                    let pool = remitd::db::connect(&url_of(&copy)).await.expect("copy");
+                    let pool = remitd::db::connect(&database_url(&copy)).await.expect("copy");
                     let started = Instant::now();
                     let r = remitd::sweep::post(&pool, &params(), "bench").await.expect("post");
                     total += started.elapsed();
                     assert_eq!(r.count(remitd::sweep::Section::WrittenOff) as u64, ELIGIBLE);
                     pool.close().await;
-                    admin(&format!("DROP DATABASE \"{copy}\" WITH (FORCE)")).await;
+                    drop_database(&copy).await;
                 }
                 total
             })
         });
     });
     group.finish();
-    rt.block_on(admin(&format!("DROP DATABASE IF EXISTS \"{template}\" WITH (FORCE)")));
+    rt.block_on(drop_database(&template));
 }
 
 criterion_group!(benches, sweep);

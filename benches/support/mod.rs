@@ -1,0 +1,35 @@
+//! What the benchmarks share: the PostgreSQL server they run against and
+//! their scratch databases on it.
+
+#![allow(dead_code)]
+
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+
+/// The server: `DATABASE_URL` (its database part is replaced) or the default.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| remitd::db::DEFAULT_URL.to_string())
+}
+
+/// The URL of database `name` on that server.
+pub fn database_url(name: &str) -> String {
+    let mut u = server_url();
+    if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
+        u.truncate(slash);
+    }
+    format!("{u}/{name}")
+}
+
+/// Runs one statement in the `postgres` database (CREATE, DROP DATABASE).
+pub async fn admin(sql: &str) {
+    let options = PgConnectOptions::from_str(&server_url()).expect("DATABASE_URL").database("postgres");
+    let mut conn = options.connect().await.expect("PostgreSQL for the benchmark");
+    sqlx::query(sql).execute(&mut conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let _ = conn.close().await;
+}
+
+pub async fn drop_database(name: &str) {
+    admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+}
