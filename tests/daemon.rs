@@ -381,6 +381,7 @@ async fn speaks_the_systemd_notify_protocol() {
 
 /// Two daemons with a sweep every minute: the minute's slot runs once,
 /// recorded as a scheduled run by `system`, whichever daemon got to it.
+/// Their configuration also sets the write-off approval policy.
 #[tokio::test]
 async fn the_scheduled_sweep_runs_each_slot_once_across_daemons() {
     let db = TestDb::new().await;
@@ -393,6 +394,7 @@ async fn the_scheduled_sweep_runs_each_slot_once_across_daemons() {
         ("REMITD_SWEEP__DAYS_SINCE_BILLED", "30"),
         ("REMITD_SWEEP__INSURANCE_CODE", "w"),
         ("REMITD_SWEEP__PATIENT_CODE", "W"),
+        ("REMITD_WRITEOFFS__APPROVAL", "above:250"),
     ];
     let a = Daemon::spawn_with(&db.url, &folder, 0.2, &sweep);
     let b = Daemon::spawn_with(&db.url, &folder, 0.2, &sweep);
@@ -407,4 +409,6 @@ async fn the_scheduled_sweep_runs_each_slot_once_across_daemons() {
     let logs = format!("{}{}", a.log(), b.log());
     assert_eq!(logs.matches("small-balance sweep ran").count() as i64, runs, "{logs}");
     assert!(logs.contains("small-balance sweep scheduled"), "{logs}");
+    let policy: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'writeoff.approval'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(policy, "above:250", "the configured approval policy is in force");
 }

@@ -374,3 +374,21 @@ async fn pr_write_off_moves_patient_responsibility_to_other_adjustments_net_zero
     assert_eq!((undone.patient_balance, undone.other_adjustments), (before.patient_balance, before.other_adjustments));
     common::assert_balances_add_up(&db.pool).await;
 }
+
+#[tokio::test]
+async fn the_configured_approval_policy_applies_once_and_is_audited() {
+    let db = setup().await;
+    let above = Approval::parse("above:100").unwrap();
+    assert!(writeoff::apply_configured_policy(&db.pool, above).await.unwrap(), "off -> above:100");
+    assert!(!writeoff::apply_configured_policy(&db.pool, above).await.unwrap(), "already in force: nothing to do");
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert_eq!(writeoff::approval_policy(&mut conn).await.unwrap(), above);
+    let rows: Vec<(String, String, serde_json::Value)> =
+        sqlx::query_as("SELECT actor, reason, detail FROM audit_log WHERE action = 'approval_policy_set'").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(rows.len(), 1, "one change, one audit row");
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str(), rows[0].2["from"].as_str()), ("system", "above:100", Some("configuration")));
+    // A write-off above the threshold now waits.
+    let d = denial_of(&db, "CLM-2001").await;
+    let out = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.unwrap();
+    assert_eq!(out.status, "PENDING_APPROVAL");
+}

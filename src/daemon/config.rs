@@ -13,6 +13,10 @@
 //! settle_secs = 2
 //! [http]
 //! listen = "127.0.0.1:9835"
+//! [sweep]                      # optional: the scheduled small-balance sweep
+//! schedule = "0 2 1 * *"
+//! [writeoffs]                  # optional: the write-off approval gate
+//! approval = "above:500.00"
 //! ```
 //!
 //! Environment: `REMITD_DATABASE_URL`, `REMITD_HTTP__LISTEN` (nested keys
@@ -115,6 +119,18 @@ struct RawConfig {
     http: Http,
     #[serde(default)]
     sweep: SweepConfig,
+    #[serde(default)]
+    writeoffs: Writeoffs,
+}
+
+/// `[writeoffs]`: tenant policy for the write-off workflows.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Writeoffs {
+    /// The approval gate: `off`, `all` or `above:AMOUNT`. When set, the
+    /// daemon applies it at start (audited as `system`); when absent, the
+    /// policy set with `remitd writeoff policy` stays in force.
+    pub approval: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +140,8 @@ pub struct Config {
     pub http: Http,
     /// The scheduled small-balance sweep and the defaults of `remitd sweep`.
     pub sweep: SweepConfig,
+    /// The write-off approval gate from `[writeoffs] approval`, if set.
+    pub approval: Option<crate::writeoff::Approval>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +156,8 @@ pub enum ConfigError {
     Folder { name: String, problem: String },
     #[error("[sweep]: {0}")]
     Sweep(#[from] crate::sweep::SweepError),
+    #[error("[writeoffs]: {0}")]
+    Writeoffs(#[from] crate::writeoff::WriteoffError),
 }
 
 impl Config {
@@ -152,7 +172,8 @@ impl Config {
                 None => return Err(ConfigError::NoDatabase),
             },
         };
-        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep };
+        let approval = raw.writeoffs.approval.as_deref().map(crate::writeoff::Approval::parse).transpose()?;
+        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep, approval };
         config.check()?;
         config.sweep.schedule()?;
         Ok(config)
@@ -221,6 +242,7 @@ mod tests {
             assert_eq!(c.http.listen.port(), 19999);
             assert_eq!(c.drop_folders[0].poll_interval(), Duration::from_secs(10), "default poll");
             assert_eq!(format!("{:?}", c.database_url), "Secret(..)", "never printed");
+            assert_eq!(c.approval, None, "no [writeoffs]: the policy in the database stays");
             Ok(())
         });
     }
@@ -247,6 +269,9 @@ mod tests {
             jail.create_file("same.toml", &FILE.replace("/d/acme/archive", "/d/acme/inbox"))?;
             let e = Config::load(Path::new("same.toml")).expect_err("same folders");
             assert_eq!(e.to_string(), "drop folder \"acme\": inbox, archive and error must be three different folders");
+            jail.create_file("gate.toml", &format!("{FILE}\n[writeoffs]\napproval = \"sometimes\"\n"))?;
+            let e = Config::load(Path::new("gate.toml")).expect_err("bad approval policy");
+            assert!(e.to_string().starts_with("[writeoffs]: approval policy must be off, all or above:AMOUNT"), "{e}");
             jail.create_file("typo.toml", &format!("{FILE}\nunknown_key = 1\n"))?;
             let e = Config::load(Path::new("typo.toml")).expect_err("unknown key");
             assert!(e.to_string().contains("unknown_key"), "{e}");

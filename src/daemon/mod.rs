@@ -177,6 +177,13 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
         return Ok(());
     };
     spawn_database_probe(pool.clone(), shared.clone(), stop_rx.clone());
+    if let Some(policy) = config.approval {
+        match crate::writeoff::apply_configured_policy(&pool, policy).await {
+            Ok(true) => info!(approval = %policy.as_setting(), "write-off approval policy set from the configuration"),
+            Ok(false) => {}
+            Err(e) => warn!(error = %e, "cannot apply the configured write-off approval policy"),
+        }
+    }
     let sweeper = match config.sweep.schedule() {
         Ok(Some(schedule)) => {
             info!(schedule = config.sweep.schedule.as_deref().unwrap_or_default(), time_zone = config.sweep.time_zone(), "small-balance sweep scheduled");

@@ -67,6 +67,7 @@ impl Daemon {
             drop_folders: vec![folder.clone()],
             http: Http { listen: http },
             sweep: Default::default(),
+            approval: None,
         };
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(crate::daemon::run_until(config, stop_rx));

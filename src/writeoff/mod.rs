@@ -92,9 +92,28 @@ pub async fn approval_policy(conn: &mut PgConnection) -> Result<Approval, Writeo
 pub async fn set_approval_policy(pool: &PgPool, actor: &str, policy: Approval) -> Result<(), WriteoffError> {
     let mut db = pool.begin().await?;
     require(&mut db, actor, WRITEOFF_APPROVE).await?;
-    sqlx::query("UPDATE settings SET value = $1 WHERE key = 'writeoff.approval'").bind(policy.as_setting()).execute(&mut *db).await?;
-    audit(&mut db, actor, "approval_policy_set", Audit { reason: Some(&policy.as_setting()), ..Audit::default() }).await?;
+    store_policy(&mut db, actor, policy, None).await?;
     db.commit().await?;
+    Ok(())
+}
+
+/// Applies the policy of the configuration file (`[writeoffs] approval`)
+/// at daemon start, as `system`, when it differs from the one in force.
+/// Returns whether it changed anything.
+pub async fn apply_configured_policy(pool: &PgPool, policy: Approval) -> Result<bool, WriteoffError> {
+    let mut db = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM settings WHERE key = 'writeoff.approval' FOR UPDATE").execute(&mut *db).await?;
+    if approval_policy(&mut db).await? == policy {
+        return Ok(false);
+    }
+    store_policy(&mut db, crate::posting::SYSTEM_ACTOR, policy, Some(serde_json::json!({ "from": "configuration" }))).await?;
+    db.commit().await?;
+    Ok(true)
+}
+
+async fn store_policy(db: &mut PgConnection, actor: &str, policy: Approval, detail: Option<serde_json::Value>) -> Result<(), WriteoffError> {
+    sqlx::query("UPDATE settings SET value = $1 WHERE key = 'writeoff.approval'").bind(policy.as_setting()).execute(&mut *db).await?;
+    audit(db, actor, "approval_policy_set", Audit { reason: Some(&policy.as_setting()), detail, ..Audit::default() }).await?;
     Ok(())
 }
 
