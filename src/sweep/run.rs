@@ -2,14 +2,16 @@
 //! interactive run that asks before each write-off, and the daemon's
 //! scheduled run, once per slot.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::schedule::{Schedule, Window};
-use super::write::{self, Mode, Run};
-use super::{select, txcodes, Line, Params, Report, Section, SweepError};
+use super::write::{self, Mode};
+use super::{select, txcodes, Bucket, Line, Params, Report, Section, SweepError};
 use crate::posting::SYSTEM_ACTOR;
 use crate::writeoff::actors::{require, DENIAL_WRITE, WRITEOFF_APPROVE};
 
@@ -130,10 +132,10 @@ pub async fn post(pool: &PgPool, params: &Params, actor: &str) -> Result<Report,
         return Ok(report);
     }
     let (run, receipt) = write::start_run(&mut db, Mode::Post, actor, params, skipped_protected).await?;
-    write::write_off(&mut db, run.id, receipt, actor, &todo).await?;
-    write::store_lines(&mut db, run.id, &report.lines.iter().collect::<Vec<_>>()).await?;
+    write::write_off(&mut db, run, receipt, actor, &todo).await?;
+    write::store_lines(&mut db, run, &report.lines.iter().collect::<Vec<_>>()).await?;
     db.commit().await?;
-    (report.run, report.receipt) = (Some(run.id), run.receipt);
+    (report.run, report.receipt) = (Some(run), Some(receipt));
     Ok(report)
 }
 
@@ -163,7 +165,8 @@ pub async fn interactive(pool: &PgPool, params: &Params, actor: &str, mut ask: i
         shown
     };
     let candidates = writable(&shown);
-    let mut run: Option<Run> = None;
+    // The run (and its receipt), once the first answer writes something off.
+    let mut run: Option<(i64, i64)> = None;
     let mut done: Vec<Line> = Vec::new();
     let mut declined = 0;
     for (i, line) in candidates.iter().enumerate() {
@@ -187,15 +190,15 @@ pub async fn interactive(pool: &PgPool, params: &Params, actor: &str, mut ask: i
         }
     }
     let out: Vec<&Line> = shown.iter().filter(|l| l.section == Section::OutOfRange).collect();
-    if let Some(run) = run {
+    if let Some((run, _)) = run {
         let mut db = pool.begin().await?;
-        write::store_lines(&mut db, run.id, &out).await?;
+        write::store_lines(&mut db, run, &out).await?;
         db.commit().await?;
     }
     done.extend(out.into_iter().cloned());
     Ok(Report {
-        run: run.map(|r| r.id),
-        receipt: run.and_then(|r| r.receipt),
+        run: run.map(|(id, _)| id),
+        receipt: run.map(|(_, receipt)| receipt),
         preview: false,
         params: params.clone(),
         lines: done,
@@ -210,32 +213,35 @@ async fn confirm(
     params: &Params,
     tz: chrono_tz::Tz,
     actor: &str,
-    run: &mut Option<Run>,
+    run: &mut Option<(i64, i64)>,
     skipped: usize,
     batch: &[&Line],
 ) -> Result<Vec<Line>, SweepError> {
     let mut db = pool.begin().await?;
     write::lock_ledger(&mut db).await?;
     let claims: Vec<i64> = batch.iter().map(|l| l.claim_row).collect();
-    let now = select::balances(&mut db, params, tz, Some(&claims)).await?;
-    let still: Vec<Line> = batch
-        .iter()
-        .filter(|l| now.iter().any(|n| n.claim_row == l.claim_row && n.bucket == l.bucket && n.amount == l.amount && n.section == Section::WrittenOff))
-        .map(|l| (*l).clone())
+    // What each balance is now, looked up by claim and bucket: an "All"
+    // answer checks every remaining balance at once.
+    let now: HashMap<(i64, Bucket), Decimal> = select::balances(&mut db, params, tz, Some(&claims))
+        .await?
+        .into_iter()
+        .filter(|n| n.section == Section::WrittenOff)
+        .map(|n| ((n.claim_row, n.bucket), n.amount))
         .collect();
+    let still: Vec<Line> = batch.iter().filter(|l| now.get(&(l.claim_row, l.bucket)) == Some(&l.amount)).map(|l| (*l).clone()).collect();
     if still.is_empty() {
         db.rollback().await?;
         return Ok(still);
     }
-    let (r, receipt) = match *run {
-        Some(Run { id, receipt: Some(receipt) }) => (Run { id, receipt: Some(receipt) }, receipt),
-        _ => write::start_run(&mut db, Mode::Interactive, actor, params, skipped).await?,
+    let (id, receipt) = match *run {
+        Some(started) => started,
+        None => write::start_run(&mut db, Mode::Interactive, actor, params, skipped).await?,
     };
     let todo: Vec<&Line> = still.iter().collect();
-    write::write_off(&mut db, r.id, receipt, actor, &todo).await?;
-    write::store_lines(&mut db, r.id, &todo).await?;
+    write::write_off(&mut db, id, receipt, actor, &todo).await?;
+    write::store_lines(&mut db, id, &todo).await?;
     db.commit().await?;
-    *run = Some(r);
+    *run = Some((id, receipt));
     Ok(still)
 }
 

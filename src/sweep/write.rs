@@ -49,12 +49,13 @@ pub struct Run {
 }
 
 /// Records a run started by a person (`--post`, `--interactive`), with the
-/// receipt its write-offs go under.
-pub async fn start_run(conn: &mut PgConnection, mode: Mode, actor: &str, params: &Params, skipped_protected: usize) -> Result<(Run, i64), sqlx::Error> {
+/// receipt its write-offs go under: returns the run's id and the receipt.
+pub async fn start_run(conn: &mut PgConnection, mode: Mode, actor: &str, params: &Params, skipped_protected: usize) -> Result<(i64, i64), sqlx::Error> {
     let json = serde_json::to_value(params).unwrap_or_default();
     let receipt = new_receipt(conn, "sweep", actor, REASON, None, json.clone()).await?;
+    // Without a slot there is no conflict to skip: a row always comes back.
     let id = insert_run(conn, mode, None, actor, json, skipped_protected, Some(receipt)).await?.ok_or(sqlx::Error::RowNotFound)?;
-    Ok((Run { id, receipt: Some(receipt) }, receipt))
+    Ok((id, receipt))
 }
 
 /// Records the run of a schedule slot, with a receipt when it will write
