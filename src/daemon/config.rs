@@ -140,6 +140,8 @@ pub struct Config {
     pub http: Http,
     /// The scheduled small-balance sweep and the defaults of `remitd sweep`.
     pub sweep: SweepConfig,
+    /// `sweep.schedule`, parsed and checked at load: `None`, no scheduled runs.
+    pub sweep_schedule: Option<crate::sweep::schedule::Schedule>,
     /// The write-off approval gate from `[writeoffs] approval`, if set.
     pub approval: Option<crate::writeoff::Approval>,
 }
@@ -173,9 +175,9 @@ impl Config {
             },
         };
         let approval = raw.writeoffs.approval.as_deref().map(crate::writeoff::Approval::parse).transpose()?;
-        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep, approval };
+        let sweep_schedule = raw.sweep.schedule()?;
+        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep, sweep_schedule, approval };
         config.check()?;
-        config.sweep.schedule()?;
         Ok(config)
     }
 

@@ -184,18 +184,11 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
             Err(e) => warn!(error = %e, "cannot apply the configured write-off approval policy"),
         }
     }
-    let sweeper = match config.sweep.schedule() {
-        Ok(Some(schedule)) => {
-            info!(schedule = config.sweep.schedule.as_deref().unwrap_or_default(), time_zone = config.sweep.time_zone(), "small-balance sweep scheduled");
-            let clock = Arc::new(crate::sweep::schedule::SystemClock);
-            Some(scheduler::spawn(pool.clone(), config.sweep.clone(), schedule, clock, shared.clone(), stop_rx.clone()))
-        }
-        Ok(None) => None,
-        Err(e) => {
-            warn!(error = %e, "small-balance sweep not scheduled");
-            None
-        }
-    };
+    let sweeper = config.sweep_schedule.clone().map(|schedule| {
+        info!(schedule = config.sweep.schedule.as_deref().unwrap_or_default(), time_zone = config.sweep.time_zone(), "small-balance sweep scheduled");
+        let clock = Arc::new(crate::sweep::schedule::SystemClock);
+        scheduler::spawn(pool.clone(), config.sweep.clone(), schedule, clock, shared.clone(), stop_rx.clone())
+    });
 
     let (events_tx, mut events) = mpsc::unbounded_channel::<notify::Event>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {

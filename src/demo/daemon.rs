@@ -67,6 +67,7 @@ impl Daemon {
             drop_folders: vec![folder.clone()],
             http: Http { listen: http },
             sweep: Default::default(),
+            sweep_schedule: None,
             approval: None,
         };
         let (stop, stop_rx) = watch::channel(false);
