@@ -103,18 +103,18 @@ impl Daemon {
         self.task.lock().ok()?.take_if(pick)
     }
 
-    /// `GET path` on the daemon's HTTP listener: status and body.
+    /// `GET path` on the daemon's HTTP listener: status and body. Asked as
+    /// HTTP/1.0, so the body comes whole (never chunked) and ends when the
+    /// connection closes.
     pub async fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(self.http).await?;
-        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.http).as_bytes()).await?;
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", self.http).as_bytes()).await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
         let text = String::from_utf8_lossy(&response);
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("the daemon sent no HTTP status")?;
-        // Bodies are small and may come chunked: keep only the payload lines.
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.to_string() };
-        Ok((status, body))
+        Ok((status, body.to_string()))
     }
 
     /// One Prometheus counter of the daemon's `/metrics` (summed over labels).
@@ -223,29 +223,9 @@ fn find_file(dir: &Path, name: &str) -> std::io::Result<Option<PathBuf>> {
     Ok(None)
 }
 
-/// The payload of a chunked HTTP/1.1 body.
-fn unchunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].strip_prefix("\r\n").unwrap_or(&after[n..]);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chunked_bodies_are_joined() {
-        assert_eq!(unchunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "hello world");
-    }
 
     #[test]
     fn dropped_files_are_found_in_the_archive_tree() {
