@@ -15,11 +15,7 @@ pub fn server_url() -> String {
 
 /// The URL of database `name` on that server.
 pub fn database_url(name: &str) -> String {
-    let mut u = server_url();
-    if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
-        u.truncate(slash);
-    }
-    format!("{u}/{name}")
+    remitd::db::with_database(&server_url(), name)
 }
 
 /// Runs one statement in the `postgres` database (CREATE, DROP DATABASE).

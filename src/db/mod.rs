@@ -81,3 +81,32 @@ pub async fn begin_ledger_write(pool: &PgPool) -> Result<sqlx::Transaction<'stat
     sqlx::query("LOCK TABLE ledger_entries IN ROW EXCLUSIVE MODE").execute(&mut *db).await?;
     Ok(db)
 }
+
+/// `url` with its database part replaced by `name` (query parameters kept).
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_database_part_of_a_url_is_replaced() {
+        assert_eq!(with_database("postgres://u@h:5432/remitd", "d"), "postgres://u@h:5432/d");
+        assert_eq!(with_database("postgres://u@h:5432", "d"), "postgres://u@h:5432/d");
+        assert_eq!(with_database("postgres://u:p@h/x?sslmode=require", "d"), "postgres://u:p@h/d?sslmode=require");
+        assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
+    }
+}

@@ -250,7 +250,7 @@ impl DemoDatabase {
     pub fn new(server: &Server) -> anyhow::Result<DemoDatabase> {
         let name = format!("remitd_demo_{}_{}", std::process::id(), fastrand::u32(..));
         let admin = PgConnectOptions::from_str(&server.url).context("the database URL is not a postgres:// URL")?.database("postgres");
-        Ok(DemoDatabase { url: with_database(&server.url, &name), name, admin })
+        Ok(DemoDatabase { url: crate::db::with_database(&server.url, &name), name, admin })
     }
 
     /// Drops the database, ending any session still on it.
@@ -262,34 +262,5 @@ impl DemoDatabase {
             .with_context(|| format!("cannot drop {}", self.name))?;
         let _ = conn.close().await;
         Ok(())
-    }
-}
-
-/// `url` with its database part replaced by `name` (query parameters kept).
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{name}", &base[..end]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_database_part_of_a_url_is_replaced() {
-        assert_eq!(with_database("postgres://u@h:5432/remitd", "d"), "postgres://u@h:5432/d");
-        assert_eq!(with_database("postgres://u@h:5432", "d"), "postgres://u@h:5432/d");
-        assert_eq!(with_database("postgres://u:p@h/x?sslmode=require", "d"), "postgres://u:p@h/d?sslmode=require");
-        assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
     }
 }

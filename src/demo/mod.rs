@@ -146,10 +146,10 @@ async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
     };
     say!("  using {}", server.origin);
     let db = DemoDatabase::new(&server)?;
-    let on_server = || format!("cannot create the demo database on {}", server.origin);
-    crate::db::create_database_if_missing(&db.url).await.with_context(on_server)?;
+    // Held before it exists: migrate creates it, and the clean-up drops it
+    // (if it exists) however far migrate got.
     held.database = Some(db.clone());
-    let pool = crate::db::migrate(&db.url).await.with_context(on_server)?;
+    let pool = crate::db::migrate(&db.url).await.with_context(|| format!("cannot create the demo database on {}", server.origin))?;
     held.pool = Some(pool.clone());
     say!("  created database {} and applied the schema ({} migrations)", db.name, crate::db::MIGRATOR.iter().count());
     let held_back = story::prepare(&pool).await?;

@@ -29,13 +29,7 @@ impl TestDb {
         let name = format!("remitd_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst), fastrand::u32(..));
         let base = PgConnectOptions::from_str(&server_url()).expect("DATABASE_URL must be a postgres URL");
         let admin = base.clone().database("postgres");
-        let url = {
-            let mut u = server_url();
-            if let Some(slash) = u.rfind('/').filter(|&i| i > "postgres://".len()) {
-                u.truncate(slash);
-            }
-            format!("{u}/{name}")
-        };
+        let url = remitd::db::with_database(&server_url(), &name);
         let pool = remitd::db::migrate(&url).await.unwrap_or_else(|e| panic!("test database {name}: {e} (is PostgreSQL running? see README)"));
         TestDb { pool, url, name, admin }
     }
