@@ -166,7 +166,8 @@ impl<W: Write> X12Writer<W> {
         ];
         self.segment("CLP", &refs(&els))?;
         self.adjustments(&c.adjustments)?;
-        for (code, person) in [("QC", &c.patient), ("IL", &c.insured), ("74", &c.corrected_patient), ("82", &c.rendering_provider)] {
+        let others = [("IL", &c.insured), ("74", &c.corrected_patient), ("82", &c.rendering_provider)];
+        for (code, person) in [("QC", c.patient.as_ref())].into_iter().chain(others.map(|(code, p)| (code, p.as_deref()))) {
             if let Some(p) = person {
                 self.person(code, p)?;
             }

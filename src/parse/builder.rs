@@ -7,7 +7,7 @@
 use rust_decimal::Decimal;
 
 use super::balance;
-use super::segment::{FieldError, Seg};
+use super::segment::{field_error, FieldError, Seg};
 use crate::grammar::Grammar;
 use crate::model::{Address, Adjustment, Claim, Party, Payment, Person, ProviderAdjustment, QualifiedAmount, Reference, Service, Text, Trace, Transaction};
 use crate::x12::{tag_code, Problem};
@@ -211,14 +211,14 @@ impl Builder {
     }
 
     fn service(&mut self, seg: &Seg<'_, '_>, ordinal: u64) -> Result<(), FieldError> {
-        let mut parts = seg.components(1).map(crate::x12::values::text);
+        let mut parts = seg.components(1);
         let procedure_qualifier = parts.next().unwrap_or_default();
         let procedure = parts.next().unwrap_or_default();
         if procedure.is_empty() {
-            return Err(("SVC01-2".into(), Problem::MissingElement { name: "Procedure Code".into() }));
+            return Err(field_error("SVC01-2", Problem::MissingElement { name: "Procedure Code".into() }));
         }
         let modifiers = parts.take(4).filter(|m| !m.is_empty()).collect();
-        let original_procedure = { seg.components(6).nth(1).filter(|c| !c.is_empty()).map(crate::x12::values::text) };
+        let original_procedure = seg.components(6).nth(1).filter(|c| !c.is_empty());
         let service = Service {
             procedure_qualifier,
             procedure,
@@ -243,21 +243,21 @@ impl Builder {
                 self.positions.services.push(ordinal);
                 Ok(())
             }
-            _ => Err(("SVC01".into(), Problem::UnexpectedSegment { found: "SVC".into(), hint: " before any CLP".into() })),
+            _ => Err(field_error("SVC01", Problem::UnexpectedSegment { found: "SVC".into(), hint: " before any CLP".into() })),
         }
     }
 
     fn provider_adjustments(&mut self, seg: &Seg<'_, '_>) -> Result<(), FieldError> {
         let provider_id = seg.required(1, "Provider Identifier")?;
-        let fiscal_period_date = seg.date(2)?.ok_or_else(|| ("PLB02".to_string(), Problem::MissingElement { name: "Fiscal Period Date".into() }))?;
+        let fiscal_period_date = seg.date(2)?.ok_or_else(|| field_error("PLB02", Problem::MissingElement { name: "Fiscal Period Date".into() }))?;
         for pair in 0..6 {
             let (reason_el, amount_el) = (3 + 2 * pair, 4 + 2 * pair);
             if seg.raw(reason_el).is_empty() {
                 continue;
             }
             let mut parts = seg.components(reason_el);
-            let reason = crate::x12::values::text(parts.next().unwrap_or_default());
-            let reference = parts.next().filter(|r| !r.is_empty()).map(crate::x12::values::text);
+            let reason = parts.next().unwrap_or_default();
+            let reference = parts.next().filter(|r| !r.is_empty());
             self.provider_adjustments.push(ProviderAdjustment {
                 provider_id: provider_id.clone(),
                 fiscal_period_date,
@@ -273,7 +273,7 @@ impl Builder {
     /// but the model cannot do without.
     pub fn finish(mut self) -> Result<(Transaction, Positions), FieldError> {
         self.close_claim();
-        let missing = |tag: &str, name: &str| (tag.to_string(), Problem::MissingElement { name: name.to_string() });
+        let missing = |tag: &str, name: &str| field_error(tag, Problem::MissingElement { name: name.to_string() });
         let trace = self.trace.ok_or_else(|| missing("TRN", "Reassociation Trace Number segment"))?;
         let tx = Transaction {
             control_number: self.control_number,
@@ -333,9 +333,9 @@ fn claim_detail(claim: &mut Claim, seg: &Seg<'_, '_>) -> Result<(), FieldError> 
     match (seg.code, seg.raw(1)) {
         (CAS, _) => adjustments(seg, &mut claim.adjustments)?,
         (NM1, b"QC") => claim.patient = Some(person(seg)),
-        (NM1, b"IL") => claim.insured = Some(person(seg)),
-        (NM1, b"74") => claim.corrected_patient = Some(person(seg)),
-        (NM1, b"82") => claim.rendering_provider = Some(person(seg)),
+        (NM1, b"IL") => claim.insured = Some(Box::new(person(seg))),
+        (NM1, b"74") => claim.corrected_patient = Some(Box::new(person(seg))),
+        (NM1, b"82") => claim.rendering_provider = Some(Box::new(person(seg))),
         (REF, b"F8") => claim.original_reference = seg.opt(2),
         (REF, _) => claim.references.push(Reference { qualifier: seg.text(1), value: seg.text(2) }),
         (DTM, b"232") => claim.statement_from = seg.date(2)?,

@@ -56,6 +56,15 @@ struct OpenTransaction {
     ordinal: u64,
 }
 
+/// What the lexer tells of a segment besides its elements.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// ISA16, the component separator in force.
+    component: u8,
+    /// Every byte of the segment is ASCII (see [`Split::Segment`]).
+    ascii: bool,
+}
+
 /// What a segment asks the reader to do next.
 enum Step {
     Continue,
@@ -129,8 +138,8 @@ impl<R: Read> Reader<R> {
     /// Reads one token and acts on it.
     fn next_step(&mut self) -> Result<Step> {
         let mut els = recycle(std::mem::take(&mut self.elements));
-        if let Some(Split::Segment { delimiters: d, ordinal, .. }) = self.lexer.fast_split(&mut els) {
-            let step = self.state.segment(&els, d.component, ordinal);
+        if let Some(Split::Segment { delimiters: d, ordinal, ascii, .. }) = self.lexer.fast_split(&mut els) {
+            let step = self.state.segment(&els, Shape { component: d.component, ascii }, ordinal);
             self.elements = recycle(els);
             return step;
         }
@@ -139,11 +148,11 @@ impl<R: Read> Reader<R> {
             Err(e) => Err(e),
             Ok(None) => self.state.end_of_file().map(|_| Step::Finished),
             Ok(Some(Split::Interchange { header, ordinal })) => self.state.open_interchange(&header, ordinal).map(|_| Step::Continue),
-            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal })) => {
+            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii })) => {
                 if bytes.is_empty() {
                     Ok(Step::Continue)
                 } else {
-                    self.state.segment(&els, d.component, ordinal)
+                    self.state.segment(&els, Shape { component: d.component, ascii }, ordinal)
                 }
             }
         };
@@ -285,7 +294,7 @@ impl State {
     }
 
     /// One segment inside an interchange. `file_ordinal` counts from the first ISA.
-    fn segment(&mut self, els: &[&[u8]], component: u8, file_ordinal: u64) -> Result<Step> {
+    fn segment(&mut self, els: &[&[u8]], shape: Shape, file_ordinal: u64) -> Result<Step> {
         let raw_tag = els[0];
         // Tags are compared as packed codes; the length check keeps the
         // comparison exact (a code alone does not tell `ST` from `\0ST`).
@@ -297,11 +306,11 @@ impl State {
                 let problem = Problem::MissingSegment { tag: "SE".into(), name: "Transaction Set Trailer".into(), loop_id: "835".into() };
                 return self.fail(t, tag_text(raw_tag), None, problem);
             }
-            return self.transaction_segment(code, els, component);
+            return self.transaction_segment(code, els, shape);
         }
         let in_group = self.group.is_some();
         if in_group && is(b"ST") {
-            self.open_transaction(els, component)
+            self.open_transaction(els, shape)
         } else if in_group && is(b"GE") {
             self.close_group(els, file_ordinal)
         } else if !in_group && is(b"GS") {
@@ -394,7 +403,7 @@ impl State {
         Ok(Step::EndInterchange)
     }
 
-    fn open_transaction(&mut self, els: &[&[u8]], component: u8) -> Result<Step> {
+    fn open_transaction(&mut self, els: &[&[u8]], shape: Shape) -> Result<Step> {
         let get = |n: usize| els.get(n).map(|e| values::text(e)).unwrap_or_default();
         let control_number = get(2);
         let group = self.group.as_mut().map(|g| {
@@ -434,10 +443,10 @@ impl State {
             let at = self.loc(Some(1), "ST", Some("ST02".into()));
             self.warn(at, format!("transaction set control number {control_number} is used more than once in group {}", group_header.control_number));
         }
-        self.transaction_segment(tag_code(b"ST"), els, component)
+        self.transaction_segment(tag_code(b"ST"), els, shape)
     }
 
-    fn transaction_segment(&mut self, code: u32, els: &[&[u8]], component: u8) -> Result<Step> {
+    fn transaction_segment(&mut self, code: u32, els: &[&[u8]], shape: Shape) -> Result<Step> {
         let Some(tx) = self.tx.as_mut() else { return Ok(Step::Continue) };
         tx.ordinal += 1;
         let ordinal = tx.ordinal;
@@ -448,11 +457,18 @@ impl State {
             Err(problem) => return self.fail(ordinal, tag_text(raw_tag), None, problem),
         };
         let def = &tx.grammar.segments[placement.segment];
-        if let Err(e) = elements::check(tx.grammar, def, &els[1..], component, &mut self.element_warnings, &mut self.values) {
+        if let Err(e) = elements::check(tx.grammar, def, &els[1..], shape.component, &mut self.element_warnings, &mut self.values) {
             return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem);
         }
-        let seg = Seg { raw_tag, code, els: &els[1..], component, values: &self.values };
-        if let Err((element, problem)) = tx.builder.segment(&tx.roles, placement.loop_idx, &seg, ordinal) {
+        let seg = if shape.ascii {
+            // SAFETY: the lexer found every byte of this segment below 0x80
+            // (`Split::Segment::ascii`), and `els` are slices of it.
+            unsafe { Seg::new_ascii(raw_tag, code, &els[1..], shape.component, &self.values) }
+        } else {
+            Seg::new(raw_tag, code, &els[1..], shape.component, &self.values)
+        };
+        if let Err(e) = tx.builder.segment(&tx.roles, placement.loop_idx, &seg, ordinal) {
+            let (element, problem) = *e;
             return self.fail(ordinal, tag_text(raw_tag), Some(&element), problem);
         }
         if !self.element_warnings.is_empty() {
@@ -502,7 +518,10 @@ impl State {
         };
         let (transaction, positions) = match tx.builder.finish() {
             Ok(built) => built,
-            Err((tag, problem)) => return Err(ParseError::new(with_tx(self, ordinal, &tag, None), problem)),
+            Err(e) => {
+                let (tag, problem) = *e;
+                return Err(ParseError::new(with_tx(self, ordinal, &tag, None), problem));
+            }
         };
         self.claims_hint = transaction.claims.len();
         if let Err(f) = balance::check(&transaction, &positions) {

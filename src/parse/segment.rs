@@ -13,7 +13,15 @@ use crate::x12::values;
 use crate::x12::Problem;
 
 /// An element problem found while building: element reference and problem.
-pub type FieldError = (String, Problem);
+/// Boxed: a `Result` carrying it unboxed is over a hundred bytes, which every
+/// accessor's caller then moves through memory on the happy path too.
+pub type FieldError = Box<(String, Problem)>;
+
+/// A [`FieldError`] for element (or segment) `element`.
+#[cold]
+pub fn field_error(element: impl Into<String>, problem: Problem) -> FieldError {
+    Box::new((element.into(), problem))
+}
 
 #[derive(Clone, Copy)]
 pub struct Seg<'a, 'e> {
@@ -26,11 +34,43 @@ pub struct Seg<'a, 'e> {
     pub component: u8,
     /// Amounts and dates the element check already read from `els`.
     pub values: &'e Values,
+    /// Every byte of `els` is ASCII, so their text needs no UTF-8 check.
+    /// Private: memory safety rests on it (see [`Seg::new_ascii`]).
+    ascii: bool,
 }
 
 // The accessors are inlined: they hand back strings and amounts, which
 // returned through memory cost store-forwarding stalls at every call.
-impl<'a> Seg<'a, '_> {
+impl<'a, 'e> Seg<'a, 'e> {
+    /// A segment whose text is checked as UTF-8 as it is read.
+    pub fn new(raw_tag: &'a [u8], code: u32, els: &'e [&'a [u8]], component: u8, values: &'e Values) -> Self {
+        Seg { raw_tag, code, els, component, values, ascii: false }
+    }
+
+    /// A segment known to be all ASCII, whose text is taken without a UTF-8
+    /// check: that check, once per text element, was a twentieth of parse
+    /// time, and the lexer learns the same thing of the whole segment in the
+    /// pass that finds its terminator.
+    ///
+    /// # Safety
+    /// Every byte of every slice in `els` is below 0x80.
+    pub unsafe fn new_ascii(raw_tag: &'a [u8], code: u32, els: &'e [&'a [u8]], component: u8, values: &'e Values) -> Self {
+        debug_assert!(els.iter().all(|e| e.is_ascii()), "a segment said to be ASCII is not");
+        Seg { raw_tag, code, els, component, values, ascii: true }
+    }
+
+    /// Text of `raw`, which must be an element of this segment or part of
+    /// one (hence private).
+    #[inline(always)]
+    fn text_of(&self, raw: &[u8]) -> Text {
+        if self.ascii {
+            // SAFETY: `raw` lies within `els`, all ASCII (see `new_ascii`),
+            // and ASCII is UTF-8.
+            Text::new(unsafe { std::str::from_utf8_unchecked(raw) })
+        } else {
+            values::text(raw)
+        }
+    }
     /// The tag as text for messages (`?` when it is not UTF-8). Only
     /// errors need it, so it is not made for every segment.
     pub fn tag(&self) -> &'a str {
@@ -50,25 +90,25 @@ impl<'a> Seg<'a, '_> {
     #[inline(always)]
     pub fn opt(&self, n: usize) -> Option<Text> {
         let raw = self.raw(n);
-        (!raw.is_empty()).then(|| values::text(raw))
+        (!raw.is_empty()).then(|| self.text_of(raw))
     }
 
     #[inline(always)]
     pub fn text(&self, n: usize) -> Text {
-        values::text(self.raw(n))
+        self.text_of(self.raw(n))
     }
 
     /// A required element: missing is a refusal naming the element.
     #[inline(always)]
     pub fn required(&self, n: usize, name: &str) -> Result<Text, FieldError> {
-        self.opt(n).ok_or_else(|| (self.reference(n), Problem::MissingElement { name: name.to_string() }))
+        self.opt(n).ok_or_else(|| self.missing(n, name))
     }
 
     #[inline(always)]
     pub fn amount(&self, n: usize, name: &str) -> Result<Decimal, FieldError> {
         let raw = self.raw(n);
         if raw.is_empty() {
-            return Err((self.reference(n), Problem::MissingElement { name: name.to_string() }));
+            return Err(self.missing(n, name));
         }
         if let Some(value) = self.values.decimal(n - 1) {
             return Ok(value);
@@ -100,14 +140,20 @@ impl<'a> Seg<'a, '_> {
         values::date(raw).map(Some).ok_or_else(|| self.bad(n, "a calendar date CCYYMMDD"))
     }
 
-    /// The components of composite element `n`.
-    pub fn components(&self, n: usize) -> impl Iterator<Item = &'a [u8]> {
+    /// The components of composite element `n`, as text.
+    pub fn components(&self, n: usize) -> impl Iterator<Item = Text> + use<'a, '_, 'e> {
         let raw = self.raw(n);
         let separator = values::component_separator(raw, self.component);
-        raw.split(move |&b| b == separator)
+        raw.split(move |&b| b == separator).map(|part| self.text_of(part))
     }
 
+    #[cold]
+    fn missing(&self, n: usize, name: &str) -> FieldError {
+        field_error(self.reference(n), Problem::MissingElement { name: name.to_string() })
+    }
+
+    #[cold]
     fn bad(&self, n: usize, expected: &str) -> FieldError {
-        (self.reference(n), Problem::BadValue { expected: expected.to_string(), found: values::text(self.raw(n)).into() })
+        field_error(self.reference(n), Problem::BadValue { expected: expected.to_string(), found: values::text(self.raw(n)).into() })
     }
 }

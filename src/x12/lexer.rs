@@ -82,8 +82,10 @@ pub enum Split<'a> {
     /// As [`Token::Interchange`], with the ISA's ordinal in the file.
     Interchange { header: IsaHeader, ordinal: u64 },
     /// A segment as in [`Token::Segment`]; its elements are in the vector
-    /// passed to [`Lexer::next_split`].
-    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64 },
+    /// passed to [`Lexer::next_split`]. `ascii`: every byte of `bytes` is
+    /// below 0x80, which callers may rely on for memory safety (element
+    /// text then needs no UTF-8 check).
+    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64, ascii: bool },
 }
 
 /// Where a cleaned segment's bytes are.
@@ -190,7 +192,7 @@ impl<R: Read> Lexer<R> {
             Some(Place::Scratch) => &self.scratch[..],
         };
         split_elements(d.element, bytes, els);
-        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal }))
+        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: bytes.is_ascii() }))
     }
 
     /// The fast lane of [`next_split`](Self::next_split): the next segment of
@@ -228,7 +230,7 @@ impl<R: Read> Lexer<R> {
         self.start += used;
         self.bytes_read += used as u64;
         self.segments_read = ordinal;
-        Some(Split::Segment { bytes, delimiters: d, ordinal })
+        Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: found.ascii })
     }
 
     /// Skips what may stand before a segment (see [`padding`]); false at the
