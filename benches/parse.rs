@@ -14,6 +14,11 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use remitd::generate::{write_synthetic, Synthetic};
 use remitd::parse::Summary;
 
+/// The allocator the `remitd` binary uses (see `src/main.rs`), so that the
+/// figure is the one `remitd parse` gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn synthetic_file() -> Vec<u8> {
     let mut file = Vec::with_capacity(110 << 20);
     write_synthetic(&mut file, Synthetic { transactions: 250, claims_per_transaction: 1000, seed: 835 }).expect("generate");

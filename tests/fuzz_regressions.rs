@@ -3,7 +3,8 @@
 //! targets in `fuzz/` do:
 //!
 //! - the lexer, drained to the end or the first error, ending the interchange
-//!   after each segment that starts with `IEA` (as the reader does);
+//!   after each segment that starts with `IEA` (as the reader does), then
+//!   split with and without its fast lane, which must agree;
 //! - `FileDocument::read` and `Summary::read`, whose results are ignored;
 //!   a document that reads must re-serialize, transaction by transaction.
 //!
@@ -17,7 +18,9 @@ use std::thread;
 use std::time::Duration;
 
 use remitd::parse::{FileDocument, Summary};
-use remitd::x12::lexer::Lexer;
+use remitd::x12::lexer::{Lexer, Split};
+
+include!("../fuzz/shared/splits.rs");
 
 /// Generous for an unoptimized build: the fuzzers flag anything over 10 s
 /// (`-timeout=10`, see fuzz/README.md) in an optimized one, and inputs are
@@ -44,6 +47,7 @@ fn walk(dir: &Path, keep: &dyn Fn(&Path) -> bool, out: &mut Vec<PathBuf>) {
 /// What the `lexer` fuzz target does.
 fn drain_lexer(data: &[u8]) {
     let _ = Lexer::new(data).drain();
+    assert_eq!(splits(data, true), splits(data, false), "the fast lane splits differently");
 }
 
 /// What the `parse` fuzz target does.

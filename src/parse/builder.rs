@@ -239,7 +239,7 @@ impl Builder {
         };
         match (self.claims.last_mut(), self.positions.claims.last()) {
             (Some(claim), Some(_)) => {
-                claim.services.push(service);
+                push_short(&mut claim.services, service);
                 self.positions.services.push(ordinal);
                 Ok(())
             }
@@ -313,18 +313,28 @@ fn person(seg: &Seg<'_, '_>) -> Person {
     Person { last_name: seg.opt(3), first_name: seg.opt(4), middle_name: seg.opt(5), suffix: seg.opt(7), id_qualifier: seg.opt(8), id: seg.opt(9) }
 }
 
+/// Pushes onto a list that is nearly always short (a claim's service lines,
+/// a line's adjustments): room for two at first, not the four `Vec` makes.
+/// A transaction set's model is built whole and dropped whole; the smaller
+/// it is, the more of it is still in cache when that happens.
+#[inline(always)]
+fn push_short<T>(list: &mut Vec<T>, item: T) {
+    if list.capacity() == 0 {
+        list.reserve_exact(2);
+    }
+    list.push(item);
+}
+
 /// CAS: a group code, then up to six (reason, amount, quantity) triplets.
 fn adjustments(seg: &Seg<'_, '_>, into: &mut Vec<Adjustment>) -> Result<(), FieldError> {
     let group = seg.required(1, "Claim Adjustment Group Code")?;
     for triplet in 0..6 {
         let reason_el = 2 + 3 * triplet;
         let Some(reason) = seg.opt(reason_el) else { continue };
-        into.push(Adjustment {
-            group: group.clone(),
-            reason,
-            amount: seg.amount(reason_el + 1, "Adjustment Amount")?,
-            quantity: seg.opt_amount(reason_el + 2)?,
-        });
+        push_short(
+            into,
+            Adjustment { group: group.clone(), reason, amount: seg.amount(reason_el + 1, "Adjustment Amount")?, quantity: seg.opt_amount(reason_el + 2)? },
+        );
     }
     Ok(())
 }

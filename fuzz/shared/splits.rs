@@ -1,0 +1,38 @@
+// Shared by `fuzz_targets/lexer.rs` and `tests/fuzz_regressions.rs`
+// (through `include!`), so both check the lexer the same way. Needs
+// `remitd::x12::lexer::{Lexer, Split}` in scope.
+
+/// A segment as split: its elements and whether the lexer said it is ASCII.
+type Owned = (Vec<Vec<u8>>, bool);
+
+/// Every segment of `data` until the end or the first error.
+fn splits(data: &[u8], fast_lane: bool) -> Vec<Owned> {
+    let mut lexer = Lexer::new(data);
+    let mut out = Vec::new();
+    loop {
+        let mut els = Vec::new();
+        let fast = if fast_lane { lexer.fast_split(&mut els) } else { None };
+        let (segment, iea) = match fast {
+            Some(Split::Segment { bytes, ascii, .. }) => {
+                assert_eq!(ascii, bytes.is_ascii(), "fast lane ASCII flag for {bytes:?}");
+                ((els.iter().map(|e| e.to_vec()).collect(), ascii), bytes.starts_with(b"IEA"))
+            }
+            Some(Split::Interchange { .. }) => unreachable!("the fast lane yields segments only"),
+            None => {
+                let mut els = Vec::new();
+                match lexer.next_split(&mut els) {
+                    Ok(Some(Split::Segment { bytes, ascii, .. })) => {
+                        assert_eq!(ascii, bytes.is_ascii(), "ASCII flag for {bytes:?}");
+                        ((els.iter().map(|e| e.to_vec()).collect(), ascii), bytes.starts_with(b"IEA"))
+                    }
+                    Ok(Some(Split::Interchange { .. })) => continue,
+                    Ok(None) | Err(_) => return out,
+                }
+            }
+        };
+        out.push(segment);
+        if iea {
+            lexer.end_interchange();
+        }
+    }
+}
