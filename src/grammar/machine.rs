@@ -45,11 +45,12 @@ impl<'g> Machine<'g> {
         Machine { grammar, stack }
     }
 
-    /// Places one segment, given its tag and first element (the qualifier).
+    /// Places one segment, given its tag (as bytes, and packed as the
+    /// reader already has it: [`tag_code`](crate::x12::tag_code)) and its
+    /// first element (the qualifier).
     #[inline(always)]
-    pub fn place(&mut self, tag: &[u8], first_element: &[u8]) -> Result<Placement, Problem> {
+    pub fn place(&mut self, code: u32, tag: &[u8], first_element: &[u8]) -> Result<Placement, Problem> {
         let g = self.grammar;
-        let code = crate::x12::tag_code(tag);
         let packed = lookup::pack(first_element);
         let tag_number = g.tags.get(code);
         let top = self.stack.len();
@@ -150,7 +151,7 @@ mod tests {
         let mut m = Machine::new(g);
         let mut out = Vec::new();
         for (tag, q) in segs {
-            let p = m.place(tag.as_bytes(), q.as_bytes())?;
+            let p = m.place(crate::x12::tag_code(tag.as_bytes()), tag.as_bytes(), q.as_bytes())?;
             out.push(format!("{}:{}", g.loops[p.loop_idx].id, tag));
         }
         m.finish()?;

@@ -452,7 +452,7 @@ impl State {
         let ordinal = tx.ordinal;
         let raw_tag = els[0];
         let qualifier = els.get(1).copied().unwrap_or(b"");
-        let placement = match tx.machine.place(raw_tag, qualifier) {
+        let placement = match tx.machine.place(code, raw_tag, qualifier) {
             Ok(p) => p,
             Err(problem) => return self.fail(ordinal, tag_text(raw_tag), None, problem),
         };
