@@ -440,9 +440,15 @@ async fn the_command_line_posts_lists_and_shows_runs() {
     assert!(out.contains("OUT OF RANGE: OVER $30.00"), "{out}");
     let run = out.lines().find_map(|l| l.strip_prefix("RUN #")).and_then(|l| l.split(',').next()).expect("a run number").to_string();
 
+    let (code, out, _) = remitd(&["sweep", "runs", "--format", "csv"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("run,receipt,mode,slot,actor,started_at,written_off,total,out_of_range\n"), "{out}");
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{run},")) && l.contains(",post,") && l.contains(",sue,")), "{out}");
     let (code, out, _) = remitd(&["sweep", "runs"]);
     assert_eq!(code, Some(0));
-    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{run},")) && l.contains(",post,") && l.contains(",sue,")), "{out}");
+    let row: Vec<&str> = out.lines().nth(1).map(|l| l.split_whitespace().collect()).unwrap_or_default();
+    assert!(out.starts_with("  RUN  RECEIPT  MODE"), "a table, not CSV: {out}");
+    assert_eq!((row.first(), row.get(2), row.get(4), row.get(7)), (Some(&run.as_str()), Some(&"post"), Some(&"sue"), Some(&"37.36")), "{out}");
     let (code, csv, _) = remitd(&["sweep", "show", &run, "--format", "csv"]);
     assert_eq!(code, Some(0));
     assert!(csv.contains("written_off,insurance,INS-SMALL,\"BROWN, CHARLES\",000040,"), "{csv}");

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use super::writeoffs::ActorArg;
 use super::{fail, print_json, EXIT_REFUSED, EXIT_USAGE};
+use crate::sweep::run::RunSummary;
 use crate::sweep::schedule::Window;
 use crate::sweep::{report, txcodes, Answer, Line, Params, Report, SweepConfig, SweepError};
 
@@ -236,14 +237,45 @@ async fn runs(pool: &PgPool, format: Format) -> u8 {
         Ok(r) => r,
         Err(e) => return refused(e),
     };
+    let fields = |r: &RunSummary| {
+        [
+            r.run.to_string(),
+            r.receipt.map(|s| s.to_string()).unwrap_or_default(),
+            r.mode.clone(),
+            r.slot.map(|s| s.to_rfc3339()).unwrap_or_default(),
+            r.actor.clone(),
+            r.started_at.to_rfc3339(),
+            r.written_off.to_string(),
+            r.total.to_string(),
+            r.out_of_range.to_string(),
+        ]
+    };
     match format {
         Format::Json => print_json(&runs),
-        Format::Text | Format::Csv => {
-            println!("run,receipt,mode,slot,actor,started_at,written_off,total,out_of_range");
-            for r in runs {
-                let slot = r.slot.map(|s| s.to_rfc3339()).unwrap_or_default();
-                let receipt = r.receipt.map(|s| s.to_string()).unwrap_or_default();
-                println!("{},{receipt},{},{slot},{},{},{},{},{}", r.run, r.mode, r.actor, r.started_at.to_rfc3339(), r.written_off, r.total, r.out_of_range);
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+            let mut write = || -> Result<(), csv::Error> {
+                w.write_record(["run", "receipt", "mode", "slot", "actor", "started_at", "written_off", "total", "out_of_range"])?;
+                for r in &runs {
+                    w.write_record(fields(r))?;
+                }
+                w.flush()?;
+                Ok(())
+            };
+            match write() {
+                Ok(()) => 0,
+                Err(e) => fail(e),
+            }
+        }
+        Format::Text => {
+            let head = ["RUN", "RECEIPT", "MODE", "SLOT", "ACTOR", "STARTED", "CLAIMS", "TOTAL", "OVER MAX"];
+            let row = |f: &[String; 9]| {
+                let f = f.clone().map(|v| if v.is_empty() { "-".to_string() } else { v });
+                format!("{:>5}  {:>7}  {:<11}  {:<25}  {:<12}  {:<25}  {:>6}  {:>12}  {:>8}", f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
+            };
+            println!("{}", row(&head.map(String::from)).trim_end());
+            for r in &runs {
+                println!("{}", row(&fields(r)).trim_end());
             }
             0
         }
