@@ -5,6 +5,13 @@
 /// A segment as split: its elements and whether the lexer said it is ASCII.
 type Owned = (Vec<Vec<u8>>, bool);
 
+/// A split segment as owned data, having checked its ASCII flag; and
+/// whether it is an IEA (which ends the interchange).
+fn owned(bytes: &[u8], ascii: bool, els: &[&[u8]]) -> (Owned, bool) {
+    assert_eq!(ascii, bytes.is_ascii(), "ASCII flag for {bytes:?}");
+    ((els.iter().map(|e| e.to_vec()).collect(), ascii), bytes.starts_with(b"IEA"))
+}
+
 /// Every segment of `data` until the end or the first error.
 fn splits(data: &[u8], fast_lane: bool) -> Vec<Owned> {
     let mut lexer = Lexer::new(data);
@@ -13,18 +20,12 @@ fn splits(data: &[u8], fast_lane: bool) -> Vec<Owned> {
         let mut els = Vec::new();
         let fast = if fast_lane { lexer.fast_split(&mut els) } else { None };
         let (segment, iea) = match fast {
-            Some(Split::Segment { bytes, ascii, .. }) => {
-                assert_eq!(ascii, bytes.is_ascii(), "fast lane ASCII flag for {bytes:?}");
-                ((els.iter().map(|e| e.to_vec()).collect(), ascii), bytes.starts_with(b"IEA"))
-            }
+            Some(Split::Segment { bytes, ascii, .. }) => owned(bytes, ascii, &els),
             Some(Split::Interchange { .. }) => unreachable!("the fast lane yields segments only"),
             None => {
                 let mut els = Vec::new();
                 match lexer.next_split(&mut els) {
-                    Ok(Some(Split::Segment { bytes, ascii, .. })) => {
-                        assert_eq!(ascii, bytes.is_ascii(), "ASCII flag for {bytes:?}");
-                        ((els.iter().map(|e| e.to_vec()).collect(), ascii), bytes.starts_with(b"IEA"))
-                    }
+                    Ok(Some(Split::Segment { bytes, ascii, .. })) => owned(bytes, ascii, &els),
                     Ok(Some(Split::Interchange { .. })) => continue,
                     Ok(None) | Err(_) => return out,
                 }

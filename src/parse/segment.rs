@@ -71,6 +71,7 @@ impl<'a, 'e> Seg<'a, 'e> {
             values::text(raw)
         }
     }
+
     /// The tag as text for messages (`?` when it is not UTF-8). Only
     /// errors need it, so it is not made for every segment.
     pub fn tag(&self) -> &'a str {
