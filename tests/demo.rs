@@ -165,3 +165,16 @@ async fn ctrl_c_still_cleans_up() {
     assert!(rest.contains("daemon stopped") && rest.contains(&format!("database {name} dropped")), "{rest}");
     assert!(!database_exists(&name).await, "{name} is left behind");
 }
+
+/// The clean-up holds the demo database's name before `migrate` creates it,
+/// so dropping must tell a database it removed from one that never was.
+#[tokio::test]
+async fn dropping_the_demo_database_says_whether_there_was_one() {
+    let server = remitd::demo::database::Server { url: server_url(), origin: "the test server".into() };
+    let db = remitd::demo::database::DemoDatabase::new(&server).expect("a demo database name");
+    assert!(!db.drop_database().await.expect("the server answers"), "nothing was created yet");
+    remitd::db::migrate(&db.url).await.expect("migrate creates the database").close().await;
+    assert!(database_exists(&db.name).await);
+    assert!(db.drop_database().await.expect("the server answers"), "it existed");
+    assert!(!database_exists(&db.name).await, "{} is left behind", db.name);
+}

@@ -253,14 +253,23 @@ impl DemoDatabase {
         Ok(DemoDatabase { url: crate::db::with_database(&server.url, &name), name, admin })
     }
 
-    /// Drops the database, ending any session still on it.
-    pub async fn drop_database(&self) -> anyhow::Result<()> {
+    /// Drops the database, ending any session still on it. Returns whether
+    /// there was one to drop: the clean-up holds the name before `migrate`
+    /// creates it, so a failure early on leaves nothing behind.
+    pub async fn drop_database(&self) -> anyhow::Result<bool> {
         let mut conn = self.admin.connect().await.context("cannot reach PostgreSQL to drop the demo database")?;
-        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .execute(&mut conn)
+        let existed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&self.name)
+            .fetch_one(&mut conn)
             .await
-            .with_context(|| format!("cannot drop {}", self.name))?;
+            .with_context(|| format!("cannot look up {}", self.name))?;
+        if existed {
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+                .execute(&mut conn)
+                .await
+                .with_context(|| format!("cannot drop {}", self.name))?;
+        }
         let _ = conn.close().await;
-        Ok(())
+        Ok(existed)
     }
 }

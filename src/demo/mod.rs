@@ -211,7 +211,8 @@ impl Held {
         }
         if let Some(db) = self.database.take() {
             match db.drop_database().await {
-                Ok(()) => say!("  database {} dropped", db.name),
+                Ok(true) => say!("  database {} dropped", db.name),
+                Ok(false) => say!("  database {} was never created", db.name),
                 Err(e) => problems.push(e),
             }
         }
