@@ -45,20 +45,24 @@ pub struct Found {
 /// of the buffer. `els` holds some elements then: the caller clears it.
 #[inline]
 pub fn segment<'a>(input: &'a [u8], sep: u8, term: u8, els: &mut Vec<&'a [u8]>) -> Option<Found> {
-    match short(input, sep, term) {
-        Some(short) => {
-            let from = push(input, short.seps, 0, 0, els);
-            els.push(&input[from..short.found.len]);
-            Some(short.found)
+    let short = short(input, sep, term);
+    let from = push(input, short.seps, 0, 0, els);
+    match short.found {
+        Some(found) => {
+            els.push(&input[from..found.len]);
+            Some(found)
         }
-        None => long(input, sep, term, els),
+        None => long(input, sep, term, from, short.control, short.high, els),
     }
 }
 
-/// What [`short`] found: the segment and its separators, a bit per byte.
+/// What [`short`] read: separators, control and non-ASCII bytes a bit per
+/// byte, up to the terminator or over all it looked at when it found none.
 struct Short {
-    found: Found,
+    found: Option<Found>,
     seps: u64,
+    control: u32,
+    high: u32,
 }
 
 /// How many blocks [`short`] looks at: 64 bytes, the length of a mask.
@@ -69,7 +73,7 @@ const SHORT_BLOCKS: usize = 64 / BLOCK;
 /// them: pushing as the blocks are read, the loop did not fit in the
 /// registers.
 #[inline(always)]
-fn short(input: &[u8], sep: u8, term: u8) -> Option<Short> {
+fn short(input: &[u8], sep: u8, term: u8) -> Short {
     let (mut seps, mut control, mut high) = (0u64, 0u32, 0u32);
     for (n, chunk) in input.chunks_exact(BLOCK).take(SHORT_BLOCKS).enumerate() {
         let m = block(chunk, sep, term);
@@ -79,21 +83,20 @@ fn short(input: &[u8], sep: u8, term: u8) -> Option<Short> {
         high |= m.high & keep;
         if m.term != 0 {
             let len = n * BLOCK + m.term.trailing_zeros() as usize;
-            return Some(Short { found: Found { len, control: control != 0, ascii: high == 0 }, seps });
+            return Short { found: Some(Found { len, control: control != 0, ascii: high == 0 }), seps, control, high };
         }
     }
-    None
+    Short { found: None, seps, control, high }
 }
 
-/// [`segment`] for a terminator past the first 64 bytes, pushing elements
-/// block by block.
+/// [`segment`] for a terminator past the first 64 bytes, which [`short`]
+/// has read (its elements are pushed; the next starts at `from`): goes on
+/// from there, pushing elements block by block.
 // Kept out of line: it is rare, and inlined it crowds the short path.
 #[inline(never)]
-fn long<'a>(input: &'a [u8], sep: u8, term: u8, els: &mut Vec<&'a [u8]>) -> Option<Found> {
-    let mut from = 0usize;
-    let mut control = 0u32;
-    let mut high = 0u32;
-    for (n, chunk) in input.chunks_exact(BLOCK).enumerate() {
+fn long<'a>(input: &'a [u8], sep: u8, term: u8, mut from: usize, mut control: u32, mut high: u32, els: &mut Vec<&'a [u8]>) -> Option<Found> {
+    // Past the blocks `short` read; when it read fewer, there are no more.
+    for (n, chunk) in input.chunks_exact(BLOCK).enumerate().skip(SHORT_BLOCKS) {
         let base = n * BLOCK;
         let m = block(chunk, sep, term);
         if m.term != 0 {
@@ -284,7 +287,7 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(7);
         let alphabet = b"*~\r\n\x01\x1f )+A9\x80\xff";
         for _ in 0..20_000 {
-            let len = rng.usize(0..90);
+            let len = rng.usize(0..200);
             let input: Vec<u8> = (0..len).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
             let whole = len / BLOCK * BLOCK;
             let expected = input[..whole].iter().position(|&b| b == b'~').map(|end| {
