@@ -369,18 +369,10 @@ fn synthetic_claim(rng: &mut fastrand::Rng, n: usize) -> Claim {
             id_qualifier: Some("MI".into()),
             id: Some(format_compact!("M{n:010}")),
         }),
-        insured: None,
-        corrected_patient: None,
-        rendering_provider: None,
-        adjustments: Vec::new(),
-        original_reference: None,
-        references: Vec::new(),
         statement_from: day,
         statement_to: day,
-        received_date: None,
-        interest: None,
-        amounts: Vec::new(),
         services,
+        ..Claim::default()
     }
 }
 

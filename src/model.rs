@@ -146,8 +146,9 @@ pub struct Reference {
     pub value: Text,
 }
 
-/// Loop 2100: one claim as the payer adjudicated it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Loop 2100: one claim as the payer adjudicated it. `Default` is the
+/// empty claim, for filling in only what a segment says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     /// CLP01: the provider's claim id as sent on the 837.
     pub patient_control_number: Text,

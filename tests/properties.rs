@@ -85,18 +85,9 @@ fn claim() -> impl Strategy<Value = Claim> {
                     id_qualifier: Some("MI".into()),
                     id: Some("X1".into()),
                 }),
-                insured: None,
-                corrected_patient: None,
-                rendering_provider: None,
                 adjustments,
-                original_reference: None,
-                references: Vec::new(),
-                statement_from: None,
-                statement_to: None,
-                received_date: None,
-                interest: None,
-                amounts: Vec::new(),
                 services,
+                ..Claim::default()
             }
         })
 }

@@ -193,19 +193,7 @@ impl Builder {
             facility_type: seg.opt(8),
             frequency: seg.opt(9),
             header_number: self.header_number.clone(),
-            patient: None,
-            insured: None,
-            corrected_patient: None,
-            rendering_provider: None,
-            adjustments: Vec::new(),
-            original_reference: None,
-            references: Vec::new(),
-            statement_from: None,
-            statement_to: None,
-            received_date: None,
-            interest: None,
-            amounts: Vec::new(),
-            services: Vec::new(),
+            ..Claim::default()
         });
         Ok(())
     }

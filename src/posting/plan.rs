@@ -191,25 +191,10 @@ mod tests {
             status_code: status.into(),
             charge: d(charge),
             paid: d(paid),
-            patient_responsibility: None,
             filing_indicator: "MC".into(),
-            payer_claim_control_number: None,
-            facility_type: None,
-            frequency: None,
-            header_number: None,
-            patient: None,
-            insured: None,
-            corrected_patient: None,
-            rendering_provider: None,
             adjustments,
-            original_reference: None,
-            references: vec![],
-            statement_from: None,
-            statement_to: None,
-            received_date: None,
-            interest: None,
-            amounts: vec![],
             services,
+            ..Claim::default()
         }
     }
 
