@@ -138,7 +138,7 @@ impl Spec {
 /// Checks `elements` (the segment's elements after its tag), keeping in
 /// `values` the amounts and dates read along the way.
 ///
-/// Each element first goes through [`accepts`], which only answers whether
+/// Each element first goes through `accepts`, which only answers whether
 /// the value is clean: present when required, well typed, a listed code,
 /// long enough, not too long, not in a not-used element. Nearly every
 /// element is; the few that are not are checked again by the full rules,

@@ -56,7 +56,7 @@ impl LoopRoles {
 
 /// Segment ordinals (ST = 1) of what balancing reports on, and what
 /// balancing found in each claim as it was finished (see
-/// [`Builder::close_claim`]).
+/// `Builder::close_claim`).
 #[derive(Debug, Default, Clone)]
 pub struct Positions {
     pub bpr: u64,

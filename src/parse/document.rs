@@ -1,7 +1,7 @@
 //! A whole file as one document: the shape `remitd parse --format json`
 //! prints and the golden files under `samples/` hold.
 //!
-//! Unlike [`Reader`](super::Reader), this keeps every transaction set in
+//! Unlike [`Reader`], this keeps every transaction set in
 //! memory; it is for showing a file, not for posting it.
 
 use std::io::Read;

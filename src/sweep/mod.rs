@@ -13,7 +13,7 @@
 //!
 //! - [`params`]: the parameters and their checks.
 //! - [`select`]: the one query that finds the balances.
-//! - [`write`]: the set-based write: write-offs, ledger, audit, report.
+//! - [`write`](mod@write): the set-based write: write-offs, ledger, audit, report.
 //! - [`run`]: preview, post, interactive and scheduled runs.
 //! - [`report`]: the report as text and CSV.
 //! - [`schedule`]: cron slots, rolling windows, the clock.
