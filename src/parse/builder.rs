@@ -316,8 +316,8 @@ fn push_short<T>(list: &mut Vec<T>, item: T) {
 /// CAS: a group code, then up to six (reason, amount, quantity) triplets.
 fn adjustments(seg: &Seg<'_, '_>, into: &mut Vec<Adjustment>) -> Result<(), FieldError> {
     let group = seg.required(1, "Claim Adjustment Group Code")?;
-    // Up to six triplets (reason, amount, quantity) from CAS02, as far as
-    // the segment goes: most stop after the first.
+    // Reason elements CAS02, 05, ... 17, only as far as the segment goes:
+    // most segments hold one triplet.
     for reason_el in (2..=seg.els.len()).step_by(3).take(6) {
         let Some(reason) = seg.opt(reason_el) else { continue };
         push_short(
