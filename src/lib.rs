@@ -9,18 +9,27 @@
 //! - [`parse`]: the streaming reader that turns a file into validated,
 //!   balanced transaction sets of the [`model`].
 //! - [`model`]: the typed 835, also the JSON contract of `remitd parse`.
+//! - [`ledger`]: the only writer of ledger entries, audit rows and receipts;
+//!   the lock order and the money invariants.
+//! - [`denials`]: the denial lifecycle (open, shrink, resolve, reopen, flag).
+//! - [`posting`]: a remittance's transaction set into the ledger.
+//! - [`writeoff`]: the write-off workflows; [`actors`]: who may do what.
+//! - [`sweep`]: the small-balance sweep.
 //! - [`generate`]: synthetic, balanced 835 files for benchmarks and tests.
 //! - [`demo`]: `remitd demo`, the whole product on a throwaway database.
 //! - [`cli`]: the `remitd` command line.
 
+pub mod actors;
 pub mod claims;
 pub mod cli;
 pub mod daemon;
 pub mod db;
 pub mod demo;
+pub mod denials;
 pub mod generate;
 pub mod grammar;
 pub mod ingest;
+pub mod ledger;
 pub mod model;
 pub mod parse;
 pub mod posting;

@@ -6,6 +6,8 @@
 
 mod common;
 
+use remitd::actors::Scope;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -102,9 +104,9 @@ async fn kill_during_sweep_post_leaves_each_balance_whole() {
     for sql in fixture.split("\n\n").filter(|s| !s.trim_start().starts_with("--")) {
         sqlx::query(sql).bind(SWEEP_CLAIMS).execute(&db.pool).await.expect(sql);
     }
-    remitd::writeoff::actors::add(&db.pool, "sue").await.unwrap();
-    for scope in ["billing.denial.write", "billing.writeoff.approve"] {
-        remitd::writeoff::actors::grant(&db.pool, "sue", scope).await.unwrap();
+    remitd::actors::add(&db.pool, "sue").await.unwrap();
+    for scope in [Scope::DenialWrite, Scope::WriteoffApprove] {
+        remitd::actors::grant(&db.pool, "sue", scope).await.unwrap();
     }
     let sweep = |db: &TestDb| {
         let mut cmd = remitd(db);

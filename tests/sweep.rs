@@ -13,7 +13,9 @@ use common::{claim, dec, import_csv, ingest, TestDb};
 use remitd::model::{Adjustment, Claim};
 use remitd::sweep::schedule::{Clock, FixedClock};
 use remitd::sweep::{self, Answer, Bucket, Params, Section, SlotOutcome, SweepConfig, SweepError};
-use remitd::writeoff::{actors, denials, history};
+use remitd::actors::{self, Scope};
+use remitd::denials;
+use remitd::writeoff::{self, history};
 
 /// The claims, as the practice-management system exports them: BROWN last
 /// billed 200 days ago, RECENT 11 days ago, every other one 250 days ago.
@@ -103,14 +105,14 @@ async fn setup() -> TestDb {
         ],
     );
     ingest(&db.pool, &file).await;
-    for (name, scopes) in [("sue", vec![actors::DENIAL_WRITE, actors::WRITEOFF_APPROVE]), ("ann", vec![actors::DENIAL_WRITE])] {
+    for (name, scopes) in [("sue", vec![Scope::DenialWrite, Scope::WriteoffApprove]), ("ann", vec![Scope::DenialWrite])] {
         actors::add(&db.pool, name).await.unwrap();
         for s in scopes {
             actors::grant(&db.pool, name, s).await.unwrap();
         }
     }
     let d = denials::list(&db.pool, Some("INS-APPEAL"), None).await.unwrap().remove(0);
-    denials::appeal(&db.pool, d.id, "sue", true).await.unwrap();
+    writeoff::appeal(&db.pool, d.id, "sue", true).await.unwrap();
     db
 }
 

@@ -6,7 +6,10 @@
 mod common;
 
 use common::{claim, dec, import_csv, ingest, sample, sample_claims_except, TestDb};
-use remitd::writeoff::{self, actors, denials, Approval, Request, WriteoffError};
+use remitd::actors::{self, Scope};
+use remitd::denials::{self, DenialStatus};
+use remitd::ledger::{ActionError as WriteoffError, WriteoffStatus};
+use remitd::writeoff::{self, Approval, Request};
 
 /// A database with the denial sample posted and two actors:
 /// `ann` (denial.write, payment.write) and `sam` (approve).
@@ -14,7 +17,7 @@ async fn setup() -> TestDb {
     let db = TestDb::new().await;
     import_csv(&db.pool, &sample_claims_except(&[])).await;
     ingest(&db.pool, &sample("valid/denial.835")).await;
-    for (name, scopes) in [("ann", vec![actors::DENIAL_WRITE, actors::PAYMENT_WRITE]), ("sam", vec![actors::WRITEOFF_APPROVE]), ("bob", vec![])] {
+    for (name, scopes) in [("ann", vec![Scope::DenialWrite, Scope::PaymentWrite]), ("sam", vec![Scope::WriteoffApprove]), ("bob", vec![])] {
         actors::add(&db.pool, name).await.unwrap();
         for s in scopes {
             actors::grant(&db.pool, name, s).await.unwrap();
@@ -39,7 +42,7 @@ async fn write_off_with_reason_closes_the_balance_and_is_audited() {
     assert_eq!(claim(&db.pool, "CLM-2001").await.insurance_balance, dec("250.00"));
 
     let out = writeoff::write_off(&db.pool, req(d.id, "non-covered", "ann")).await.unwrap();
-    assert_eq!((out.status.as_str(), out.denial_status.as_str(), out.amount), ("POSTED", "WRITE_OFF", dec("250.00")));
+    assert_eq!((out.status.as_str(), out.denial_status.unwrap().as_str(), out.amount), ("POSTED", "WRITE_OFF", dec("250.00")));
 
     let c = claim(&db.pool, "CLM-2001").await;
     assert_eq!(c.insurance_balance, dec("0"), "the claim balance closes");
@@ -62,13 +65,13 @@ async fn scopes_reasons_and_amounts_are_enforced() {
     let db = setup().await;
     let d = denial_of(&db, "CLM-2001").await;
     let e = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "bob")).await.unwrap_err();
-    assert!(matches!(&e, WriteoffError::Forbidden { scope, .. } if scope == actors::DENIAL_WRITE), "{e}");
+    assert!(matches!(&e, WriteoffError::Forbidden { scope, .. } if *scope == Scope::DenialWrite.as_str()), "{e}");
     assert_eq!(e.to_string(), "actor \"bob\" lacks the scope billing.denial.write (grant it with: remitd actor grant bob billing.denial.write)");
     let e = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "nobody")).await.unwrap_err();
     assert!(matches!(e, WriteoffError::UnknownActor(_)), "{e}");
-    actors::grant(&db.pool, "bob", actors::DENIAL_WRITE).await.unwrap();
+    actors::grant(&db.pool, "bob", Scope::DenialWrite).await.unwrap();
     let e = writeoff::write_off(&db.pool, req(d.id, "contractual", "bob")).await.unwrap_err();
-    assert!(matches!(&e, WriteoffError::Forbidden { scope, .. } if scope == actors::PAYMENT_WRITE), "contractual write-offs need payment.write: {e}");
+    assert!(matches!(&e, WriteoffError::Forbidden { scope, .. } if *scope == Scope::PaymentWrite.as_str()), "contractual write-offs need payment.write: {e}");
     let e = writeoff::write_off(&db.pool, req(d.id, "other", "ann")).await.unwrap_err();
     assert!(e.to_string().contains("needs a note"), "{e}");
     let e = writeoff::write_off(&db.pool, req(d.id, "no-such-reason", "ann")).await.unwrap_err();
@@ -85,22 +88,22 @@ async fn partial_write_off_leaves_the_rest_open_and_other_takes_a_note() {
     let d = denial_of(&db, "CLM-2001").await;
     let part = Request { amount: Some(dec("100.00")), note: Some("payer agreed to 150 on appeal call"), ..req(d.id, "other", "ann") };
     let out = writeoff::write_off(&db.pool, part).await.unwrap();
-    assert_eq!(out.denial_status, "OPEN");
+    assert_eq!(out.denial_status, Some(DenialStatus::Open));
     let after = denial_of(&db, "CLM-2001").await;
     assert_eq!(after.remaining, dec("150.00"));
     assert_eq!(claim(&db.pool, "CLM-2001").await.insurance_balance, dec("150.00"));
     let rest = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.unwrap();
-    assert_eq!((rest.amount, rest.denial_status.as_str()), (dec("150.00"), "WRITE_OFF"));
+    assert_eq!((rest.amount, rest.denial_status.unwrap().as_str()), (dec("150.00"), "WRITE_OFF"));
 }
 
 #[tokio::test]
 async fn an_appealed_denial_cannot_be_written_off_until_withdrawn() {
     let db = setup().await;
     let d = denial_of(&db, "CLM-2001").await;
-    denials::appeal(&db.pool, d.id, "ann", true).await.unwrap();
+    writeoff::appeal(&db.pool, d.id, "ann", true).await.unwrap();
     let e = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.unwrap_err();
     assert!(e.to_string().contains("withdraw the appeal first"), "{e}");
-    denials::appeal(&db.pool, d.id, "ann", false).await.unwrap();
+    writeoff::appeal(&db.pool, d.id, "ann", false).await.unwrap();
     assert!(writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.is_ok());
     let actions: Vec<String> =
         sqlx::query_scalar("SELECT action FROM audit_log WHERE denial_id = $1 ORDER BY id").bind(d.id).fetch_all(&db.pool).await.unwrap();
@@ -113,23 +116,23 @@ async fn the_approval_gate_holds_write_offs_above_the_threshold() {
     writeoff::set_approval_policy(&db.pool, "sam", Approval::Above(dec("100"))).await.unwrap();
     let big = denial_of(&db, "CLM-2001").await; // 250.00: above
     let out = writeoff::write_off(&db.pool, req(big.id, "bad-debt", "ann")).await.unwrap();
-    assert_eq!((out.status.as_str(), out.denial_status.as_str()), ("PENDING_APPROVAL", "PENDING_WRITEOFF"));
+    assert_eq!((out.status.as_str(), out.denial_status.unwrap().as_str()), ("PENDING_APPROVAL", "PENDING_WRITEOFF"));
     assert_eq!(claim(&db.pool, "CLM-2001").await.insurance_balance, dec("250.00"), "nothing posts before approval");
 
     let e = writeoff::decide(&db.pool, big.id, "ann", true).await.unwrap_err();
     assert!(matches!(e, WriteoffError::Forbidden { .. }), "the requester lacks approve: {e}");
-    actors::grant(&db.pool, "ann", actors::WRITEOFF_APPROVE).await.unwrap();
+    actors::grant(&db.pool, "ann", Scope::WriteoffApprove).await.unwrap();
     let e = writeoff::decide(&db.pool, big.id, "ann", true).await.unwrap_err();
     assert!(e.to_string().contains("cannot also approve"), "{e}");
     let approved = writeoff::decide(&db.pool, big.id, "sam", true).await.unwrap();
-    assert_eq!((approved.status.as_str(), approved.denial_status.as_str()), ("POSTED", "WRITE_OFF"));
+    assert_eq!((approved.status.as_str(), approved.denial_status.unwrap().as_str()), ("POSTED", "WRITE_OFF"));
     assert_eq!(claim(&db.pool, "CLM-2001").await.insurance_balance, dec("0"));
 
     // Rejected: the denial is OPEN again, nothing posted.
     let other = denial_of(&db, "CLM-2002").await; // 480.00
     writeoff::write_off(&db.pool, req(other.id, "timely-filing-expired", "ann")).await.unwrap();
     let rejected = writeoff::decide(&db.pool, other.id, "sam", false).await.unwrap();
-    assert_eq!((rejected.status.as_str(), rejected.denial_status.as_str()), ("REJECTED", "OPEN"));
+    assert_eq!((rejected.status.as_str(), rejected.denial_status.unwrap().as_str()), ("REJECTED", "OPEN"));
     assert_eq!(denial_of(&db, "CLM-2002").await.remaining, dec("480.00"));
     assert_eq!(claim(&db.pool, "CLM-2002").await.written_off, dec("0"));
 }
@@ -183,7 +186,7 @@ async fn a_payer_reversal_reopens_a_written_off_denial_and_the_correction_resolv
     std::fs::write(&original, common::original_of_reversals()).unwrap();
     ingest(&db.pool, &original).await;
     let d = denial_of(&db, "CLM-3002").await;
-    assert_eq!(d.status, "OPEN");
+    assert_eq!(d.status, DenialStatus::Open);
     writeoff::write_off(&db.pool, req(d.id, "auth-denied-final", "ann")).await.unwrap();
     assert_eq!(claim(&db.pool, "CLM-3002").await.insurance_balance, dec("0"));
 
@@ -211,23 +214,22 @@ async fn a_reversal_that_matches_no_posting_flags_the_denial_for_a_person() {
     let d = denial_of(&db, "CLM-2001").await;
     let out = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.unwrap();
     // A reversal of CLM-2001 under a payer claim number remitd never posted.
-    let text = std::fs::read_to_string(sample("valid/reversal-and-correction.835")).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("odd-reversal.835");
-    std::fs::write(&path, text.replace("CLM-3001", "CLM-2001").replace("EFT-20240205-0003", "EFT-ODD")).unwrap();
+    let odd = common::clp("CLM-2001", "4", "250.00", "NEVER-POSTED", &[("CO", "50", "250.00")]);
+    let path = common::remittance_file(dir.path(), "EFT-ODD", vec![common::reversal_of(&odd)]);
     let outcome = ingest(&db.pool, &path).await;
     let remitd::ingest::FileOutcome::Posted { claims, .. } = outcome else { panic!("{outcome:?}") };
     assert_eq!(claims.denials_flagged, 1);
 
     let flagged = remitd::writeoff::reopen::flagged(&db.pool).await.unwrap();
     assert_eq!(flagged.len(), 1);
-    assert_eq!((flagged[0].0, flagged[0].1.as_str(), flagged[0].2.as_str()), (d.id, "CLM-2001", "WRITE_OFF"));
-    assert!(flagged[0].3.contains("EFT-ODD"), "{}", flagged[0].3);
+    assert_eq!((flagged[0].denial_id, flagged[0].claim_id.as_str(), flagged[0].status), (d.id, "CLM-2001", DenialStatus::WriteOff));
+    assert!(flagged[0].reason.contains("EFT-ODD"), "{}", flagged[0].reason);
 
     let e = remitd::writeoff::reopen::reopen_by_hand(&db.pool, d.id, "bob").await.unwrap_err();
     assert!(matches!(e, WriteoffError::Forbidden { .. }), "{e}");
     remitd::writeoff::reopen::reopen_by_hand(&db.pool, d.id, "ann").await.unwrap();
-    assert_eq!(denial_of(&db, "CLM-2001").await.status, "OPEN");
+    assert_eq!(denial_of(&db, "CLM-2001").await.status, DenialStatus::Open);
     assert!(remitd::writeoff::reopen::flagged(&db.pool).await.unwrap().is_empty());
     let status: String = sqlx::query_scalar("SELECT status FROM writeoffs WHERE id = $1").bind(out.writeoff_id).fetch_one(&db.pool).await.unwrap();
     assert_eq!(status, "UNDONE");
@@ -237,7 +239,7 @@ async fn a_reversal_that_matches_no_posting_flags_the_denial_for_a_person() {
 async fn bulk_write_off_skips_protected_states_and_gives_a_receipt() {
     let db = setup().await;
     let d2002 = denial_of(&db, "CLM-2002").await; // 480.00; CLM-2001 has 250.00
-    denials::appeal(&db.pool, d2002.id, "ann", true).await.unwrap();
+    writeoff::appeal(&db.pool, d2002.id, "ann", true).await.unwrap();
     let filter = writeoff::BulkFilter { max_balance: Some(dec("500")), ..Default::default() };
 
     let preview = writeoff::bulk(&db.pool, &filter, "small-balance", None, "ann", true).await.unwrap();
@@ -249,8 +251,8 @@ async fn bulk_write_off_skips_protected_states_and_gives_a_receipt() {
     assert_eq!((run.matched, run.written_off, run.total), (2, 1, dec("250.00")));
     assert_eq!(run.skipped.len(), 1);
     assert_eq!((run.skipped[0].denial_id, run.skipped[0].why.as_str()), (d2002.id, "under appeal (protected)"));
-    assert_eq!(denial_of(&db, "CLM-2001").await.status, "WRITE_OFF");
-    assert_eq!(denial_of(&db, "CLM-2002").await.status, "APPEAL_PENDING");
+    assert_eq!(denial_of(&db, "CLM-2001").await.status, DenialStatus::WriteOff);
+    assert_eq!(denial_of(&db, "CLM-2002").await.status, DenialStatus::AppealPending);
     let audited: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'writeoff_posted' AND receipt_id = $1")
         .bind(run.receipt)
         .fetch_one(&db.pool)
@@ -272,7 +274,7 @@ async fn the_gate_applies_row_by_row_in_a_bulk_run() {
     let run =
         writeoff::bulk(&db.pool, &writeoff::BulkFilter { max_balance: Some(dec("500")), ..Default::default() }, "bad-debt", None, "ann", false).await.unwrap();
     assert_eq!((run.written_off, run.pending_approval), (1, 1), "250 posts, 480 waits");
-    assert_eq!(denial_of(&db, "CLM-2002").await.status, "PENDING_WRITEOFF");
+    assert_eq!(denial_of(&db, "CLM-2002").await.status, DenialStatus::PendingWriteoff);
 }
 
 #[tokio::test]
@@ -390,5 +392,5 @@ async fn the_configured_approval_policy_applies_once_and_is_audited() {
     // A write-off above the threshold now waits.
     let d = denial_of(&db, "CLM-2001").await;
     let out = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.unwrap();
-    assert_eq!(out.status, "PENDING_APPROVAL");
+    assert_eq!(out.status, WriteoffStatus::PendingApproval);
 }

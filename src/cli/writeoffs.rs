@@ -4,7 +4,10 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use super::{fail, print_json, ListFormat, EXIT_REFUSED};
-use crate::writeoff::{self, actors, denials, history, patient, reopen, Approval, Outcome, Request, WriteoffError};
+use crate::actors::{self, Scope};
+use crate::denials::{self, DenialStatus};
+use crate::ledger::ActionError;
+use crate::writeoff::{self, history, patient, reopen, Approval, Outcome, Request};
 
 /// Who is acting: every money-moving command names its actor.
 #[derive(Debug, Clone, clap::Args)]
@@ -24,10 +27,18 @@ impl ActorArg {
 pub enum ActorCommand {
     /// Add a person who may act on denials and write-offs.
     Add { name: String },
-    /// Give a scope: billing.denial.write, billing.payment.write or billing.writeoff.approve.
-    Grant { name: String, scope: String },
+    /// Give a scope.
+    Grant {
+        name: String,
+        #[arg(value_enum)]
+        scope: Scope,
+    },
     /// Take a scope away.
-    Revoke { name: String, scope: String },
+    Revoke {
+        name: String,
+        #[arg(value_enum)]
+        scope: Scope,
+    },
     /// Every actor with its scopes.
     List,
 }
@@ -38,9 +49,8 @@ pub enum DenialCommand {
     List {
         #[arg(long)]
         claim: Option<String>,
-        /// OPEN, APPEAL_PENDING, PENDING_WRITEOFF, WRITE_OFF or RESOLVED.
-        #[arg(long)]
-        status: Option<String>,
+        #[arg(long, value_enum)]
+        status: Option<DenialStatus>,
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
@@ -178,8 +188,8 @@ pub async fn run_pr(pool: PgPool, args: PrArgs) -> u8 {
     let req = patient::PrRequest { claim_id: &args.claim_id, line: args.line, amounts, reason: &args.reason, actor: &args.actor.actor, preview: args.preview };
     match patient::pr_writeoff(&pool, req).await {
         Ok(o) => {
-            let head = match o.receipt {
-                Some(r) => format!("posted (write-off #{}, receipt {r})", o.writeoff_id.unwrap_or_default()),
+            let head = match &o.writeoff {
+                Some(w) => format!("{} (write-off #{}, receipt {})", w.status.as_str().to_lowercase().replace('_', " "), w.writeoff_id, w.receipt),
                 None => "preview, nothing written".into(),
             };
             println!("claim {} line {}: {head}", args.claim_id, o.line_number);
@@ -238,15 +248,15 @@ pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
                     w.write_record([
                         &r.writeoff_id.to_string(),
                         &r.receipt.to_string(),
-                        &r.receipt_kind,
+                        r.receipt_kind.as_str(),
                         &r.at.to_rfc3339(),
                         &r.claim_id,
                         &denial,
-                        &r.bucket,
+                        r.bucket.as_str(),
                         &r.reason,
                         r.note.as_deref().unwrap_or(""),
                         &r.amount.to_string(),
-                        &r.status,
+                        r.status.as_str(),
                         &r.requested_by,
                         r.decided_by.as_deref().unwrap_or(""),
                     ])?;
@@ -266,7 +276,7 @@ pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
                     r.claim_id,
                     r.reason,
                     r.amount,
-                    r.status,
+                    r.status.as_str(),
                     r.requested_by
                 );
             }
@@ -306,6 +316,18 @@ pub enum WriteoffCommand {
         #[command(flatten)]
         actor: ActorArg,
     },
+    /// Approve a write-off waiting for approval, by its number (any kind, PR included; not by its requester).
+    Approve {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// Reject a write-off waiting for approval, by its number.
+    Reject {
+        id: i64,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
     /// Show, or set, which write-offs wait for a supervisor: off, all, or above:AMOUNT.
     Policy {
         #[arg(long)]
@@ -316,9 +338,9 @@ pub enum WriteoffCommand {
     },
 }
 
-fn refused(e: WriteoffError) -> u8 {
+fn refused(e: ActionError) -> u8 {
     match e {
-        WriteoffError::Db(e) => fail(e),
+        ActionError::Db(e) => fail(e),
         other => {
             eprintln!("refused: {other}");
             EXIT_REFUSED
@@ -327,21 +349,16 @@ fn refused(e: WriteoffError) -> u8 {
 }
 
 fn report(o: &Outcome) {
-    println!(
-        "write-off #{} of {} {} (receipt {}); denial is {}",
-        o.writeoff_id,
-        o.amount,
-        o.status.to_lowercase().replace('_', " "),
-        o.receipt,
-        o.denial_status
-    );
+    let denial = o.denial_status.map(|s| format!("; denial is {s}")).unwrap_or_default();
+    let status = o.status.as_str().to_lowercase().replace('_', " ");
+    println!("write-off #{} of {} {status} (receipt {}){denial}", o.writeoff_id, o.amount, o.receipt);
 }
 
 pub async fn run_actor(pool: PgPool, command: ActorCommand) -> u8 {
     let result = match &command {
         ActorCommand::Add { name } => actors::add(&pool, name).await.map(|()| println!("actor {name} added")),
-        ActorCommand::Grant { name, scope } => actors::grant(&pool, name, scope).await.map(|()| println!("{name} may now {scope}")),
-        ActorCommand::Revoke { name, scope } => actors::revoke(&pool, name, scope).await.map(|()| println!("{name} no longer has {scope}")),
+        ActorCommand::Grant { name, scope } => actors::grant(&pool, name, *scope).await.map(|()| println!("{name} may now {scope}")),
+        ActorCommand::Revoke { name, scope } => actors::revoke(&pool, name, *scope).await.map(|()| println!("{name} no longer has {scope}")),
         ActorCommand::List => actors::list(&pool).await.map(|all| {
             for (name, scopes) in all {
                 println!("{name}: {}", if scopes.is_empty() { "(no scopes)".to_string() } else { scopes.join(", ") });
@@ -353,7 +370,7 @@ pub async fn run_actor(pool: PgPool, command: ActorCommand) -> u8 {
 
 pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
     let result = match command {
-        DenialCommand::List { claim, status, format } => match denials::list(&pool, claim.as_deref(), status.as_deref()).await {
+        DenialCommand::List { claim, status, format } => match denials::list(&pool, claim.as_deref(), status).await {
             Ok(list) if format == ListFormat::Json => return print_json(&list),
             Ok(list) => {
                 for d in &list {
@@ -361,7 +378,7 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
                         "#{:<6} {:<20} {:<16} denied {:>10} remaining {:>10} [{}]",
                         d.id,
                         d.claim_id,
-                        d.status,
+                        d.status.as_str(),
                         d.amount,
                         d.remaining,
                         d.reason_codes.join(", ")
@@ -371,8 +388,8 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
             }
             Err(e) => Err(e),
         },
-        DenialCommand::Appeal { id, actor } => denials::appeal(&pool, id, &actor.actor, true).await.map(|()| println!("denial #{id} is APPEAL_PENDING")),
-        DenialCommand::WithdrawAppeal { id, actor } => denials::appeal(&pool, id, &actor.actor, false).await.map(|()| println!("denial #{id} is OPEN")),
+        DenialCommand::Appeal { id, actor } => writeoff::appeal(&pool, id, &actor.actor, true).await.map(|()| println!("denial #{id} is APPEAL_PENDING")),
+        DenialCommand::WithdrawAppeal { id, actor } => writeoff::appeal(&pool, id, &actor.actor, false).await.map(|()| println!("denial #{id} is OPEN")),
         DenialCommand::Writeoff { id, reason, note, amount, actor } => {
             let req = Request { denial_id: id, reason: &reason, note: note.as_deref(), amount, actor: &actor.actor };
             writeoff::write_off(&pool, req).await.map(|o| report(&o))
@@ -386,13 +403,13 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
                 let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };
                 println!("{receipt}{} of {} written off{pending}, total {}", o.written_off, o.matched, o.total);
                 for s in &o.skipped {
-                    println!("  skipped #{} {} ({}): {}", s.denial_id, s.claim_id, s.status, s.why);
+                    println!("  skipped #{} {} ({}): {}", s.denial_id, s.claim_id, s.status.as_str(), s.why);
                 }
             })
         }
         DenialCommand::Flagged => reopen::flagged(&pool).await.map(|list| {
-            for (id, claim, status, why) in &list {
-                println!("#{id:<6} {claim:<20} {status:<16} {why}");
+            for f in &list {
+                println!("#{:<6} {:<20} {:<16} {}", f.denial_id, f.claim_id, f.status.as_str(), f.reason);
             }
             println!("{} flagged", list.len());
         }),
@@ -408,6 +425,8 @@ pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
         WriteoffCommand::Undo { id, reason, actor } => {
             writeoff::undo(&pool, id, &actor.actor, &reason).await.map(|amount| println!("write-off #{id} undone: {amount} is owed again"))
         }
+        WriteoffCommand::Approve { id, actor } => writeoff::decide_writeoff(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
+        WriteoffCommand::Reject { id, actor } => writeoff::decide_writeoff(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
         WriteoffCommand::Policy { approval: None, .. } => {
             let shown = async {
                 let mut conn = pool.acquire().await?;
@@ -418,7 +437,7 @@ pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
         WriteoffCommand::Policy { approval: Some(policy), actor } => match (Approval::parse(&policy), actor) {
             (Ok(p), Some(actor)) => writeoff::set_approval_policy(&pool, &actor, p).await.map(|()| println!("approval: {}", p.as_setting())),
             (Err(e), _) => Err(e),
-            (Ok(_), None) => Err(WriteoffError::Invalid("changing the policy needs --actor (with the approve scope)".into())),
+            (Ok(_), None) => Err(ActionError::Invalid("changing the policy needs --actor (with the approve scope)".into())),
         },
     };
     result.map_or_else(refused, |()| 0)

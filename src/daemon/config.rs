@@ -159,7 +159,7 @@ pub enum ConfigError {
     #[error("[sweep]: {0}")]
     Sweep(#[from] crate::sweep::SweepError),
     #[error("[writeoffs]: {0}")]
-    Writeoffs(#[from] crate::writeoff::WriteoffError),
+    Writeoffs(#[from] crate::ledger::ActionError),
 }
 
 impl Config {

@@ -70,18 +70,6 @@ pub async fn migrate(url: &str) -> Result<PgPool, DbError> {
     Ok(pool)
 }
 
-/// Begins a transaction that will write the ledger, taking the ledger's
-/// ROW EXCLUSIVE lock before anything else. Every ledger writer takes it
-/// first, before any row lock, and the small-balance sweep's SHARE ROW
-/// EXCLUSIVE lock conflicts with it; so a sweep and a posting or write-off
-/// queue behind one another instead of each waiting, in opposite orders,
-/// for what the other holds.
-pub async fn begin_ledger_write(pool: &PgPool) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    let mut db = pool.begin().await?;
-    sqlx::query("LOCK TABLE ledger_entries IN ROW EXCLUSIVE MODE").execute(&mut *db).await?;
-    Ok(db)
-}
-
 /// `url` with its database part replaced by `name` (query parameters kept).
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

@@ -21,7 +21,9 @@ use super::show::{self, count, money};
 use crate::claims::import::{self, ImportClaim};
 use crate::posting::plan::CarcCategories;
 use crate::posting::unmatched::{self, Refeed};
-use crate::writeoff::{self, actors, denials, history};
+use crate::actors::{self, Scope};
+use crate::denials;
+use crate::writeoff::{self, history};
 
 /// The claim left out of the first import, so a remittance for it is queued.
 pub const HELD_BACK: &str = "CLM-6001";
@@ -70,14 +72,14 @@ pub async fn prepare(pool: &PgPool) -> anyhow::Result<Vec<ImportClaim>> {
         count(summary.lines, "service line")
     );
     let people = [
-        (BILLER, &[actors::DENIAL_WRITE, actors::PAYMENT_WRITE][..]),
-        (SUPERVISOR, &[actors::WRITEOFF_APPROVE][..]),
-        (MANAGER, &[actors::DENIAL_WRITE, actors::WRITEOFF_APPROVE][..]),
+        (BILLER, &[Scope::DenialWrite, Scope::PaymentWrite][..]),
+        (SUPERVISOR, &[Scope::WriteoffApprove][..]),
+        (MANAGER, &[Scope::DenialWrite, Scope::WriteoffApprove][..]),
     ];
     for (actor, scopes) in people {
         actors::add(pool, actor).await?;
         for scope in scopes {
-            actors::grant(pool, actor, scope).await?;
+            actors::grant(pool, actor, *scope).await?;
         }
     }
     for (actor, scopes) in actors::list(pool).await?.into_iter().filter(|(a, _)| [BILLER, SUPERVISOR, MANAGER].contains(&a.as_str())) {
@@ -252,7 +254,7 @@ fn denial_written_off(demo: &Demo) -> StepFuture<'_> {
             out.receipt,
             money(out.amount),
             out.status,
-            out.denial_status
+            out.denial_status.map_or("-", |s| s.as_str())
         );
         show::claims(&demo.pool, &[DENIED]).await?;
         Ok(())

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use rust_decimal::Decimal;
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use crate::model::Service;
 
@@ -50,13 +50,13 @@ pub async fn match_claims(conn: &mut PgConnection, refs: &[&str]) -> Result<Vec<
     // as `claim_id = ANY($1)` the planner costs a thousand probes above one
     // pass over every claim, and that pass took 8 to 45 ms a transaction
     // set against under 2 ms for the probes.
-    let exact: HashMap<String, i64> = sqlx::query("SELECT u.r, (SELECT c.id FROM claims c WHERE c.claim_id = u.r) FROM UNNEST($1::text[]) AS u(r)")
-        .bind(refs)
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .filter_map(|r| Some((r.get::<String, _>(0), r.get::<Option<i64>, _>(1)?)))
-        .collect();
+    let exact: HashMap<String, i64> =
+        sqlx::query!(r#"SELECT u.r AS "r!", (SELECT c.id FROM claims c WHERE c.claim_id = u.r) AS id FROM UNNEST($1::text[]) AS u(r)"#, refs as &[&str])
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .filter_map(|r| Some((r.r, r.id?)))
+            .collect();
     for (i, r) in refs.iter().enumerate() {
         if let Some(&id) = exact.get(*r) {
             found[i] = Some(Ok(ClaimMatch { id, claim_id: r.to_string() }));
@@ -64,10 +64,11 @@ pub async fn match_claims(conn: &mut PgConnection, refs: &[&str]) -> Result<Vec<
     }
     let pending: Vec<String> = pending_keys(refs, &found);
     if !pending.is_empty() {
-        let rows = sqlx::query("SELECT upper(btrim(claim_id)), id, claim_id FROM claims WHERE upper(btrim(claim_id)) = ANY($1)")
-            .bind(&pending)
+        let rows = sqlx::query!(r#"SELECT upper(btrim(claim_id)) AS "key!", id, claim_id FROM claims WHERE upper(btrim(claim_id)) = ANY($1)"#, &pending)
             .fetch_all(&mut *conn)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|r| (r.key, ClaimMatch { id: r.id, claim_id: r.claim_id }));
         fill(refs, &mut found, rows, "matches more than one claim once case and spaces are ignored");
     }
     let pending: Vec<String> = pending_keys(refs, &found);
@@ -75,15 +76,17 @@ pub async fn match_claims(conn: &mut PgConnection, refs: &[&str]) -> Result<Vec<
         // `~>=~`/`~<~` compare byte-wise, so the text_pattern_ops index on the
         // folded id serves each prefix as a range scan. Two rows are enough
         // to tell unique from ambiguous.
-        let rows = sqlx::query(
-            "SELECT u.key, m.id, m.claim_id FROM UNNEST($1::text[]) AS u(key)
-             JOIN LATERAL (SELECT id, claim_id FROM claims
-                           WHERE upper(btrim(claim_id)) ~>=~ u.key AND upper(btrim(claim_id)) ~<~ (u.key || chr(1114111))
-                           LIMIT 2) m ON true",
+        let rows = sqlx::query!(
+            r#"SELECT u.key AS "key!", m.id, m.claim_id FROM UNNEST($1::text[]) AS u(key)
+               JOIN LATERAL (SELECT id, claim_id FROM claims
+                             WHERE upper(btrim(claim_id)) ~>=~ u.key AND upper(btrim(claim_id)) ~<~ (u.key || chr(1114111))
+                             LIMIT 2) m ON true"#,
+            &pending,
         )
-        .bind(&pending)
         .fetch_all(&mut *conn)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|r| (r.key, ClaimMatch { id: r.id, claim_id: r.claim_id }));
         fill(refs, &mut found, rows, "is the start of more than one claim id (payer truncated it)");
     }
     Ok(found
@@ -107,11 +110,11 @@ fn pending_keys(refs: &[&str], found: &[Option<Result<ClaimMatch, NoMatch>>]) ->
     keys
 }
 
-/// Records matches from rows of (key, id, claim_id); a key with several rows is ambiguous.
-fn fill(refs: &[&str], found: &mut [Option<Result<ClaimMatch, NoMatch>>], rows: Vec<sqlx::postgres::PgRow>, ambiguous: &str) {
+/// Records matches from (key, claim) pairs; a key with several is ambiguous.
+fn fill(refs: &[&str], found: &mut [Option<Result<ClaimMatch, NoMatch>>], rows: impl Iterator<Item = (String, ClaimMatch)>, ambiguous: &str) {
     let mut by_key: HashMap<String, Vec<ClaimMatch>> = HashMap::new();
-    for r in rows {
-        by_key.entry(r.get::<String, _>(0)).or_default().push(ClaimMatch { id: r.get(1), claim_id: r.get(2) });
+    for (key, claim) in rows {
+        by_key.entry(key).or_default().push(claim);
     }
     for (i, r) in refs.iter().enumerate() {
         if found[i].is_some() {
@@ -127,17 +130,19 @@ fn fill(refs: &[&str], found: &mut [Option<Result<ClaimMatch, NoMatch>>], rows: 
     }
 }
 
-/// The service lines of the given claims, in line order.
+/// The service lines of the given claims, in line order (lines an amended
+/// import removed are no longer matched).
 pub async fn load_lines(conn: &mut PgConnection, claim_ids: &[i64]) -> Result<HashMap<i64, Vec<LineRow>>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT id, claim_id, line_control_number, procedure, modifiers, charge FROM service_lines WHERE claim_id = ANY($1) ORDER BY claim_id, line_number",
+    let rows = sqlx::query_as!(
+        LineRow,
+        "SELECT id, claim_id, line_control_number, procedure, modifiers, charge FROM service_lines
+         WHERE claim_id = ANY($1) AND removed_at IS NULL ORDER BY claim_id, line_number",
+        claim_ids,
     )
-    .bind(claim_ids)
     .fetch_all(conn)
     .await?;
     let mut out: HashMap<i64, Vec<LineRow>> = HashMap::new();
-    for r in rows {
-        let line = LineRow { id: r.get(0), claim_id: r.get(1), line_control_number: r.get(2), procedure: r.get(3), modifiers: r.get(4), charge: r.get(5) };
+    for line in rows {
         out.entry(line.claim_id).or_default().push(line);
     }
     Ok(out)

@@ -7,24 +7,31 @@
 //! crash leaves it fully posted or not at all.
 //!
 //! Writes are set-based: each table gets one `INSERT ... SELECT FROM UNNEST`
-//! per transaction set, not a round trip per row.
+//! per transaction set, not a round trip per row. The money is written by
+//! the ledger layer (`crate::ledger::remittance`); denials are opened and
+//! settled by their lifecycle (`crate::denials`).
+//!
+//! Locks (`crate::ledger::locks`): a set of at most `CLAIM_LOCKS_MAX`
+//! claims locks the claims it matched, in id order, before it reads or
+//! writes anything about them; a larger one holds the whole ledger.
 
 pub mod matching;
 pub mod plan;
 pub mod unmatched;
 mod write;
 
-use rust_decimal::Decimal;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
+use crate::denials::{self, settle, Opening};
+use crate::ledger::remittance::{Batch, Entry};
+use crate::ledger::reverse::{reverse as reverse_entries, What};
+use crate::ledger::{self, audit, Audit, Hold};
 use crate::model::{Claim, Transaction};
 use crate::parse::Parsed;
 use matching::{match_claims, match_lines, NoMatch};
 use plan::{plan_claim, CarcCategories};
-use write::Batch;
 
-/// The actor recorded on everything remitd posts by itself.
-pub const SYSTEM_ACTOR: &str = "system";
+pub use crate::ledger::SYSTEM_ACTOR;
 
 /// What posting a set of claims did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -37,8 +44,12 @@ pub struct ClaimsOutcome {
     pub denials_reopened: usize,
     /// Written-off denials flagged because a reversal could not be tied to them.
     pub denials_flagged: usize,
-    /// Reopened denials whose corrected claim posted.
+    /// Denials resolved: paid or adjusted since, or superseded by a corrected claim.
     pub denials_resolved: usize,
+    /// Write-offs given back because what they wrote off changed.
+    pub writeoffs_reversed: usize,
+    /// Write-off requests cancelled because they no longer fit.
+    pub requests_cancelled: usize,
 }
 
 impl ClaimsOutcome {
@@ -50,6 +61,15 @@ impl ClaimsOutcome {
         self.denials_reopened += other.denials_reopened;
         self.denials_flagged += other.denials_flagged;
         self.denials_resolved += other.denials_resolved;
+        self.writeoffs_reversed += other.writeoffs_reversed;
+        self.requests_cancelled += other.requests_cancelled;
+    }
+
+    fn settled(&mut self, s: settle::Settled) {
+        self.denials_reopened += s.reopened;
+        self.denials_resolved += s.resolved;
+        self.writeoffs_reversed += s.writeoffs_reversed;
+        self.requests_cancelled += s.requests_cancelled;
     }
 }
 
@@ -77,11 +97,11 @@ impl PostOutcome {
 
 /// Reads the CARC categories (contractual, denial) from the database.
 pub async fn load_categories(pool: &PgPool) -> Result<CarcCategories, sqlx::Error> {
-    let rows = sqlx::query("SELECT group_code, reason_code, category FROM carc_categories").fetch_all(pool).await?;
+    let rows = sqlx::query!("SELECT group_code, reason_code, category FROM carc_categories").fetch_all(pool).await?;
     let mut cats = CarcCategories::default();
     for r in rows {
-        let key = (r.get::<String, _>(0), r.get::<String, _>(1));
-        match r.get::<String, _>(2).as_str() {
+        let key = (r.group_code, r.reason_code);
+        match r.category.as_str() {
             "denial" => cats.denial.insert(key),
             _ => cats.contractual.insert(key),
         };
@@ -97,43 +117,42 @@ pub fn payer_key(tx: &Transaction) -> &str {
 /// Posts one transaction set of a file already known valid.
 pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats: &CarcCategories) -> Result<PostOutcome, sqlx::Error> {
     let t = &parsed.transaction;
-    let mut db = crate::db::begin_ledger_write(pool).await?;
+    let hold = Hold::for_claims(t.claims.len());
+    let mut db = ledger::begin(pool, hold).await?;
     // Atomic and isolated as ever, but not flushed to disk on its own: the
     // caller's closing, synchronous commit (ingest marks the file posted)
     // flushes the log up to and including this one before anyone acts on
     // the file. A crash before that loses a suffix of postings, never a
     // part of one, and the file is simply fed again.
-    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *db).await?;
-    let inserted: Option<i64> = sqlx::query_scalar(
+    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *db).await?;
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO remittances (file_id, interchange_control, transaction_control, payer_key, payer_name, trace_number,
                                   payment_amount, payment_date, handling_code)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (payer_key, trace_number) DO NOTHING RETURNING id",
+        file_id,
+        parsed.interchange.control_number.as_str(),
+        t.control_number.as_str(),
+        payer_key(t),
+        t.payer.name.as_str(),
+        t.trace_number.as_str(),
+        t.payment.amount,
+        t.payment.date,
+        t.payment.handling_code.as_str(),
     )
-    .bind(file_id)
-    .bind(parsed.interchange.control_number.as_str())
-    .bind(t.control_number.as_str())
-    .bind(payer_key(t))
-    .bind(t.payer.name.as_str())
-    .bind(t.trace_number.as_str())
-    .bind(t.payment.amount)
-    .bind(t.payment.date)
-    .bind(t.payment.handling_code.as_str())
     .fetch_optional(&mut *db)
     .await?;
     let Some(remittance_id) = inserted else {
         db.rollback().await?;
-        let remittance_id = sqlx::query_scalar("SELECT id FROM remittances WHERE payer_key = $1 AND trace_number = $2")
-            .bind(payer_key(t))
-            .bind(t.trace_number.as_str())
+        let remittance_id = sqlx::query_scalar!("SELECT id FROM remittances WHERE payer_key = $1 AND trace_number = $2", payer_key(t), t.trace_number.as_str())
             .fetch_one(pool)
             .await?;
         return Ok(PostOutcome::AlreadyPosted { remittance_id });
     };
     let claims: Vec<&Claim> = t.claims.iter().collect();
-    let (outcome, unmatched) = post_claims(&mut db, remittance_id, &claims, cats).await?;
+    let (outcome, unmatched) = post_claims(&mut db, hold, remittance_id, &claims, cats).await?;
     write::unmatched(&mut db, remittance_id, &unmatched).await?;
-    write::provider_adjustments(&mut db, remittance_id, &t.provider_adjustments).await?;
+    ledger::remittance::provider_adjustments(&mut db, remittance_id, &t.provider_adjustments).await?;
     let detail = serde_json::json!({
         "file_id": file_id,
         "trace_number": t.trace_number.as_str(),
@@ -142,22 +161,9 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
         "unmatched": outcome.unmatched,
         "reversals": outcome.reversals,
     });
-    audit(&mut db, "remittance_posted", None, Some(t.payment.amount), detail).await?;
+    audit(&mut db, SYSTEM_ACTOR, "remittance_posted", Audit { amount: Some(t.payment.amount), detail: Some(detail), ..Audit::default() }).await?;
     db.commit().await?;
     Ok(PostOutcome::Posted { remittance_id, claims: outcome })
-}
-
-/// Appends an audit row by the system actor.
-async fn audit(conn: &mut PgConnection, action: &str, claim_id: Option<i64>, amount: Option<Decimal>, detail: serde_json::Value) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_log (actor, action, claim_id, amount, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(SYSTEM_ACTOR)
-        .bind(action)
-        .bind(claim_id)
-        .bind(amount)
-        .bind(detail)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// A payer reversal: CLP02 = 22, or (4010) adjustments in group CR.
@@ -170,8 +176,11 @@ pub type Unmatched<'c> = Vec<(&'c Claim, NoMatch)>;
 
 /// Posts claims of remittance `remittance_id` and returns those that matched
 /// nothing: ingest queues them, re-feeding leaves them queued. Used by both.
+/// The claims matched are locked first (under `hold`), then each claim's
+/// entries, denials and reversals are written, then what they settle.
 pub async fn post_claims<'c>(
     conn: &mut PgConnection,
+    hold: Hold,
     remittance_id: i64,
     claims: &[&'c Claim],
     cats: &CarcCategories,
@@ -180,8 +189,11 @@ pub async fn post_claims<'c>(
     let refs: Vec<&str> = claims.iter().map(|c| c.patient_control_number.as_str()).collect();
     let matches = match_claims(conn, &refs).await?;
     let matched_ids: Vec<i64> = matches.iter().filter_map(|m| m.as_ref().ok().map(|c| c.id)).collect();
+    ledger::lock_claims(conn, hold, &matched_ids).await?;
     let lines = matching::load_lines(conn, &matched_ids).await?;
-    let mut batch = Batch::new(remittance_id);
+    let mut batch = Batch::default();
+    // Denials to open, by the ordinal of their posting in the batch.
+    let mut openings: Vec<(usize, Opening)> = Vec::new();
     let mut unmatched: Unmatched<'c> = Vec::new();
     for (claim, m) in claims.iter().zip(matches) {
         let claim_row = match m {
@@ -195,10 +207,10 @@ pub async fn post_claims<'c>(
             match reverse(conn, remittance_id, claim_row.id, claim).await? {
                 Some(original) => {
                     outcome.reversals += 1;
-                    outcome.denials_reopened += crate::writeoff::reopen::on_reversal(conn, original, remittance_id).await?;
+                    outcome.settled(settle::on_reversal(conn, claim_row.id, original, remittance_id).await?);
                 }
                 None => {
-                    outcome.denials_flagged += crate::writeoff::reopen::flag_unmatched_reversal(conn, claim_row.id, remittance_id).await?;
+                    outcome.denials_flagged += settle::flag_unmatched_reversal(conn, claim_row.id, remittance_id).await?;
                     unmatched.push((
                         claim,
                         NoMatch {
@@ -212,14 +224,30 @@ pub async fn post_claims<'c>(
         }
         let claim_lines = lines.get(&claim_row.id).map(Vec::as_slice).unwrap_or_default();
         let line_ids = match_lines(&claim.services, claim_lines);
+        let line_of = |i: Option<usize>| i.and_then(|i| line_ids.get(i).copied().flatten());
         let plan = plan_claim(claim, cats);
-        outcome.denials_opened += plan.denials.len();
-        batch.add_claim(claim_row.id, claim, &line_ids, plan);
+        let entries = plan.entries.into_iter().map(|e| Entry {
+            line_id: line_of(e.line),
+            kind: e.kind,
+            group_code: e.group_code,
+            reason_code: e.reason_code,
+            amount: e.amount,
+        });
+        let ordinal = batch.add_posting(claim_row.id, claim, entries);
+        for d in plan.denials {
+            let opening = Opening { claim_posting_id: 0, claim_id: claim_row.id, service_line_id: line_of(d.line), amount: d.amount, reason_codes: d.reason_codes };
+            openings.push((ordinal, opening));
+        }
         outcome.posted += 1;
     }
-    batch.write(conn).await?;
+    let postings = batch.write(conn, remittance_id).await?;
+    let openings: Vec<Opening> = openings
+        .into_iter()
+        .filter_map(|(ordinal, o)| postings.get(ordinal - 1).map(|&claim_posting_id| Opening { claim_posting_id, ..o }))
+        .collect();
+    outcome.denials_opened = denials::open(conn, &openings).await?;
     if outcome.reversals > 0 || outcome.posted > 0 {
-        outcome.denials_resolved = crate::writeoff::reopen::resolve_corrected(conn, remittance_id).await?;
+        outcome.settled(settle::after_posting(conn, remittance_id, &matched_ids).await?);
     }
     outcome.unmatched = unmatched.len();
     Ok((outcome, unmatched))
@@ -229,46 +257,35 @@ pub async fn post_claims<'c>(
 /// control number, falling back to REF*F8). Returns the reversed posting's
 /// id, or `None` when no posting matches.
 async fn reverse(conn: &mut PgConnection, remittance_id: i64, claim_id: i64, claim: &Claim) -> Result<Option<i64>, sqlx::Error> {
-    let original: Option<i64> = sqlx::query_scalar(
+    let original = sqlx::query_scalar!(
         "SELECT cp.id FROM claim_postings cp
          WHERE cp.claim_id = $1 AND cp.reverses_posting_id IS NULL
            AND NOT EXISTS (SELECT 1 FROM claim_postings r WHERE r.reverses_posting_id = cp.id)
            AND (cp.payer_claim_control_number = $2 OR cp.payer_claim_control_number = $3)
          ORDER BY (cp.payer_claim_control_number = $2) DESC NULLS LAST, cp.id DESC LIMIT 1",
+        claim_id,
+        claim.payer_claim_control_number.as_deref(),
+        claim.original_reference.as_deref(),
     )
-    .bind(claim_id)
-    .bind(claim.payer_claim_control_number.as_deref())
-    .bind(claim.original_reference.as_deref())
     .fetch_optional(&mut *conn)
     .await?;
     let Some(original) = original else { return Ok(None) };
-    let posting: i64 = sqlx::query_scalar(
+    let posting = sqlx::query_scalar!(
         "INSERT INTO claim_postings (remittance_id, claim_id, status_code, charge, paid, payer_claim_control_number, original_reference, reverses_posting_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        remittance_id,
+        claim_id,
+        claim.status_code.as_str(),
+        claim.charge,
+        claim.paid,
+        claim.payer_claim_control_number.as_deref(),
+        claim.original_reference.as_deref(),
+        original,
     )
-    .bind(remittance_id)
-    .bind(claim_id)
-    .bind(claim.status_code.as_str())
-    .bind(claim.charge)
-    .bind(claim.paid)
-    .bind(claim.payer_claim_control_number.as_deref())
-    .bind(claim.original_reference.as_deref())
-    .bind(original)
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query(
-        "INSERT INTO ledger_entries (claim_id, service_line_id, remittance_id, claim_posting_id, kind, reversed_kind,
-                                     group_code, reason_code, amount, reverses_entry_id, actor, memo)
-         SELECT claim_id, service_line_id, $1, $2, 'reversal', kind, group_code, reason_code, -amount, id, $3, 'payer reversal'
-         FROM ledger_entries WHERE claim_posting_id = $4 AND kind <> 'reversal' ORDER BY id",
-    )
-    .bind(remittance_id)
-    .bind(posting)
-    .bind(SYSTEM_ACTOR)
-    .bind(original)
-    .execute(&mut *conn)
-    .await?;
+    reverse_entries(conn, What::Posting { original, remittance_id, reversal_posting: posting }, SYSTEM_ACTOR, "payer reversal").await?;
     let detail = serde_json::json!({ "reversed_posting_id": original, "reversal_posting_id": posting, "remittance_id": remittance_id });
-    audit(conn, "payer_reversal", Some(claim_id), Some(claim.paid), detail).await?;
+    audit(conn, SYSTEM_ACTOR, "payer_reversal", Audit { claim_id: Some(claim_id), amount: Some(claim.paid), detail: Some(detail), ..Audit::default() }).await?;
     Ok(Some(original))
 }

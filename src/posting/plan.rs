@@ -18,31 +18,8 @@ use std::collections::HashSet;
 
 use rust_decimal::Decimal;
 
+pub use crate::ledger::EntryKind as Kind;
 use crate::model::{Adjustment, Claim, Service};
-
-/// Ledger kinds remitd posts from a remittance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Payment,
-    Contractual,
-    OtherAdjustment,
-    PatientResponsibility,
-    Denial,
-    Interest,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Payment => "payment",
-            Kind::Contractual => "contractual",
-            Kind::OtherAdjustment => "other_adjustment",
-            Kind::PatientResponsibility => "patient_responsibility",
-            Kind::Denial => "denial",
-            Kind::Interest => "interest",
-        }
-    }
-}
 
 /// Which CARCs are contractual and which are denials (table `carc_categories`).
 #[derive(Debug, Default, Clone)]

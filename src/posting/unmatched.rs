@@ -7,10 +7,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
 use super::plan::CarcCategories;
 use super::{post_claims, ClaimsOutcome};
+use crate::ledger::{self, audit, Audit, Hold, SYSTEM_ACTOR};
 use crate::model::Claim;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -29,33 +30,29 @@ pub struct UnmatchedItem {
     pub claim: serde_json::Value,
 }
 
-const SELECT: &str = "SELECT u.id, u.claim_ref, u.state, u.reason, u.needed, r.trace_number, r.payer_name, u.created_at, u.resolved_at, u.claim
-                      FROM unmatched_claims u JOIN remittances r ON r.id = u.remittance_id";
-
-fn item(r: sqlx::postgres::PgRow) -> UnmatchedItem {
-    UnmatchedItem {
-        id: r.get(0),
-        claim_ref: r.get(1),
-        state: r.get(2),
-        reason: r.get(3),
-        needed: r.get(4),
-        trace_number: r.get(5),
-        payer: r.get(6),
-        created_at: r.get(7),
-        resolved_at: r.get(8),
-        claim: r.get(9),
-    }
+/// Items, oldest first: the open ones, every one with `include_posted`, or
+/// the one numbered `id`.
+async fn items(pool: &PgPool, include_posted: bool, id: Option<i64>) -> Result<Vec<UnmatchedItem>, sqlx::Error> {
+    sqlx::query_as!(
+        UnmatchedItem,
+        "SELECT u.id, u.claim_ref, u.state, u.reason, u.needed, r.trace_number, r.payer_name AS payer, u.created_at, u.resolved_at, u.claim
+         FROM unmatched_claims u JOIN remittances r ON r.id = u.remittance_id
+         WHERE CASE WHEN $2::bigint IS NULL THEN $1 OR u.state = 'open' ELSE u.id = $2 END
+         ORDER BY u.id",
+        include_posted,
+        id,
+    )
+    .fetch_all(pool)
+    .await
 }
 
 /// Open items, oldest first (all items with `include_posted`).
 pub async fn list(pool: &PgPool, include_posted: bool) -> Result<Vec<UnmatchedItem>, sqlx::Error> {
-    let sql = format!("{SELECT} WHERE $1 OR u.state = 'open' ORDER BY u.id");
-    Ok(sqlx::query(&sql).bind(include_posted).fetch_all(pool).await?.into_iter().map(item).collect())
+    items(pool, include_posted, None).await
 }
 
 pub async fn show(pool: &PgPool, id: i64) -> Result<Option<UnmatchedItem>, sqlx::Error> {
-    let sql = format!("{SELECT} WHERE u.id = $1");
-    Ok(sqlx::query(&sql).bind(id).fetch_optional(pool).await?.map(item))
+    Ok(items(pool, true, Some(id)).await?.into_iter().next())
 }
 
 /// What re-feeding one item did.
@@ -78,32 +75,27 @@ pub enum RefeedError {
 /// Tries to post one queued claim. The item is locked for the attempt, so
 /// two support staff re-feeding at once cannot post it twice.
 pub async fn refeed(pool: &PgPool, id: i64, cats: &CarcCategories) -> Result<Refeed, RefeedError> {
-    let mut db = crate::db::begin_ledger_write(pool).await?;
-    let row = sqlx::query("SELECT remittance_id, state, claim FROM unmatched_claims WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *db).await?;
+    let mut db = ledger::begin(pool, Hold::Claims).await?;
+    let row = sqlx::query!("SELECT remittance_id, state, claim FROM unmatched_claims WHERE id = $1 FOR UPDATE", id).fetch_optional(&mut *db).await?;
     let Some(row) = row else { return Ok(Refeed::NotFound) };
-    let state: String = row.get(1);
-    if state != "open" {
-        return Ok(Refeed::NotOpen { state });
+    if row.state != "open" {
+        return Ok(Refeed::NotOpen { state: row.state });
     }
-    let remittance_id: i64 = row.get(0);
-    let claim: Claim = serde_json::from_value(row.get(2)).map_err(|e| RefeedError::Corrupt(id, e))?;
-    let (outcome, unmatched) = post_claims(&mut db, remittance_id, &[&claim], cats).await?;
+    let remittance_id = row.remittance_id;
+    let claim: Claim = serde_json::from_value(row.claim).map_err(|e| RefeedError::Corrupt(id, e))?;
+    let (outcome, unmatched) = post_claims(&mut db, Hold::Claims, remittance_id, &[&claim], cats).await?;
     if let Some((_, no)) = unmatched.into_iter().next() {
         db.rollback().await?;
         return Ok(Refeed::StillUnmatched { reason: no.reason, needed: no.needed });
     }
-    sqlx::query("UPDATE unmatched_claims SET state = 'posted', resolved_at = now() WHERE id = $1").bind(id).execute(&mut *db).await?;
-    sqlx::query("INSERT INTO audit_log (actor, action, amount, detail) VALUES ($1, 'unmatched_refed', $2, $3)")
-        .bind(super::SYSTEM_ACTOR)
-        .bind(claim.paid)
-        .bind(serde_json::json!({ "unmatched_id": id, "claim_ref": claim.patient_control_number.as_str() }))
-        .execute(&mut *db)
-        .await?;
+    sqlx::query!("UPDATE unmatched_claims SET state = 'posted', resolved_at = now() WHERE id = $1", id).execute(&mut *db).await?;
+    let detail = serde_json::json!({ "unmatched_id": id, "claim_ref": claim.patient_control_number.as_str() });
+    audit(&mut db, SYSTEM_ACTOR, "unmatched_refed", Audit { amount: Some(claim.paid), detail: Some(detail), ..Audit::default() }).await?;
     db.commit().await?;
     Ok(Refeed::Posted(outcome))
 }
 
 /// Ids of every open item, for `refeed --all`.
 pub async fn open_ids(pool: &PgPool) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM unmatched_claims WHERE state = 'open' ORDER BY id").fetch_all(pool).await
+    sqlx::query_scalar!("SELECT id FROM unmatched_claims WHERE state = 'open' ORDER BY id").fetch_all(pool).await
 }

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 pub use params::Params;
 pub use run::{interactive, post, preview, scheduled, show, Answer, SlotOutcome, SweepConfig};
 
-use crate::writeoff::WriteoffError;
+use crate::ledger::ActionError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -47,38 +47,16 @@ pub enum SweepError {
     #[error("sweep run #{0} does not exist")]
     NoRun(i64),
     #[error(transparent)]
-    Writeoff(#[from] WriteoffError),
+    Action(#[from] ActionError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }
 
-/// Whose balance: the payer side's or the patient's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Bucket {
-    Insurance,
-    Patient,
-}
-
-impl Bucket {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Bucket::Insurance => "insurance",
-            Bucket::Patient => "patient",
-        }
-    }
-
-    fn parse(s: &str) -> Bucket {
-        if s == "patient" {
-            Bucket::Patient
-        } else {
-            Bucket::Insurance
-        }
-    }
-}
+pub use crate::ledger::Bucket;
 
 /// What became of a balance the sweep found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum Section {
     /// Written off (or, in a preview, would be).
@@ -95,14 +73,6 @@ impl Section {
             Section::WrittenOff => "written_off",
             Section::OutOfRange => "out_of_range",
             Section::Protected => "protected",
-        }
-    }
-
-    fn parse(s: &str) -> Section {
-        match s {
-            "out_of_range" => Section::OutOfRange,
-            "protected" => Section::Protected,
-            _ => Section::WrittenOff,
         }
     }
 }

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 use super::schedule::{Schedule, Window};
 use super::write::{self, Mode};
 use super::{select, txcodes, Bucket, Line, Params, Report, Section, SweepError};
-use crate::posting::SYSTEM_ACTOR;
-use crate::writeoff::actors::{require, DENIAL_WRITE, WRITEOFF_APPROVE};
+use crate::actors::{require, Scope};
+use crate::ledger::{self, Hold, SYSTEM_ACTOR};
 
 /// The `[sweep]` section of the configuration: the parameters of the
 /// scheduled run, and defaults for `remitd sweep`.
@@ -79,8 +79,8 @@ impl SweepConfig {
 /// A sweep writes off as one who could both request and approve a write-off:
 /// its parameters are the approval.
 async fn authorize(conn: &mut PgConnection, actor: &str) -> Result<(), SweepError> {
-    require(&mut *conn, actor, DENIAL_WRITE).await?;
-    require(conn, actor, WRITEOFF_APPROVE).await?;
+    require(&mut *conn, actor, Scope::DenialWrite).await?;
+    require(conn, actor, Scope::WriteoffApprove).await?;
     Ok(())
 }
 
@@ -120,10 +120,9 @@ pub async fn preview(pool: &PgPool, params: &Params) -> Result<Report, SweepErro
 /// Posting the same parameters again finds nothing left and records nothing.
 pub async fn post(pool: &PgPool, params: &Params, actor: &str) -> Result<Report, SweepError> {
     let tz = params.check()?;
-    let mut db = pool.begin().await?;
+    let mut db = ledger::begin(pool, Hold::Ledger).await?;
     authorize(&mut db, actor).await?;
     check_codes(&mut db, params).await?;
-    write::lock_ledger(&mut db).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut db, params, tz, None).await?);
     let mut report = Report { run: None, receipt: None, preview: false, params: params.clone(), lines, skipped_protected, declined: 0 };
     let todo = writable(&report.lines);
@@ -217,8 +216,7 @@ async fn confirm(
     skipped: usize,
     batch: &[&Line],
 ) -> Result<Vec<Line>, SweepError> {
-    let mut db = pool.begin().await?;
-    write::lock_ledger(&mut db).await?;
+    let mut db = ledger::begin(pool, Hold::Ledger).await?;
     let claims: Vec<i64> = batch.iter().map(|l| l.claim_row).collect();
     // What each balance is now, looked up by claim and bucket: an "All"
     // answer checks every remaining balance at once.
@@ -262,15 +260,14 @@ pub enum SlotOutcome {
 /// then finds it taken.
 pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule, now: DateTime<Utc>) -> Result<SlotOutcome, SweepError> {
     let Some(slot) = schedule.due(now) else { return Ok(SlotOutcome::NotDue) };
-    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sweep_runs WHERE slot = $1)").bind(slot).fetch_one(pool).await?;
+    let taken = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM sweep_runs WHERE slot = $1) AS "taken!""#, slot).fetch_one(pool).await?;
     if taken {
         return Ok(SlotOutcome::AlreadyRan(slot));
     }
     let params = config.params_on(schedule.day_of(slot))?;
     let tz = params.check()?;
-    let mut db = pool.begin().await?;
+    let mut db = ledger::begin(pool, Hold::Ledger).await?;
     check_codes(&mut db, &params).await?;
-    write::lock_ledger(&mut db).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut db, &params, tz, None).await?);
     let todo = writable(&lines);
     let Some(run) = write::claim_slot(&mut db, slot, &params, skipped_protected, !todo.is_empty()).await? else {
@@ -288,36 +285,22 @@ pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule,
 
 /// A stored run's report, as it was when the run ended.
 pub async fn show(pool: &PgPool, run: i64) -> Result<Report, SweepError> {
-    let row = sqlx::query("SELECT receipt_id, params, skipped_protected FROM sweep_runs WHERE id = $1")
-        .bind(run)
+    let row = sqlx::query!("SELECT receipt_id, params, skipped_protected FROM sweep_runs WHERE id = $1", run)
         .fetch_optional(pool)
         .await?
         .ok_or(SweepError::NoRun(run))?;
-    let params: Params = serde_json::from_value(row.get(1)).map_err(|e| SweepError::Invalid(format!("sweep run #{run}: stored parameters unreadable: {e}")))?;
-    let lines = sqlx::query(
-        "SELECT l.section, l.bucket, l.claim_id, c.claim_id, l.patient_name, l.account_number, l.last_billed_date, l.amount, l.tx_code, l.payer_code, l.policy_order
-         FROM sweep_lines l JOIN claims c ON c.id = l.claim_id WHERE l.run_id = $1 ORDER BY l.line_no",
+    let params: Params = serde_json::from_value(row.params).map_err(|e| SweepError::Invalid(format!("sweep run #{run}: stored parameters unreadable: {e}")))?;
+    let lines = sqlx::query_as!(
+        Line,
+        r#"SELECT l.section AS "section: Section", l.bucket AS "bucket: Bucket", l.claim_id AS claim_row, c.claim_id, l.patient_name, l.account_number,
+                  l.last_billed_date, l.amount, l.tx_code, l.payer_code, l.policy_order
+           FROM sweep_lines l JOIN claims c ON c.id = l.claim_id WHERE l.run_id = $1 ORDER BY l.line_no"#,
+        run,
     )
-    .bind(run)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| Line {
-        section: Section::parse(r.get(0)),
-        bucket: super::Bucket::parse(r.get(1)),
-        claim_row: r.get(2),
-        claim_id: r.get(3),
-        patient_name: r.get(4),
-        account_number: r.get(5),
-        last_billed_date: r.get(6),
-        amount: r.get(7),
-        tx_code: r.get(8),
-        payer_code: r.get(9),
-        policy_order: r.get(10),
-    })
-    .collect();
-    let skipped: i32 = row.get(2);
-    Ok(Report { run: Some(run), receipt: row.get(0), preview: false, params, lines, skipped_protected: usize::try_from(skipped).unwrap_or(0), declined: 0 })
+    .await?;
+    let skipped_protected = usize::try_from(row.skipped_protected).unwrap_or(0);
+    Ok(Report { run: Some(run), receipt: row.receipt_id, preview: false, params, lines, skipped_protected, declined: 0 })
 }
 
 /// One stored run, for `remitd sweep runs`.
@@ -336,28 +319,15 @@ pub struct RunSummary {
 
 /// Every stored run, newest first.
 pub async fn runs(pool: &PgPool) -> Result<Vec<RunSummary>, SweepError> {
-    let rows = sqlx::query(
-        "SELECT r.id, r.receipt_id, r.mode, r.slot, r.actor, r.started_at,
-                count(*) FILTER (WHERE l.section = 'written_off'),
-                COALESCE(sum(l.amount) FILTER (WHERE l.section = 'written_off'), 0),
-                count(*) FILTER (WHERE l.section = 'out_of_range')
-         FROM sweep_runs r LEFT JOIN sweep_lines l ON l.run_id = r.id
-         GROUP BY r.id ORDER BY r.id DESC",
+    Ok(sqlx::query_as!(
+        RunSummary,
+        r#"SELECT r.id AS run, r.receipt_id AS receipt, r.mode, r.slot, r.actor, r.started_at,
+                  count(*) FILTER (WHERE l.section = 'written_off') AS "written_off!",
+                  COALESCE(sum(l.amount) FILTER (WHERE l.section = 'written_off'), 0) AS "total!",
+                  count(*) FILTER (WHERE l.section = 'out_of_range') AS "out_of_range!"
+           FROM sweep_runs r LEFT JOIN sweep_lines l ON l.run_id = r.id
+           GROUP BY r.id ORDER BY r.id DESC"#
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| RunSummary {
-            run: r.get(0),
-            receipt: r.get(1),
-            mode: r.get(2),
-            slot: r.get(3),
-            actor: r.get(4),
-            started_at: r.get(5),
-            written_off: r.get(6),
-            total: r.get(7),
-            out_of_range: r.get(8),
-        })
-        .collect())
+    .await?)
 }

@@ -6,8 +6,8 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
 use super::SweepError;
-use crate::writeoff::actors::{require, WRITEOFF_APPROVE};
-use crate::writeoff::{audit, Audit};
+use crate::actors::{require, Scope};
+use crate::ledger::{audit, Audit};
 
 pub const KINDS: [&str; 3] = ["adjustment", "payment", "charge"];
 
@@ -41,7 +41,7 @@ pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str, actor
         Some(_) => Ok(()),
         None => {
             let mut db = pool.begin().await?;
-            require(&mut db, actor, WRITEOFF_APPROVE).await?;
+            require(&mut db, actor, Scope::WriteoffApprove).await?;
             sqlx::query("INSERT INTO transaction_codes (code, kind, description) VALUES ($1, $2, $3)")
                 .bind(code)
                 .bind(kind)

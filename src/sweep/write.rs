@@ -7,9 +7,8 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::{Line, Params};
-use crate::posting::SYSTEM_ACTOR;
-use crate::writeoff::denials::REMAINING;
-use crate::writeoff::{new_receipt, post_entries, Selection};
+use crate::ledger::writeoffs::{post, Selection};
+use crate::ledger::{audit, receipts, ReceiptKind, SYSTEM_ACTOR};
 
 /// The reason every sweep write-off records.
 pub const REASON: &str = "small-balance";
@@ -32,15 +31,6 @@ impl Mode {
     }
 }
 
-/// Holds off every other writer of the ledger (ingestion, write-offs, other
-/// sweeps) until the transaction ends, so the balances read next are the
-/// balances written off. Readers are not blocked; a run holds the lock for
-/// seconds at most.
-pub async fn lock_ledger(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("LOCK TABLE ledger_entries IN SHARE ROW EXCLUSIVE MODE").execute(conn).await?;
-    Ok(())
-}
-
 /// A stored run and, when it writes anything off, its receipt.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
@@ -52,7 +42,7 @@ pub struct Run {
 /// receipt its write-offs go under: returns the run's id and the receipt.
 pub async fn start_run(conn: &mut PgConnection, mode: Mode, actor: &str, params: &Params, skipped_protected: usize) -> Result<(i64, i64), sqlx::Error> {
     let json = serde_json::to_value(params).unwrap_or_default();
-    let receipt = new_receipt(conn, "sweep", actor, REASON, None, json.clone()).await?;
+    let receipt = receipts::open(conn, ReceiptKind::Sweep, actor, REASON, None, json.clone()).await?;
     // Without a slot there is no conflict to skip: a row always comes back.
     let id = insert_run(conn, mode, None, actor, json, skipped_protected, Some(receipt)).await?.ok_or(sqlx::Error::RowNotFound)?;
     Ok((id, receipt))
@@ -70,7 +60,7 @@ pub async fn claim_slot(
 ) -> Result<Option<Run>, sqlx::Error> {
     let json = serde_json::to_value(params).unwrap_or_default();
     let receipt = match with_receipt {
-        true => Some(new_receipt(conn, "sweep", SYSTEM_ACTOR, REASON, None, json.clone()).await?),
+        true => Some(receipts::open(conn, ReceiptKind::Sweep, SYSTEM_ACTOR, REASON, None, json.clone()).await?),
         false => None,
     };
     let id = insert_run(conn, Mode::Scheduled, Some(slot), SYSTEM_ACTOR, json, skipped_protected, receipt).await?;
@@ -86,16 +76,16 @@ async fn insert_run(
     skipped_protected: usize,
     receipt: Option<i64>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO sweep_runs (receipt_id, mode, slot, actor, params, skipped_protected) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (slot) DO NOTHING RETURNING id",
+        receipt,
+        mode.as_str(),
+        slot,
+        actor,
+        params,
+        i32::try_from(skipped_protected).unwrap_or(i32::MAX),
     )
-    .bind(receipt)
-    .bind(mode.as_str())
-    .bind(slot)
-    .bind(actor)
-    .bind(params)
-    .bind(i32::try_from(skipped_protected).unwrap_or(i32::MAX))
     .fetch_optional(conn)
     .await
 }
@@ -103,19 +93,21 @@ async fn insert_run(
 /// Writes off `lines` under the run's receipt. An insurance balance first
 /// closes the open denials of its claim (oldest first, each up to what
 /// remains of it, and the denial becomes WRITE_OFF); what is left of the
-/// balance is written off against the claim. Returns the write-offs made.
+/// balance is written off against the claim. The caller holds the whole
+/// ledger, so the balances are what is owed. Returns the write-offs made.
 pub async fn write_off(conn: &mut PgConnection, run: i64, receipt: i64, actor: &str, lines: &[&Line]) -> Result<usize, sqlx::Error> {
     let claims: Vec<i64> = lines.iter().map(|l| l.claim_row).collect();
     let buckets: Vec<&str> = lines.iter().map(|l| l.bucket.as_str()).collect();
     let amounts: Vec<Decimal> = lines.iter().map(|l| l.amount).collect();
     let codes: Vec<&str> = lines.iter().map(|l| l.tx_code.as_str()).collect();
-    let ids: Vec<i64> = sqlx::query_scalar(&format!(
+    let made = sqlx::query!(
         "WITH todo AS (
              SELECT * FROM unnest($1::bigint[], $2::text[], $3::numeric[], $4::text[]) AS t(claim_row, bucket, balance, tx_code)
          ),
          open_denials AS (
-             SELECT t.claim_row, t.balance, d.id AS denial_id, d.service_line_id, {REMAINING} AS remaining
+             SELECT t.claim_row, t.balance, d.id AS denial_id, d.service_line_id, b.remaining
              FROM todo t JOIN denials d ON d.claim_id = t.claim_row AND d.status = 'OPEN'
+             JOIN denial_balances b ON b.denial_id = d.id
              WHERE t.bucket = 'insurance' AND t.balance > 0
          ),
          shares AS (
@@ -135,65 +127,52 @@ pub async fn write_off(conn: &mut PgConnection, run: i64, receipt: i64, actor: &
              SELECT t.claim_row, t.bucket, t.tx_code, NULL, NULL, t.balance - COALESCE(k.amount, 0)
              FROM todo t LEFT JOIN taken k ON k.claim_row = t.claim_row AND t.bucket = 'insurance'
          )
-         INSERT INTO writeoffs (receipt_id, denial_id, claim_id, service_line_id, amount, bucket, reason, tx_code, requested_by, decided_by, status)
-         SELECT $5, denial_id, claim_row, service_line_id, amount, bucket, '{REASON}', tx_code, $6, $6, 'PENDING_APPROVAL'
+         INSERT INTO writeoffs (receipt_id, denial_id, claim_id, service_line_id, amount, bucket, reason, tx_code, requested_by, status)
+         SELECT $5, denial_id, claim_row, service_line_id, amount, bucket, $7, tx_code, $6, 'PENDING_APPROVAL'
          FROM parts WHERE amount <> 0
-         RETURNING id"
-    ))
-    .bind(&claims)
-    .bind(&buckets)
-    .bind(&amounts)
-    .bind(&codes)
-    .bind(receipt)
-    .bind(actor)
+         RETURNING id, denial_id",
+        &claims,
+        &buckets as &[&str],
+        &amounts,
+        &codes as &[&str],
+        receipt,
+        actor,
+        REASON,
+    )
     .fetch_all(&mut *conn)
     .await?;
+    let ids: Vec<i64> = made.iter().map(|w| w.id).collect();
+    let denials: Vec<i64> = made.iter().filter_map(|w| w.denial_id).collect();
     // Inserted waiting, posted in the same transaction by the one routine
-    // every write-off posts through.
-    post_entries(conn, Selection::Receipt(receipt), actor).await?;
-    sqlx::query(
-        "INSERT INTO audit_log (actor, action, claim_id, denial_id, writeoff_id, receipt_id, reason, amount, detail)
-         SELECT $2, 'writeoff_posted', w.claim_id, w.denial_id, w.id, w.receipt_id, w.reason, w.amount,
-                jsonb_build_object('sweep_run', $3::bigint, 'tx_code', w.tx_code, 'bucket', w.bucket)
-         FROM writeoffs w WHERE w.id = ANY($1) ORDER BY w.id",
-    )
-    .bind(&ids)
-    .bind(actor)
-    .bind(run)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(&format!(
-        "UPDATE denials d SET status = 'WRITE_OFF'
-         WHERE d.id IN (SELECT denial_id FROM writeoffs WHERE id = ANY($1) AND denial_id IS NOT NULL) AND {REMAINING} <= 0"
-    ))
-    .bind(&ids)
-    .execute(&mut *conn)
-    .await?;
+    // every write-off posts through; the sweep's parameters are its approval.
+    post(conn, Selection::Receipt(receipt), actor, Some(actor)).await?;
+    audit::record_writeoffs(conn, &ids, actor, "writeoff_posted", serde_json::json!({ "sweep_run": run })).await?;
+    crate::denials::close_written_off(conn, &denials).await?;
     Ok(ids.len())
 }
 
 /// Appends `lines` to the run's stored report.
 pub async fn store_lines(conn: &mut PgConnection, run: i64, lines: &[&Line]) -> Result<(), sqlx::Error> {
-    let col = |f: fn(&Line) -> String| lines.iter().map(|l| f(l)).collect::<Vec<String>>();
-    sqlx::query(
+    let col = |f: fn(&Line) -> &str| lines.iter().map(|l| f(l)).collect::<Vec<&str>>();
+    sqlx::query!(
         "INSERT INTO sweep_lines (run_id, line_no, section, bucket, claim_id, patient_name, account_number, last_billed_date,
                                   amount, tx_code, payer_code, policy_order)
          SELECT $1, (SELECT COALESCE(max(line_no), 0) FROM sweep_lines WHERE run_id = $1) + t.n,
                 t.section, t.bucket, t.claim_row, t.patient_name, t.account_number, t.billed, t.amount, t.tx_code, t.payer_code, t.policy_order
          FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::date[], $8::numeric[], $9::text[], $10::text[], $11::int2[])
               WITH ORDINALITY AS t(section, bucket, claim_row, patient_name, account_number, billed, amount, tx_code, payer_code, policy_order, n)",
+        run,
+        &col(|l| l.section.as_str()) as &[&str],
+        &col(|l| l.bucket.as_str()) as &[&str],
+        &lines.iter().map(|l| l.claim_row).collect::<Vec<i64>>(),
+        &col(|l| &l.patient_name) as &[&str],
+        &col(|l| &l.account_number) as &[&str],
+        &lines.iter().map(|l| l.last_billed_date).collect::<Vec<_>>(),
+        &lines.iter().map(|l| l.amount).collect::<Vec<Decimal>>(),
+        &col(|l| &l.tx_code) as &[&str],
+        &col(|l| &l.payer_code) as &[&str],
+        &lines.iter().map(|l| l.policy_order).collect::<Vec<i16>>(),
     )
-    .bind(run)
-    .bind(col(|l| l.section.as_str().into()))
-    .bind(col(|l| l.bucket.as_str().into()))
-    .bind(lines.iter().map(|l| l.claim_row).collect::<Vec<i64>>())
-    .bind(col(|l| l.patient_name.clone()))
-    .bind(col(|l| l.account_number.clone()))
-    .bind(lines.iter().map(|l| l.last_billed_date).collect::<Vec<_>>())
-    .bind(lines.iter().map(|l| l.amount).collect::<Vec<Decimal>>())
-    .bind(col(|l| l.tx_code.clone()))
-    .bind(col(|l| l.payer_code.clone()))
-    .bind(lines.iter().map(|l| l.policy_order).collect::<Vec<i16>>())
     .execute(conn)
     .await?;
     Ok(())

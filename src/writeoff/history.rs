@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use super::WriteoffError;
+use crate::ledger::{ActionError, Bucket, ReceiptKind, WriteoffStatus};
 
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter<'a> {
@@ -22,17 +22,17 @@ pub struct HistoryFilter<'a> {
 pub struct HistoryRow {
     pub writeoff_id: i64,
     pub receipt: i64,
-    pub receipt_kind: String,
+    pub receipt_kind: ReceiptKind,
     pub at: DateTime<Utc>,
     pub claim_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denial_id: Option<i64>,
-    pub bucket: String,
+    pub bucket: Bucket,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub amount: Decimal,
-    pub status: String,
+    pub status: WriteoffStatus,
     pub requested_by: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
@@ -46,43 +46,33 @@ pub struct History {
     pub total: Decimal,
 }
 
-/// Write-offs by receipt number, date range (of the request, inclusive) and reason.
-pub async fn history(pool: &PgPool, f: &HistoryFilter<'_>) -> Result<History, WriteoffError> {
-    let rows = sqlx::query(
-        "SELECT w.id, r.id, r.kind, w.requested_at, c.claim_id, w.denial_id, w.bucket, w.reason, w.note, w.amount, w.status, w.requested_by, w.decided_by
-         FROM writeoffs w JOIN writeoff_receipts r ON r.id = w.receipt_id JOIN claims c ON c.id = w.claim_id
-         WHERE ($1::bigint IS NULL OR r.id = $1)
-           AND ($2::date IS NULL OR w.requested_at >= $2::date)
-           AND ($3::date IS NULL OR w.requested_at < $3::date + 1)
-           AND ($4::text IS NULL OR w.reason = $4)
-         ORDER BY w.id",
+/// Write-offs by receipt number, date range (of the request, inclusive) and
+/// reason. An unknown reason is refused with the known ones listed.
+pub async fn history(pool: &PgPool, f: &HistoryFilter<'_>) -> Result<History, ActionError> {
+    if let Some(reason) = f.reason {
+        let mut conn = pool.acquire().await?;
+        super::reason_needs_note(&mut conn, reason).await?;
+    }
+    let rows = sqlx::query_as!(
+        HistoryRow,
+        r#"SELECT w.id AS writeoff_id, r.id AS receipt, r.kind AS "receipt_kind: ReceiptKind", w.requested_at AS at, c.claim_id,
+                  w.denial_id, w.bucket AS "bucket: Bucket", w.reason, w.note, w.amount, w.status AS "status: WriteoffStatus",
+                  w.requested_by, w.decided_by
+           FROM writeoffs w JOIN writeoff_receipts r ON r.id = w.receipt_id JOIN claims c ON c.id = w.claim_id
+           WHERE ($1::bigint IS NULL OR r.id = $1)
+             AND ($2::date IS NULL OR w.requested_at >= $2::date)
+             AND ($3::date IS NULL OR w.requested_at < $3::date + 1)
+             AND ($4::text IS NULL OR w.reason = $4)
+           ORDER BY w.id"#,
+        f.receipt,
+        f.from,
+        f.to,
+        f.reason,
     )
-    .bind(f.receipt)
-    .bind(f.from)
-    .bind(f.to)
-    .bind(f.reason)
     .fetch_all(pool)
     .await?;
-    let rows: Vec<HistoryRow> = rows
-        .into_iter()
-        .map(|r| HistoryRow {
-            writeoff_id: r.get(0),
-            receipt: r.get(1),
-            receipt_kind: r.get(2),
-            at: r.get(3),
-            claim_id: r.get(4),
-            denial_id: r.get(5),
-            bucket: r.get(6),
-            reason: r.get(7),
-            note: r.get(8),
-            amount: r.get(9),
-            status: r.get(10),
-            requested_by: r.get(11),
-            decided_by: r.get(12),
-        })
-        .collect();
     let mut totals_by_reason: BTreeMap<String, Decimal> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.status == "POSTED") {
+    for r in rows.iter().filter(|r| r.status == WriteoffStatus::Posted) {
         *totals_by_reason.entry(r.reason.clone()).or_default() += r.amount;
     }
     let total = totals_by_reason.values().copied().sum();
@@ -118,32 +108,17 @@ pub struct AuditRow {
 }
 
 /// The audit trail, oldest first.
-pub async fn audit_trail(pool: &PgPool, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>, WriteoffError> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.at, a.actor, a.action, c.claim_id, a.denial_id, a.writeoff_id, a.receipt_id, a.reason, a.amount, a.detail
-         FROM audit_log a LEFT JOIN claims c ON c.id = a.claim_id
-         WHERE ($1::text IS NULL OR c.claim_id = $1) AND ($2::text IS NULL OR a.actor = $2) AND ($3::date IS NULL OR a.at >= $3::date)
-         ORDER BY a.id",
+pub async fn audit_trail(pool: &PgPool, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>, ActionError> {
+    Ok(sqlx::query_as!(
+        AuditRow,
+        r#"SELECT a.id, a.at, a.actor, a.action, c.claim_id AS "claim_id?", a.denial_id, a.writeoff_id, a.receipt_id AS receipt, a.reason, a.amount, a.detail
+           FROM audit_log a LEFT JOIN claims c ON c.id = a.claim_id
+           WHERE ($1::text IS NULL OR c.claim_id = $1) AND ($2::text IS NULL OR a.actor = $2) AND ($3::date IS NULL OR a.at >= $3::date)
+           ORDER BY a.id"#,
+        f.claim,
+        f.actor,
+        f.from,
     )
-    .bind(f.claim)
-    .bind(f.actor)
-    .bind(f.from)
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AuditRow {
-            id: r.get(0),
-            at: r.get(1),
-            actor: r.get(2),
-            action: r.get(3),
-            claim_id: r.get(4),
-            denial_id: r.get(5),
-            writeoff_id: r.get(6),
-            receipt: r.get(7),
-            reason: r.get(8),
-            amount: r.get(9),
-            detail: r.get(10),
-        })
-        .collect())
+    .await?)
 }

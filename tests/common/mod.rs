@@ -136,3 +136,142 @@ pub async fn assert_balances_add_up(pool: &PgPool) {
     assert!(claims > 0, "no claim to check");
     assert_eq!(wrong, 0, "{wrong} of {claims} claims have balances that do not add up");
 }
+
+/// The patient every built claim names (NM1*QC is required).
+fn patient() -> remitd::model::Person {
+    remitd::model::Person {
+        last_name: Some("DOE".into()),
+        first_name: Some("JANE".into()),
+        middle_name: None,
+        suffix: None,
+        id_qualifier: Some("MI".into()),
+        id: Some("XJZ000000021".into()),
+    }
+}
+
+/// One claim of a remittance at claim level (no service lines): `charge`
+/// less its adjustments (group, reason code, amount) is what it pays. The
+/// payer's claim number `pcn` is what a reversal of it names.
+pub fn clp(id: &str, status: &str, charge: &str, pcn: &str, adjustments: &[(&str, &str, &str)]) -> remitd::model::Claim {
+    let adjustments: Vec<remitd::model::Adjustment> = adjustments
+        .iter()
+        .map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None })
+        .collect();
+    let charge = dec(charge);
+    let paid = charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>();
+    let pr: rust_decimal::Decimal = adjustments.iter().filter(|a| a.group == "PR").map(|a| a.amount).sum();
+    remitd::model::Claim {
+        patient_control_number: id.into(),
+        status_code: status.into(),
+        charge,
+        paid,
+        patient_responsibility: (!pr.is_zero()).then_some(pr),
+        filing_indicator: "MC".into(),
+        payer_claim_control_number: Some(pcn.into()),
+        adjustments,
+        patient: Some(patient()),
+        ..remitd::model::Claim::default()
+    }
+}
+
+/// One service line of a claim: `charge` less its adjustments is what it pays.
+pub fn svc(procedure: &str, charge: &str, adjustments: &[(&str, &str, &str)]) -> remitd::model::Service {
+    let adjustments: Vec<remitd::model::Adjustment> = adjustments
+        .iter()
+        .map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None })
+        .collect();
+    let charge = dec(charge);
+    remitd::model::Service {
+        procedure_qualifier: "HC".into(),
+        procedure: procedure.into(),
+        modifiers: vec![],
+        charge,
+        paid: charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>(),
+        revenue_code: None,
+        units: None,
+        original_procedure: None,
+        original_units: None,
+        line_control_number: None,
+        service_date: None,
+        service_period_start: None,
+        service_period_end: None,
+        adjustments,
+        allowed: None,
+        remarks: vec![],
+    }
+}
+
+/// A claim paid line by line (no claim-level adjustments).
+pub fn clp_lines(id: &str, status: &str, pcn: &str, services: Vec<remitd::model::Service>) -> remitd::model::Claim {
+    let charge = services.iter().map(|s| s.charge).sum();
+    let paid = services.iter().map(|s| s.paid).sum();
+    let pr: rust_decimal::Decimal = services.iter().flat_map(|s| &s.adjustments).filter(|a| a.group == "PR").map(|a| a.amount).sum();
+    remitd::model::Claim {
+        patient_control_number: id.into(),
+        status_code: status.into(),
+        charge,
+        paid,
+        patient_responsibility: (!pr.is_zero()).then_some(pr),
+        filing_indicator: "MC".into(),
+        payer_claim_control_number: Some(pcn.into()),
+        services,
+        patient: Some(patient()),
+        ..remitd::model::Claim::default()
+    }
+}
+
+/// The payer's reversal of `c`: CLP02 = 22, every amount negated, naming
+/// the original by its payer claim number (CLP07 and REF*F8).
+pub fn reversal_of(c: &remitd::model::Claim) -> remitd::model::Claim {
+    let mut r = c.clone();
+    r.status_code = "22".into();
+    r.charge = -r.charge;
+    r.paid = -r.paid;
+    r.patient_responsibility = r.patient_responsibility.map(|p| -p);
+    r.original_reference = c.payer_claim_control_number.clone();
+    for a in r.adjustments.iter_mut().chain(r.services.iter_mut().flat_map(|s| s.adjustments.iter_mut())) {
+        a.amount = -a.amount;
+    }
+    for s in &mut r.services {
+        s.charge = -s.charge;
+        s.paid = -s.paid;
+    }
+    r
+}
+
+/// A valid, balanced 835 paying `claims` under trace number `trace`, with
+/// the samples' payer and payee. A set that pays less than nothing in all
+/// (a reversal alone) carries the difference as a provider adjustment, as
+/// payers do.
+pub fn remittance(trace: &str, claims: Vec<remitd::model::Claim>) -> Vec<u8> {
+    let bytes = std::fs::read(sample("valid/reversal-and-correction.835")).unwrap();
+    let doc = remitd::parse::FileDocument::read("base", &bytes[..]).unwrap();
+    let mut tx: remitd::model::Transaction = doc.transactions().next().unwrap().clone();
+    tx.claims = claims;
+    tx.trace_number = trace.into();
+    tx.trace.number = trace.into();
+    tx.provider_adjustments.clear();
+    let total: rust_decimal::Decimal = tx.claims.iter().map(|c| c.paid).sum();
+    if total < rust_decimal::Decimal::ZERO {
+        tx.provider_adjustments.push(remitd::model::ProviderAdjustment {
+            provider_id: "1999999984".into(),
+            fiscal_period_date: chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+            reason: "WO".into(),
+            reference: Some(trace.into()),
+            amount: total,
+        });
+    }
+    tx.payment.amount = total.max(rust_decimal::Decimal::ZERO);
+    let mut w = remitd::generate::X12Writer::new(Vec::new());
+    w.open_interchange(78, false, "005010X221A1").unwrap();
+    w.transaction(&tx).unwrap();
+    w.close_interchange(78, 1).unwrap();
+    w.into_inner()
+}
+
+/// [`remittance`] written to `dir/NAME.835`; returns the path.
+pub fn remittance_file(dir: &std::path::Path, trace: &str, claims: Vec<remitd::model::Claim>) -> std::path::PathBuf {
+    let path = dir.join(format!("{trace}.835"));
+    std::fs::write(&path, remittance(trace, claims)).unwrap();
+    path
+}

@@ -1,0 +1,279 @@
+//! What a remittance settles once its entries are written, so that no
+//! balance ends up owed by nobody:
+//!
+//! - **A payer reversal** ([`on_reversal`]) reverses every write-off whose
+//!   basis was the reversed posting (each posted on that claim after it:
+//!   denial, partial, patient-responsibility, sweep; either bucket) and
+//!   cancels the requests waiting on the claim; the reversed posting's
+//!   denials are reopened, and the corrected claim, when it posts, resolves
+//!   them and decides what is owed.
+//! - **A reversal that matches no posting** ([`flag_unmatched_reversal`])
+//!   flags the claim's written-off denials for a person.
+//! - **After any posting** ([`after_posting`]): a bucket that only
+//!   write-offs took below zero gets its newest write-offs back until it is
+//!   not (a credit the payer truly made stays, visible); requests waiting
+//!   for approval that no longer fit what is owed are cancelled; a denial
+//!   whose line (or claim) the payer has since paid or adjusted is
+//!   RESOLVED, as is one superseded by a corrected claim.
+//!
+//! Everything here runs inside the posting's transaction, under its claim
+//! locks, as `system`, and is audited with the remittance's trace number.
+
+use std::collections::BTreeSet;
+
+use rust_decimal::Decimal;
+use sqlx::PgConnection;
+
+use super::{merged, settle_status, DenialStatus};
+use crate::ledger::writeoffs::Changed;
+use crate::ledger::{self, audit, Audit, Bucket, SYSTEM_ACTOR};
+
+/// What settling did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// Written-off (or waiting) denials reopened.
+    pub reopened: usize,
+    /// Denials resolved: paid or adjusted since, or superseded.
+    pub resolved: usize,
+    /// Write-offs given back because what they wrote off changed.
+    pub writeoffs_reversed: usize,
+    /// Requests waiting for approval that no longer fit, cancelled.
+    pub requests_cancelled: usize,
+}
+
+impl Settled {
+    pub fn add(&mut self, other: Settled) {
+        self.reopened += other.reopened;
+        self.resolved += other.resolved;
+        self.writeoffs_reversed += other.writeoffs_reversed;
+        self.requests_cancelled += other.requests_cancelled;
+    }
+}
+
+/// Why `system` acted: the remittance, as audit rows and memos name it.
+struct Cause {
+    why: String,
+    detail: serde_json::Value,
+}
+
+impl Cause {
+    async fn of(conn: &mut PgConnection, remittance_id: i64, what: &str, extra: serde_json::Value) -> Result<Cause, sqlx::Error> {
+        let trace = sqlx::query_scalar!("SELECT trace_number FROM remittances WHERE id = $1", remittance_id).fetch_one(&mut *conn).await?;
+        let base = serde_json::json!({ "trace_number": trace, "remittance_id": remittance_id, "cause": what });
+        Ok(Cause { why: format!("{what}, trace {trace}"), detail: merged(base, extra) })
+    }
+
+}
+
+/// Gives back posted write-offs as `system`, each audited.
+async fn reverse_writeoffs(conn: &mut PgConnection, ids: &[i64], cause: &Cause) -> Result<Vec<Changed>, sqlx::Error> {
+    super::give_back(conn, ids, SYSTEM_ACTOR, &cause.why, &cause.detail).await
+}
+
+/// Cancels waiting requests as `system`, each audited.
+async fn cancel_requests(conn: &mut PgConnection, ids: &[i64], cause: &Cause) -> Result<Vec<Changed>, sqlx::Error> {
+    super::cancel(conn, ids, SYSTEM_ACTOR, &cause.why, &cause.detail).await
+}
+
+/// Denials whose write-offs changed take the status their figures call for
+/// and are audited as `denial_reopened`. Returns how many.
+async fn reopen_touched(conn: &mut PgConnection, touched: &BTreeSet<i64>, cause: &Cause) -> Result<usize, sqlx::Error> {
+    for &d in touched {
+        super::unflag(conn, d).await?;
+        let status = settle_status(conn, d).await?;
+        let claim = sqlx::query_scalar!("SELECT claim_id FROM denials WHERE id = $1", d).fetch_one(&mut *conn).await?;
+        let detail = Some(merged(cause.detail.clone(), serde_json::json!({ "status": status })));
+        audit(conn, SYSTEM_ACTOR, "denial_reopened", Audit { claim_id: Some(claim), denial_id: Some(d), reason: Some(&cause.why), detail, ..Audit::default() })
+            .await?;
+    }
+    Ok(touched.len())
+}
+
+/// A payer reversed posting `original` of claim `claim_id` (the reversal is
+/// in remittance `remittance_id`); its entries are already negated.
+pub async fn on_reversal(conn: &mut PgConnection, claim_id: i64, original: i64, remittance_id: i64) -> Result<Settled, sqlx::Error> {
+    let cause = Cause::of(conn, remittance_id, "payer reversal", serde_json::json!({ "reversed_posting_id": original })).await?;
+    // Every write-off posted after the reversed posting was decided on
+    // balances that included it.
+    let basis = sqlx::query_scalar!(
+        "SELECT w.id FROM writeoffs w
+         WHERE w.claim_id = $1 AND w.status = 'POSTED'
+           AND w.ledger_entry_id > (SELECT COALESCE(max(e.id), 0) FROM ledger_entries e WHERE e.claim_posting_id = $2)
+         ORDER BY w.id",
+        claim_id,
+        original,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let reversed = reverse_writeoffs(conn, &basis, &cause).await?;
+    let waiting = sqlx::query_scalar!("SELECT id FROM writeoffs WHERE claim_id = $1 AND status = 'PENDING_APPROVAL' ORDER BY id", claim_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let cancelled = cancel_requests(conn, &waiting, &cause).await?;
+    let touched: BTreeSet<i64> = reversed.iter().chain(&cancelled).filter_map(|w| w.denial_id).collect();
+    // The reversed posting's denials: marked, so the corrected claim resolves them.
+    let of_posting = sqlx::query_scalar!(
+        "UPDATE denials SET reopened_at = now(), flagged_at = NULL, flag_reason = NULL
+         WHERE claim_posting_id = $1 AND status <> 'RESOLVED' RETURNING id",
+        original,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for d in of_posting.iter().filter(|d| !touched.contains(d)) {
+        settle_status(conn, *d).await?;
+    }
+    Ok(Settled {
+        reopened: reopen_touched(conn, &touched, &cause).await?,
+        resolved: 0,
+        writeoffs_reversed: reversed.len(),
+        requests_cancelled: cancelled.len(),
+    })
+}
+
+/// A reversal for claim `claim_id` matched none of its postings: flag its
+/// written-off denials for a person. Returns how many were flagged.
+pub async fn flag_unmatched_reversal(conn: &mut PgConnection, claim_id: i64, remittance_id: i64) -> Result<usize, sqlx::Error> {
+    let flagged = sqlx::query!(
+        "UPDATE denials SET flagged_at = now(),
+             flag_reason = 'payer reversal (trace ' || (SELECT trace_number FROM remittances WHERE id = $2) || ') did not match the posting this denial came from'
+         WHERE claim_id = $1 AND status IN ('WRITE_OFF', 'PENDING_WRITEOFF')",
+        claim_id,
+        remittance_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(flagged.rows_affected() as usize)
+}
+
+/// Settles `claims` after remittance `remittance_id` posted entries on
+/// them (see the module's documentation).
+pub async fn after_posting(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+    // Most claims of a remittance have nothing to settle: one indexed look
+    // at write-offs and earlier denials finds the few that do.
+    let candidates = sqlx::query_scalar!(
+        r#"SELECT c AS "c!" FROM unnest($1::bigint[]) AS c
+           WHERE EXISTS (SELECT 1 FROM writeoffs w WHERE w.claim_id = c AND w.status IN ('POSTED', 'PENDING_APPROVAL'))
+              OR EXISTS (SELECT 1 FROM denials d JOIN claim_postings p ON p.id = d.claim_posting_id
+                         WHERE d.claim_id = c AND d.status IN ('OPEN', 'APPEAL_PENDING', 'PENDING_WRITEOFF') AND p.remittance_id <> $2)"#,
+        claims,
+        remittance_id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if candidates.is_empty() {
+        return Ok(Settled::default());
+    }
+    let mut out = Settled::default();
+    out.add(give_back_credits(conn, remittance_id, &candidates).await?);
+    out.add(cancel_patient_requests(conn, remittance_id, &candidates).await?);
+    out.add(resolve_denials(conn, remittance_id, &candidates).await?);
+    Ok(out)
+}
+
+/// A bucket below zero that has posted write-offs: its newest write-offs
+/// come back until it is not below zero (or none is left: the rest is the
+/// payer's own credit).
+async fn give_back_credits(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+    let below: Vec<(i64, Bucket, Decimal)> = ledger::owed(conn, claims)
+        .await?
+        .into_iter()
+        .flat_map(|o| [(o.claim_id, Bucket::Insurance, o.insurance), (o.claim_id, Bucket::Patient, o.patient)])
+        .filter(|(_, _, balance)| *balance < Decimal::ZERO)
+        .collect();
+    if below.is_empty() {
+        return Ok(Settled::default());
+    }
+    let cause = Cause::of(conn, remittance_id, "balance below zero after a payer's remittance", serde_json::json!({})).await?;
+    let mut out = Settled::default();
+    let mut touched = BTreeSet::new();
+    for (claim, bucket, balance) in below {
+        let posted = sqlx::query!(
+            "SELECT id, amount FROM writeoffs WHERE claim_id = $1 AND bucket = $2 AND status = 'POSTED' ORDER BY id DESC",
+            claim,
+            bucket.as_str(),
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut back = Decimal::ZERO;
+        let mut ids = Vec::new();
+        for w in posted {
+            if balance + back >= Decimal::ZERO {
+                break;
+            }
+            ids.push(w.id);
+            back += w.amount;
+        }
+        let reversed = reverse_writeoffs(conn, &ids, &cause).await?;
+        out.writeoffs_reversed += reversed.len();
+        touched.extend(reversed.iter().filter_map(|w| w.denial_id));
+    }
+    out.reopened = reopen_touched(conn, &touched, &cause).await?;
+    Ok(out)
+}
+
+/// Patient-responsibility requests waiting on a claim whose patient balance
+/// no longer covers them are cancelled.
+async fn cancel_patient_requests(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+    let waiting = sqlx::query_scalar!(
+        "SELECT w.id FROM writeoffs w JOIN claim_owed o ON o.claim_id = w.claim_id
+         WHERE w.claim_id = ANY($1) AND w.status = 'PENDING_APPROVAL' AND w.bucket = 'patient'
+           AND o.patient_balance < (SELECT sum(x.amount) FROM writeoffs x WHERE x.claim_id = w.claim_id AND x.status = 'PENDING_APPROVAL' AND x.bucket = 'patient')
+         ORDER BY w.id",
+        claims,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if waiting.is_empty() {
+        return Ok(Settled::default());
+    }
+    let cause = Cause::of(conn, remittance_id, "patient balance changed by a payer's remittance", serde_json::json!({})).await?;
+    Ok(Settled { requests_cancelled: cancel_requests(conn, &waiting, &cause).await?.len(), ..Settled::default() })
+}
+
+/// Live denials of earlier remittances on `claims`: resolved when what they
+/// denied is no longer owed (or a corrected claim superseded them); their
+/// waiting requests cancelled when they no longer fit.
+async fn resolve_denials(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+    let live = sqlx::query!(
+        r#"SELECT d.id, d.status AS "status: DenialStatus", b.scope_owed AS "scope_owed!", b.raw AS "raw!", b.pending AS "pending!",
+                  (d.reopened_at IS NOT NULL
+                   AND EXISTS (SELECT 1 FROM claim_postings r WHERE r.reverses_posting_id = d.claim_posting_id)
+                   AND EXISTS (SELECT 1 FROM claim_postings p WHERE p.remittance_id = $2 AND p.claim_id = d.claim_id
+                                                              AND p.reverses_posting_id IS NULL AND p.id > d.claim_posting_id)) AS "superseded!"
+           FROM denials d
+           JOIN denial_balances b ON b.denial_id = d.id
+           JOIN claim_postings dp ON dp.id = d.claim_posting_id
+           WHERE d.claim_id = ANY($1) AND d.status IN ('OPEN', 'APPEAL_PENDING', 'PENDING_WRITEOFF') AND dp.remittance_id <> $2
+           ORDER BY d.id
+           FOR UPDATE OF d"#,
+        claims,
+        remittance_id,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Settled::default();
+    for d in live {
+        let resolve = d.superseded || d.scope_owed <= Decimal::ZERO;
+        if !resolve && (d.pending.is_zero() || d.raw >= Decimal::ZERO) {
+            continue;
+        }
+        let what = match (resolve, d.superseded) {
+            (true, true) => "superseded by a corrected claim",
+            (true, false) => "paid or adjusted by a later remittance",
+            (false, _) => "no longer fits what is owed after a later remittance",
+        };
+        let cause = Cause::of(conn, remittance_id, what, serde_json::json!({})).await?;
+        let waiting = sqlx::query_scalar!("SELECT id FROM writeoffs WHERE denial_id = $1 AND status = 'PENDING_APPROVAL' ORDER BY id", d.id)
+            .fetch_all(&mut *conn)
+            .await?;
+        out.requests_cancelled += cancel_requests(conn, &waiting, &cause).await?.len();
+        if resolve {
+            super::resolve(conn, d.id).await?;
+            ledger::audit::record_denials(conn, &[d.id], SYSTEM_ACTOR, "denial_resolved", cause.detail).await?;
+            out.resolved += 1;
+        } else {
+            settle_status(conn, d.id).await?;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,130 @@
+//! Bulk write-off: one reason for every denial a filter matches, one
+//! receipt for the run.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::{approval_policy, check_reason, scope_for, write_off_in, Request};
+use crate::actors::require;
+use crate::denials::{self, DenialStatus};
+use crate::ledger::{self, receipts, ActionError, Hold, ReceiptKind, WriteoffStatus};
+
+/// Which denials a bulk write-off takes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BulkFilter {
+    /// Only denials with at most this much remaining.
+    pub max_balance: Option<Decimal>,
+    /// Only denials opened at least this many days before `as_of`.
+    pub min_age_days: Option<i64>,
+    pub payer: Option<String>,
+    pub claim: Option<String>,
+    pub account: Option<String>,
+    pub as_of: Option<chrono::NaiveDate>,
+}
+
+/// One denial a bulk run matched but left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub denial_id: i64,
+    pub claim_id: String,
+    pub status: DenialStatus,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BulkOutcome {
+    /// `None` for a preview, which writes nothing.
+    pub receipt: Option<i64>,
+    pub matched: usize,
+    pub written_off: usize,
+    pub pending_approval: usize,
+    pub total: Decimal,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why a matched denial is left alone, if it is.
+fn skip_reason(status: DenialStatus, remaining: Decimal) -> Option<String> {
+    match status {
+        DenialStatus::Open if remaining > Decimal::ZERO => None,
+        DenialStatus::Open => Some("nothing remains to write off".into()),
+        DenialStatus::AppealPending => Some("under appeal (protected)".into()),
+        DenialStatus::PendingWriteoff => Some("a write-off already waits for approval (protected)".into()),
+        DenialStatus::Resolved => Some("resolved (protected)".into()),
+        DenialStatus::WriteOff => Some("already WRITE_OFF".into()),
+    }
+}
+
+/// Writes off, with one reason, every denial the filter matches. Protected
+/// states are skipped with the reason; the approval gate applies row by row;
+/// every row gets its own audit entry; the run gets one receipt. The run is
+/// one database transaction holding the whole ledger: it posts whole or not
+/// at all, and each denial's amount is what remains after the rows before
+/// it (two denials of one claim never write off more than the claim owes).
+/// A preview runs the same and rolls back, under a receipt numbered 0 that
+/// never commits.
+pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option<&str>, actor: &str, preview: bool) -> Result<BulkOutcome, ActionError> {
+    let mut db = ledger::begin(pool, Hold::Ledger).await?;
+    require(&mut db, actor, scope_for(reason)).await?;
+    check_reason(&mut db, reason, note).await?;
+    let policy = approval_policy(&mut db).await?;
+    let as_of = filter.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let rows = sqlx::query!(
+        r#"SELECT d.id, c.claim_id, d.status AS "status: DenialStatus", b.remaining AS "remaining!"
+           FROM denials d JOIN denial_balances b ON b.denial_id = d.id
+           JOIN claims c ON c.id = d.claim_id JOIN payers p ON p.id = c.payer_id JOIN accounts a ON a.id = c.account_id
+           WHERE ($1::numeric IS NULL OR b.remaining <= $1)
+             AND ($2::int IS NULL OR d.opened_at::date <= $6::date - $2::int)
+             AND ($3::text IS NULL OR p.payer_code = $3)
+             AND ($4::text IS NULL OR c.claim_id = $4)
+             AND ($5::text IS NULL OR a.account_number = $5)
+           ORDER BY d.id FOR UPDATE OF d"#,
+        filter.max_balance,
+        filter.min_age_days.map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
+        filter.payer.as_deref(),
+        filter.claim.as_deref(),
+        filter.account.as_deref(),
+        as_of,
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let mut out = BulkOutcome { receipt: None, matched: rows.len(), written_off: 0, pending_approval: 0, total: Decimal::ZERO, skipped: Vec::new() };
+    let mut receipt = None;
+    for r in rows {
+        if let Some(why) = skip_reason(r.status, r.remaining) {
+            out.skipped.push(Skipped { denial_id: r.id, claim_id: r.claim_id, status: r.status, why });
+            continue;
+        }
+        // Read again: an earlier row of the run may have taken from its claim.
+        let d = denials::lock(&mut db, Hold::Ledger, r.id).await?;
+        if let Some(why) = skip_reason(d.status, d.figures.remaining) {
+            out.skipped.push(Skipped { denial_id: r.id, claim_id: r.claim_id, status: d.status, why });
+            continue;
+        }
+        let receipt = match receipt {
+            Some(n) => n,
+            None => {
+                let filter = serde_json::to_value(filter).unwrap_or_default();
+                let n = match preview {
+                    true => receipts::open_preview(&mut db, ReceiptKind::Bulk, actor, reason, note, filter).await?,
+                    false => receipts::open(&mut db, ReceiptKind::Bulk, actor, reason, note, filter).await?,
+                };
+                *receipt.insert(n)
+            }
+        };
+        let req = Request { denial_id: d.id, reason, note, amount: None, actor };
+        let done = write_off_in(&mut db, &d, &req, receipt, policy).await?;
+        match done.status {
+            WriteoffStatus::PendingApproval => out.pending_approval += 1,
+            _ => out.written_off += 1,
+        }
+        out.total += done.amount;
+    }
+    if preview {
+        db.rollback().await?;
+    } else {
+        out.receipt = receipt;
+        db.commit().await?;
+    }
+    Ok(out)
+}
