@@ -38,6 +38,14 @@ CREATE UNIQUE INDEX ledger_entries_reversed_once ON ledger_entries (reverses_ent
 -- deleted), no longer matched, its charge corrected to zero in the ledger.
 ALTER TABLE service_lines ADD COLUMN removed_at TIMESTAMPTZ;
 
+-- Whether a claim has postings (or any ledger entry): from then on its
+-- charge changes only by charge corrections.
+CREATE FUNCTION claim_has_postings(claim BIGINT) RETURNS BOOLEAN
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT EXISTS (SELECT 1 FROM claim_postings p WHERE p.claim_id = claim)
+        OR EXISTS (SELECT 1 FROM ledger_entries e WHERE e.claim_id = claim)
+$$;
+
 -- The parts of a patient-responsibility write-off, one per PR reason code:
 -- what approval posts, and what undo reverses.
 CREATE TABLE writeoff_parts (

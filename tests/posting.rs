@@ -220,18 +220,42 @@ async fn claims_import_upserts_and_a_bad_row_imports_nothing() {
 }
 
 #[tokio::test]
-async fn carc_categories_are_data_changed_from_the_command_line() {
+async fn carc_categories_are_data_changed_by_an_admin_and_apply_to_later_postings() {
     let db = TestDb::new().await;
     import_csv(&db.pool, &sample_claims_except(&[])).await;
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_remitd"))
-        .env("DATABASE_URL", &db.url)
-        .args(["carc", "set", "CO", "50", "contractual"])
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    assert_eq!(String::from_utf8_lossy(&status.stdout).trim(), "CO-50 now posts as a contractual adjustment");
+    // CLM-2001 is denied CO-50 before the change.
     ingest(&db.pool, &sample("valid/denial.835")).await;
-    let c = claim(&db.pool, "CLM-2001").await;
+    remitd::actors::add(&db.pool, "ann").await.unwrap();
+    remitd::actors::add(&db.pool, "root").await.unwrap();
+    remitd::actors::grant(&db.pool, "root", remitd::actors::Scope::Admin).await.unwrap();
+    let set = |actor: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remitd"));
+        cmd.env("DATABASE_URL", &db.url).env_remove("REMITD_ACTOR").args(["carc", "set", "CO", "50", "contractual"]);
+        if let Some(a) = actor {
+            cmd.args(["--actor", a]);
+        }
+        cmd.output().unwrap()
+    };
+    assert_eq!(set(None).status.code(), Some(2), "an actor is required");
+    let refused = set(Some("ann"));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("lacks the scope remitd.admin"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let done = set(Some("root"));
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stdout).starts_with("CO-50 now posts as a contractual adjustment"));
+    let (actor, detail): (String, serde_json::Value) =
+        sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = 'carc_category_set'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((actor.as_str(), detail["from"].as_str(), detail["to"].as_str()), ("root", Some("denial"), Some("contractual")));
+
+    // What posted before stays as it posted: the denial is still open, its amount owed.
+    let before = claim(&db.pool, "CLM-2001").await;
+    assert_eq!((before.denials[0].status.as_str(), before.insurance_balance), ("OPEN", dec("250.00")));
+    // A later remittance's CO-50 is contractual.
+    let dir = tempfile::tempdir().unwrap();
+    let later = common::clp("CLM-1101", "1", "320.00", "PCN-1101", &[("CO", "50", "320.00")]);
+    ingest(&db.pool, &common::remittance_file(dir.path(), "EFT-LATER", vec![later])).await;
+    let c = claim(&db.pool, "CLM-1101").await;
     assert!(c.entries.iter().any(|e| e.kind == "contractual" && e.reason_code.as_deref() == Some("50")));
+    assert!(c.denials.is_empty());
     assert_eq!(c.insurance_balance, dec("0"), "CO-50 as contractual closes the balance");
 }

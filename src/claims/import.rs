@@ -6,7 +6,13 @@
 //! 837). Rows of one claim must agree on the claim-level columns. The whole
 //! file is checked before anything is written, then written in one database
 //! transaction with set-based upserts: a bad row refuses the file and
-//! nothing is half-imported. Re-importing a claim updates it.
+//! nothing is half-imported. Re-importing a claim updates it, with one
+//! exception that protects the money: a claim that has postings keeps its
+//! charge and its lines unless the import is an amendment (see
+//! [`super::amend`]), which posts each change as a charge correction.
+//! An account number belongs to one patient: two names for one account, in
+//! the file or against the database, refuse the file (an amendment may
+//! rename the account).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -15,6 +21,11 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
+
+use super::amend::{changes, Change, StoredLine};
+use crate::denials::settle::{self, Source};
+use crate::ledger::charges::{correct, Correction};
+use crate::ledger::{self, audit, Audit, Hold, SYSTEM_ACTOR};
 
 pub const HEADER: [&str; 9] =
     ["claim_id", "account_number", "patient_name", "payer_id", "service_date", "procedure", "line_charge", "last_billed_date", "times_billed"];
@@ -28,8 +39,17 @@ pub enum ImportError {
     Header { expected: String, found: String },
     #[error("cannot read the CSV: {0}")]
     Csv(#[from] csv::Error),
+    #[error("{0}")]
+    Refused(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+}
+
+/// An explicit amendment: who changes the money of posted claims, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Amend<'a> {
+    pub actor: &'a str,
+    pub reason: &'a str,
 }
 
 /// One service line of a claim, as imported.
@@ -39,6 +59,8 @@ pub struct ImportLine {
     pub modifiers: Vec<String>,
     pub charge: Decimal,
     pub line_control_number: Option<String>,
+    /// CSV line of the row, for messages.
+    pub csv_line: u64,
 }
 
 /// One claim, as imported.
@@ -53,7 +75,7 @@ pub struct ImportClaim {
     pub times_billed: i32,
     pub lines: Vec<ImportLine>,
     /// CSV line of the claim's first row, for messages.
-    first_line: u64,
+    pub first_line: u64,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -77,6 +99,8 @@ pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
     }
     let mut claims: Vec<ImportClaim> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    // Account number → (patient name, first CSV line naming it).
+    let mut accounts: HashMap<String, (String, u64)> = HashMap::new();
     for record in rdr.records() {
         let record = record?;
         let line = record.position().map_or(0, |p| p.line());
@@ -109,7 +133,17 @@ pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
             return Err(row_err("procedure carries more than four modifiers".into()));
         }
         let lcn = if with_lcn { Some(get(9)).filter(|s| !s.is_empty()).map(str::to_string) } else { None };
-        let import_line = ImportLine { procedure, modifiers, charge, line_control_number: lcn };
+        let import_line = ImportLine { procedure, modifiers, charge, line_control_number: lcn, csv_line: line };
+        match accounts.get(get(1)) {
+            // No names in the message: it may be read where patient data must not be.
+            Some((name, first)) if name != get(2) => {
+                return Err(row_err(format!("account {} has another patient name than on line {first}", get(1))));
+            }
+            Some(_) => {}
+            None => {
+                accounts.insert(get(1).to_string(), (get(2).to_string(), line));
+            }
+        }
         match index.get(claim_id) {
             Some(&i) => {
                 let c = &mut claims[i];
@@ -143,26 +177,117 @@ pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
     Ok(claims)
 }
 
-/// Writes checked claims in one transaction.
+/// Writes checked claims in one transaction. A claim with postings whose
+/// money the file would change, or an account the database knows under
+/// another patient name, refuses the whole file.
 pub async fn write(pool: &PgPool, claims: &[ImportClaim]) -> Result<ImportSummary, ImportError> {
-    let mut tx = pool.begin().await?;
-    let accounts: HashMap<&str, &str> = claims.iter().map(|c| (c.account_number.as_str(), c.patient_name.as_str())).collect();
-    let (numbers, names): (Vec<&str>, Vec<&str>) = accounts.into_iter().unzip();
-    sqlx::query(
+    import(pool, claims, None).await
+}
+
+/// [`write`], allowing `amend` to change the money of posted claims (each
+/// change a charge correction in the ledger, audited) and to rename
+/// accounts.
+pub async fn write_amending(pool: &PgPool, claims: &[ImportClaim], amend: Amend<'_>) -> Result<ImportSummary, ImportError> {
+    if amend.reason.trim().is_empty() {
+        return Err(ImportError::Refused("an amendment needs a reason (--reason TEXT)".into()));
+    }
+    import(pool, claims, Some(amend)).await
+}
+
+/// A claim already in the database, with its lines.
+struct Stored {
+    id: i64,
+    posted: bool,
+    lines: Vec<StoredLine>,
+}
+
+/// The claims of `ids` (claim ids as imported) the database has.
+async fn stored(conn: &mut sqlx::PgConnection, ids: &[&str]) -> Result<HashMap<String, Stored>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT c.id, c.claim_id,
+                  claim_has_postings(c.id) AS "posted!",
+                  l.id AS "line_id?", l.line_number AS "line_number?", l.removed_at IS NOT NULL AS "removed?",
+                  l.charge + COALESCE((SELECT sum(e.amount) FROM ledger_entries e
+                                       WHERE e.service_line_id = l.id AND COALESCE(e.reversed_kind, e.kind) = 'charge_correction'), 0) AS "charge?"
+           FROM claims c LEFT JOIN service_lines l ON l.claim_id = c.id
+           WHERE c.claim_id = ANY($1)
+           ORDER BY c.id, l.line_number"#,
+        ids as &[&str],
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut out: HashMap<String, Stored> = HashMap::new();
+    for r in rows {
+        let s = out.entry(r.claim_id).or_insert(Stored { id: r.id, posted: r.posted, lines: Vec::new() });
+        if let (Some(id), Some(line_number), Some(charge), Some(removed)) = (r.line_id, r.line_number, r.charge, r.removed) {
+            s.lines.push(StoredLine { id, line_number, charge, removed });
+        }
+    }
+    Ok(out)
+}
+
+async fn import(pool: &PgPool, claims: &[ImportClaim], amend: Option<Amend<'_>>) -> Result<ImportSummary, ImportError> {
+    let mut tx = ledger::begin(pool, Hold::for_claims(claims.len())).await?;
+    let hold = Hold::for_claims(claims.len());
+    let ids: Vec<&str> = claims.iter().map(|c| c.claim_id.as_str()).collect();
+    let before = stored(&mut tx, &ids).await?;
+    ledger::lock_claims(&mut tx, hold, &before.values().map(|s| s.id).collect::<Vec<_>>()).await?;
+    // Read again under the claims' locks: what is posted now is what counts.
+    let before = stored(&mut tx, &ids).await?;
+
+    // Money changes of posted claims, and accounts renamed.
+    let mut amended: Vec<(&ImportClaim, i64, Vec<Change>)> = Vec::new();
+    for c in claims {
+        let Some(s) = before.get(&c.claim_id).filter(|s| s.posted) else { continue };
+        let changed = changes(&s.lines, c);
+        if let (Some(first), None) = (changed.first(), amend) {
+            return Err(ImportError::Row {
+                line: first.csv_line(c),
+                message: format!(
+                    "{}, but the claim has postings: its money changes only by an amendment (--amend --actor NAME --reason TEXT), posted as a charge correction",
+                    first.describe(&c.claim_id)
+                ),
+            });
+        }
+        if !changed.is_empty() {
+            amended.push((c, s.id, changed));
+        }
+    }
+    let mut numbers: Vec<&str> = claims.iter().map(|c| c.account_number.as_str()).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let names: HashMap<&str, &str> = claims.iter().map(|c| (c.account_number.as_str(), c.patient_name.as_str())).collect();
+    let known = sqlx::query!("SELECT account_number, patient_name FROM accounts WHERE account_number = ANY($1)", &numbers as &[&str]).fetch_all(&mut *tx).await?;
+    let renamed: Vec<String> = known.into_iter().filter(|a| names.get(a.account_number.as_str()).is_some_and(|n| *n != a.patient_name)).map(|a| a.account_number).collect();
+    if let (Some(account), None) = (renamed.first(), amend) {
+        let line = claims.iter().find(|c| &c.account_number == account).map_or(0, |c| c.first_line);
+        return Err(ImportError::Row {
+            line,
+            message: format!("account {account} belongs to a patient with another name in the database; renaming an account takes an amendment (--amend --actor NAME --reason TEXT)"),
+        });
+    }
+    if let Some(a) = amend {
+        crate::actors::require(&mut tx, a.actor, crate::actors::Scope::PaymentWrite).await.map_err(|e| ImportError::Refused(e.to_string()))?;
+    }
+
+    let (numbers, names): (Vec<&str>, Vec<&str>) = names.into_iter().unzip();
+    sqlx::query!(
         "INSERT INTO accounts (account_number, patient_name) SELECT * FROM UNNEST($1::text[], $2::text[])
          ON CONFLICT (account_number) DO UPDATE SET patient_name = EXCLUDED.patient_name",
+        &numbers as &[&str],
+        &names as &[&str],
     )
-    .bind(&numbers)
-    .bind(&names)
     .execute(&mut *tx)
     .await?;
     let mut payers: Vec<&str> = claims.iter().map(|c| c.payer_code.as_str()).collect();
     payers.sort_unstable();
     payers.dedup();
-    sqlx::query("INSERT INTO payers (payer_code) SELECT * FROM UNNEST($1::text[]) ON CONFLICT (payer_code) DO NOTHING").bind(&payers).execute(&mut *tx).await?;
+    sqlx::query!("INSERT INTO payers (payer_code) SELECT * FROM UNNEST($1::text[]) ON CONFLICT (payer_code) DO NOTHING", &payers as &[&str])
+        .execute(&mut *tx)
+        .await?;
 
-    let col = |f: fn(&ImportClaim) -> String| claims.iter().map(f).collect::<Vec<String>>();
-    sqlx::query(
+    let col = |f: fn(&ImportClaim) -> &str| claims.iter().map(f).collect::<Vec<&str>>();
+    sqlx::query!(
         "INSERT INTO claims (claim_id, account_id, payer_id, service_date, last_billed_date, times_billed)
          SELECT u.claim_id, a.id, p.id, u.service_date, u.last_billed, u.times
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::date[], $5::date[], $6::int[]) AS u(claim_id, account, payer, service_date, last_billed, times)
@@ -170,16 +295,19 @@ pub async fn write(pool: &PgPool, claims: &[ImportClaim]) -> Result<ImportSummar
          JOIN payers p ON p.payer_code = u.payer
          ON CONFLICT (claim_id) DO UPDATE SET account_id = EXCLUDED.account_id, payer_id = EXCLUDED.payer_id,
              service_date = EXCLUDED.service_date, last_billed_date = EXCLUDED.last_billed_date, times_billed = EXCLUDED.times_billed",
+        &col(|c| &c.claim_id) as &[&str],
+        &col(|c| &c.account_number) as &[&str],
+        &col(|c| &c.payer_code) as &[&str],
+        &claims.iter().map(|c| c.service_date).collect::<Vec<_>>(),
+        &claims.iter().map(|c| c.last_billed_date).collect::<Vec<_>>() as &[Option<NaiveDate>],
+        &claims.iter().map(|c| c.times_billed).collect::<Vec<_>>(),
     )
-    .bind(col(|c| c.claim_id.clone()))
-    .bind(col(|c| c.account_number.clone()))
-    .bind(col(|c| c.payer_code.clone()))
-    .bind(claims.iter().map(|c| c.service_date).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.last_billed_date).collect::<Vec<_>>())
-    .bind(claims.iter().map(|c| c.times_billed).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
 
+    // Lines: a posted claim keeps each line's charge (its changes are
+    // corrections below, a new line starts at 0); any other claim takes the
+    // file's charges. Lines the file no longer has are marked removed.
     let mut ids = Vec::new();
     let mut numbers = Vec::new();
     let mut procedures = Vec::new();
@@ -187,31 +315,85 @@ pub async fn write(pool: &PgPool, claims: &[ImportClaim]) -> Result<ImportSummar
     let mut charges = Vec::new();
     let mut lcns = Vec::new();
     for c in claims {
+        let posted = before.get(&c.claim_id).is_some_and(|s| s.posted);
         for (n, l) in c.lines.iter().enumerate() {
             ids.push(c.claim_id.as_str());
             numbers.push(i32::try_from(n + 1).unwrap_or(i32::MAX));
             procedures.push(l.procedure.as_str());
             modifiers.push(l.modifiers.join(":"));
-            charges.push(l.charge);
+            charges.push(if posted { Decimal::ZERO } else { l.charge });
             lcns.push(l.line_control_number.as_deref());
         }
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO service_lines (claim_id, line_number, procedure, modifiers, charge, line_control_number)
          SELECT c.id, u.n, u.procedure, COALESCE(string_to_array(NULLIF(u.mods, ''), ':'), '{}'), u.charge, u.lcn
          FROM UNNEST($1::text[], $2::int[], $3::text[], $4::text[], $5::numeric[], $6::text[]) AS u(claim_id, n, procedure, mods, charge, lcn)
          JOIN claims c ON c.claim_id = u.claim_id
          ON CONFLICT (claim_id, line_number) DO UPDATE SET procedure = EXCLUDED.procedure, modifiers = EXCLUDED.modifiers,
-             charge = EXCLUDED.charge, line_control_number = EXCLUDED.line_control_number",
+             charge = CASE WHEN claim_has_postings(service_lines.claim_id) THEN service_lines.charge ELSE EXCLUDED.charge END,
+             line_control_number = EXCLUDED.line_control_number, removed_at = NULL",
+        &ids as &[&str],
+        &numbers,
+        &procedures as &[&str],
+        &modifiers,
+        &charges,
+        &lcns as &[Option<&str>],
     )
-    .bind(&ids)
-    .bind(&numbers)
-    .bind(&procedures)
-    .bind(&modifiers)
-    .bind(&charges)
-    .bind(&lcns)
     .execute(&mut *tx)
     .await?;
+    let claim_ids: Vec<&str> = claims.iter().map(|c| c.claim_id.as_str()).collect();
+    let line_counts: Vec<i32> = claims.iter().map(|c| i32::try_from(c.lines.len()).unwrap_or(i32::MAX)).collect();
+    sqlx::query!(
+        "UPDATE service_lines l SET removed_at = now(),
+             charge = CASE WHEN claim_has_postings(l.claim_id) THEN l.charge ELSE 0 END
+         FROM UNNEST($1::text[], $2::int[]) AS u(claim_id, lines) JOIN claims c ON c.claim_id = u.claim_id
+         WHERE l.claim_id = c.id AND l.line_number > u.lines AND l.removed_at IS NULL",
+        &claim_ids as &[&str],
+        &line_counts,
+    )
+    .execute(&mut *tx)
+    .await?;
+
+    let actor = amend.map_or(SYSTEM_ACTOR, |a| a.actor);
+    if let Some(a) = amend {
+        amend_claims(&mut tx, &amended, a).await?;
+        for account in &renamed {
+            let detail = serde_json::json!({ "account_number": account });
+            audit(&mut tx, a.actor, "account_renamed", Audit { reason: Some(a.reason), detail: Some(detail), ..Audit::default() }).await?;
+        }
+    }
+    let summary = ImportSummary { claims: claims.len(), lines: ids.len() };
+    let detail = serde_json::json!({ "claims": summary.claims, "lines": summary.lines, "amended": amended.len() });
+    audit(&mut tx, actor, "claims_imported", Audit { reason: amend.map(|a| a.reason), detail: Some(detail), ..Audit::default() }).await?;
     tx.commit().await?;
-    Ok(ImportSummary { claims: claims.len(), lines: ids.len() })
+    Ok(summary)
+}
+
+/// Posts the charge corrections of amended claims (a line added first gets
+/// its row, at charge 0), audits each claim, and settles what the new
+/// charges change (a write-off that now leaves a credit is given back).
+async fn amend_claims(tx: &mut sqlx::PgConnection, amended: &[(&ImportClaim, i64, Vec<Change>)], a: Amend<'_>) -> Result<(), sqlx::Error> {
+    let mut corrections = Vec::new();
+    for (claim, row, changed) in amended {
+        for c in changed {
+            let (line_number, line_id) = match c {
+                Change::Charge { line_number, line_id, .. } | Change::Dropped { line_number, line_id, .. } => (*line_number, *line_id),
+                Change::Added { line_number, .. } => {
+                    let id = sqlx::query_scalar!("SELECT id FROM service_lines WHERE claim_id = $1 AND line_number = $2", row, line_number).fetch_one(&mut *tx).await?;
+                    (*line_number, id)
+                }
+            };
+            let memo = format!("line {line_number}: {}; amended by {}: {}", c.describe(&claim.claim_id).replace(" would ", " "), a.actor, a.reason);
+            corrections.push(Correction { claim_id: *row, line_id, amount: c.amount(), memo });
+        }
+        let total: Decimal = changed.iter().map(Change::amount).sum();
+        let lines: Vec<serde_json::Value> = changed.iter().map(|c| serde_json::json!({ "change": c.describe(&claim.claim_id), "amount": c.amount() })).collect();
+        let fields = Audit { claim_id: Some(*row), reason: Some(a.reason), amount: Some(total), detail: Some(serde_json::json!({ "lines": lines })), ..Audit::default() };
+        audit(tx, a.actor, "claim_amended", fields).await?;
+    }
+    correct(tx, &corrections, a.actor).await?;
+    let rows: Vec<i64> = amended.iter().map(|(_, row, _)| *row).collect();
+    settle::after_posting(tx, Source::Correction { actor: a.actor, reason: a.reason }, &rows).await?;
+    Ok(())
 }

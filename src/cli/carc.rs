@@ -1,19 +1,11 @@
 //! `remitd carc list|set`: which CARCs post as contractual and which open a
 //! denial. The lists change several times a year, so they are data.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use super::{fail, print_json, ListFormat};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Category {
-    /// Reduces what the payer owes (CO-45, CO-253 ...).
-    Contractual,
-    /// Opens a denial; the amount stays owed (CO-50, CO-29 ...).
-    Denial,
-    /// Neither: posts as an other adjustment (removes the code from the lists).
-    Other,
-}
+use super::{fail, print_json, ListFormat, EXIT_REFUSED};
+use crate::ledger::ActionError;
+use crate::posting::categories::{self, Category};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -22,7 +14,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
-    /// Put a group and reason code in a category (applies to remittances posted from now on).
+    /// Put a group and reason code in a category (applies to remittances posted from now on; needs remitd.admin).
     Set {
         /// CO, PI or OA (PR always moves to patient responsibility).
         #[arg(value_parser = ["CO", "PI", "OA"])]
@@ -31,26 +23,17 @@ pub enum Command {
         reason: String,
         #[arg(value_enum)]
         category: Category,
+        /// Who changes it (needs remitd.admin).
+        #[arg(long, env = "REMITD_ACTOR")]
+        actor: String,
     },
-}
-
-#[derive(Debug, serde::Serialize)]
-struct CodeRow {
-    group: String,
-    reason: String,
-    category: String,
 }
 
 pub async fn run(pool: PgPool, command: Command) -> u8 {
     match command {
         Command::List { format } => {
-            let rows = match sqlx::query(
-                "SELECT group_code, reason_code, category FROM carc_categories ORDER BY category, group_code, length(reason_code), reason_code",
-            )
-            .fetch_all(&pool)
-            .await
-            {
-                Ok(rows) => rows.into_iter().map(|r| CodeRow { group: r.get(0), reason: r.get(1), category: r.get(2) }).collect::<Vec<_>>(),
+            let rows = match categories::list(&pool).await {
+                Ok(rows) => rows,
                 Err(e) => return fail(e),
             };
             if format == ListFormat::Json {
@@ -61,32 +44,22 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
             }
             0
         }
-        Command::Set { group, reason, category } => {
-            let result = match category {
-                Category::Other => {
-                    sqlx::query("DELETE FROM carc_categories WHERE group_code = $1 AND reason_code = $2").bind(&group).bind(&reason).execute(&pool).await
-                }
-                Category::Contractual | Category::Denial => {
-                    let name = if category == Category::Denial { "denial" } else { "contractual" };
-                    sqlx::query("INSERT INTO carc_categories (group_code, reason_code, category) VALUES ($1, $2, $3) ON CONFLICT (group_code, reason_code) DO UPDATE SET category = EXCLUDED.category")
-                        .bind(&group)
-                        .bind(&reason)
-                        .bind(name)
-                        .execute(&pool)
-                        .await
-                }
-            };
+        Command::Set { group, reason, category, actor } => {
             let shown = match category {
                 Category::Contractual => "a contractual adjustment",
                 Category::Denial => "a denial",
                 Category::Other => "an other adjustment",
             };
-            match result {
-                Ok(_) => {
-                    println!("{group}-{reason} now posts as {shown}");
+            match categories::set(&pool, &actor, &group, &reason, category).await {
+                Ok(()) => {
+                    println!("{group}-{reason} now posts as {shown} (remittances posted from now on)");
                     0
                 }
-                Err(e) => fail(e),
+                Err(ActionError::Db(e)) => fail(e),
+                Err(e) => {
+                    eprintln!("refused: {e}");
+                    EXIT_REFUSED
+                }
             }
         }
     }

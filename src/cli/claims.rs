@@ -14,6 +14,15 @@ pub enum ClaimsCommand {
     Import {
         /// CSV with header claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed
         file: PathBuf,
+        /// Change the money of claims that have postings (each change a charge correction) or rename accounts.
+        #[arg(long, requires_all = ["actor", "reason"])]
+        amend: bool,
+        /// Who amends (needs billing.payment.write).
+        #[arg(long, env = "REMITD_ACTOR")]
+        actor: Option<String>,
+        /// Why, recorded with every correction.
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -28,7 +37,7 @@ pub enum ClaimCommand {
 }
 
 pub async fn run_claims(pool: PgPool, command: ClaimsCommand) -> u8 {
-    let ClaimsCommand::Import { file } = command;
+    let ClaimsCommand::Import { file, amend, actor, reason } = command;
     let name = file.display().to_string();
     let claims = match File::open(&file).map_err(|e| e.to_string()).and_then(|f| import::read(f).map_err(|e| e.to_string())) {
         Ok(c) => c,
@@ -37,12 +46,20 @@ pub async fn run_claims(pool: PgPool, command: ClaimsCommand) -> u8 {
             return EXIT_REFUSED;
         }
     };
-    match import::write(&pool, &claims).await {
+    let written = match (amend, actor.as_deref(), reason.as_deref()) {
+        (true, Some(actor), Some(reason)) => import::write_amending(&pool, &claims, import::Amend { actor, reason }).await,
+        _ => import::write(&pool, &claims).await,
+    };
+    match written {
         Ok(s) => {
             println!("{name}: imported {} claims, {} service lines", s.claims, s.lines);
             0
         }
-        Err(e) => fail(e),
+        Err(import::ImportError::Db(e)) => fail(e),
+        Err(e) => {
+            eprintln!("{name}: refused: {e}");
+            EXIT_REFUSED
+        }
     }
 }
 

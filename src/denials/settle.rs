@@ -50,17 +50,43 @@ impl Settled {
     }
 }
 
-/// Why `system` acted: the remittance, as audit rows and memos name it.
+/// What changed the money of the claims being settled.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A payer's remittance posted.
+    Remittance(i64),
+    /// A person corrected the claims' charges (an amended import).
+    Correction { actor: &'a str, reason: &'a str },
+}
+
+impl Source<'_> {
+    /// The remittance, if any (0 names none: no remittance has that id).
+    fn remittance(&self) -> i64 {
+        match self {
+            Source::Remittance(id) => *id,
+            Source::Correction { .. } => 0,
+        }
+    }
+}
+
+/// Why `system` acted, as audit rows and memos name it.
 struct Cause {
     why: String,
     detail: serde_json::Value,
 }
 
 impl Cause {
-    async fn of(conn: &mut PgConnection, remittance_id: i64, what: &str, extra: serde_json::Value) -> Result<Cause, sqlx::Error> {
-        let trace = sqlx::query_scalar!("SELECT trace_number FROM remittances WHERE id = $1", remittance_id).fetch_one(&mut *conn).await?;
-        let base = serde_json::json!({ "trace_number": trace, "remittance_id": remittance_id, "cause": what });
-        Ok(Cause { why: format!("{what}, trace {trace}"), detail: merged(base, extra) })
+    async fn of(conn: &mut PgConnection, source: Source<'_>, what: &str, extra: serde_json::Value) -> Result<Cause, sqlx::Error> {
+        let (why, base) = match source {
+            Source::Remittance(id) => {
+                let trace = sqlx::query_scalar!("SELECT trace_number FROM remittances WHERE id = $1", id).fetch_one(&mut *conn).await?;
+                (format!("{what}, trace {trace}"), serde_json::json!({ "trace_number": trace, "remittance_id": id, "cause": what }))
+            }
+            Source::Correction { actor, reason } => {
+                (format!("{what}, charge corrected by {actor}"), serde_json::json!({ "corrected_by": actor, "correction": reason, "cause": what }))
+            }
+        };
+        Ok(Cause { why, detail: merged(base, extra) })
     }
 
 }
@@ -92,7 +118,7 @@ async fn reopen_touched(conn: &mut PgConnection, touched: &BTreeSet<i64>, cause:
 /// A payer reversed posting `original` of claim `claim_id` (the reversal is
 /// in remittance `remittance_id`); its entries are already negated.
 pub async fn on_reversal(conn: &mut PgConnection, claim_id: i64, original: i64, remittance_id: i64) -> Result<Settled, sqlx::Error> {
-    let cause = Cause::of(conn, remittance_id, "payer reversal", serde_json::json!({ "reversed_posting_id": original })).await?;
+    let cause = Cause::of(conn, Source::Remittance(remittance_id), "payer reversal", serde_json::json!({ "reversed_posting_id": original })).await?;
     // Every write-off posted after the reversed posting was decided on
     // balances that included it.
     let basis = sqlx::query_scalar!(
@@ -145,9 +171,10 @@ pub async fn flag_unmatched_reversal(conn: &mut PgConnection, claim_id: i64, rem
     Ok(flagged.rows_affected() as usize)
 }
 
-/// Settles `claims` after remittance `remittance_id` posted entries on
-/// them (see the module's documentation).
-pub async fn after_posting(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+/// Settles `claims` after `source` changed their money (see the module's
+/// documentation).
+pub async fn after_posting(conn: &mut PgConnection, source: Source<'_>, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+    let remittance_id = source.remittance();
     // Most claims of a remittance have nothing to settle: one indexed look
     // at write-offs and earlier denials finds the few that do.
     let candidates = sqlx::query_scalar!(
@@ -164,16 +191,16 @@ pub async fn after_posting(conn: &mut PgConnection, remittance_id: i64, claims: 
         return Ok(Settled::default());
     }
     let mut out = Settled::default();
-    out.add(give_back_credits(conn, remittance_id, &candidates).await?);
-    out.add(cancel_patient_requests(conn, remittance_id, &candidates).await?);
-    out.add(resolve_denials(conn, remittance_id, &candidates).await?);
+    out.add(give_back_credits(conn, source, &candidates).await?);
+    out.add(cancel_patient_requests(conn, source, &candidates).await?);
+    out.add(resolve_denials(conn, source, &candidates).await?);
     Ok(out)
 }
 
 /// A bucket below zero that has posted write-offs: its newest write-offs
 /// come back until it is not below zero (or none is left: the rest is the
 /// payer's own credit).
-async fn give_back_credits(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+async fn give_back_credits(conn: &mut PgConnection, source: Source<'_>, claims: &[i64]) -> Result<Settled, sqlx::Error> {
     let below: Vec<(i64, Bucket, Decimal)> = ledger::owed(conn, claims)
         .await?
         .into_iter()
@@ -183,7 +210,7 @@ async fn give_back_credits(conn: &mut PgConnection, remittance_id: i64, claims: 
     if below.is_empty() {
         return Ok(Settled::default());
     }
-    let cause = Cause::of(conn, remittance_id, "balance below zero after a payer's remittance", serde_json::json!({})).await?;
+    let cause = Cause::of(conn, source, "balance below zero after a change of what is owed", serde_json::json!({})).await?;
     let mut out = Settled::default();
     let mut touched = BTreeSet::new();
     for (claim, bucket, balance) in below {
@@ -213,7 +240,7 @@ async fn give_back_credits(conn: &mut PgConnection, remittance_id: i64, claims: 
 
 /// Patient-responsibility requests waiting on a claim whose patient balance
 /// no longer covers them are cancelled.
-async fn cancel_patient_requests(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+async fn cancel_patient_requests(conn: &mut PgConnection, source: Source<'_>, claims: &[i64]) -> Result<Settled, sqlx::Error> {
     let waiting = sqlx::query_scalar!(
         "SELECT w.id FROM writeoffs w JOIN claim_owed o ON o.claim_id = w.claim_id
          WHERE w.claim_id = ANY($1) AND w.status = 'PENDING_APPROVAL' AND w.bucket = 'patient'
@@ -226,14 +253,15 @@ async fn cancel_patient_requests(conn: &mut PgConnection, remittance_id: i64, cl
     if waiting.is_empty() {
         return Ok(Settled::default());
     }
-    let cause = Cause::of(conn, remittance_id, "patient balance changed by a payer's remittance", serde_json::json!({})).await?;
+    let cause = Cause::of(conn, source, "patient balance no longer covers the request", serde_json::json!({})).await?;
     Ok(Settled { requests_cancelled: cancel_requests(conn, &waiting, &cause).await?.len(), ..Settled::default() })
 }
 
 /// Live denials of earlier remittances on `claims`: resolved when what they
 /// denied is no longer owed (or a corrected claim superseded them); their
 /// waiting requests cancelled when they no longer fit.
-async fn resolve_denials(conn: &mut PgConnection, remittance_id: i64, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+async fn resolve_denials(conn: &mut PgConnection, source: Source<'_>, claims: &[i64]) -> Result<Settled, sqlx::Error> {
+    let remittance_id = source.remittance();
     let live = sqlx::query!(
         r#"SELECT d.id, d.status AS "status: DenialStatus", b.scope_owed AS "scope_owed!", b.raw AS "raw!", b.pending AS "pending!",
                   (d.reopened_at IS NOT NULL
@@ -259,10 +287,10 @@ async fn resolve_denials(conn: &mut PgConnection, remittance_id: i64, claims: &[
         }
         let what = match (resolve, d.superseded) {
             (true, true) => "superseded by a corrected claim",
-            (true, false) => "paid or adjusted by a later remittance",
-            (false, _) => "no longer fits what is owed after a later remittance",
+            (true, false) => "nothing denied is owed any more",
+            (false, _) => "no longer fits what is owed",
         };
-        let cause = Cause::of(conn, remittance_id, what, serde_json::json!({})).await?;
+        let cause = Cause::of(conn, source, what, serde_json::json!({})).await?;
         let waiting = sqlx::query_scalar!("SELECT id FROM writeoffs WHERE denial_id = $1 AND status = 'PENDING_APPROVAL' ORDER BY id", d.id)
             .fetch_all(&mut *conn)
             .await?;

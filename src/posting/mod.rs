@@ -15,6 +15,7 @@
 //! claims locks the claims it matched, in id order, before it reads or
 //! writes anything about them; a larger one holds the whole ledger.
 
+pub mod categories;
 pub mod matching;
 pub mod plan;
 pub mod unmatched;
@@ -32,6 +33,7 @@ use matching::{match_claims, match_lines, NoMatch};
 use plan::{plan_claim, CarcCategories};
 
 pub use crate::ledger::SYSTEM_ACTOR;
+pub use categories::load as load_categories;
 
 /// What posting a set of claims did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -93,20 +95,6 @@ impl PostOutcome {
             PostOutcome::AlreadyPosted { .. } => ClaimsOutcome::default(),
         }
     }
-}
-
-/// Reads the CARC categories (contractual, denial) from the database.
-pub async fn load_categories(pool: &PgPool) -> Result<CarcCategories, sqlx::Error> {
-    let rows = sqlx::query!("SELECT group_code, reason_code, category FROM carc_categories").fetch_all(pool).await?;
-    let mut cats = CarcCategories::default();
-    for r in rows {
-        let key = (r.group_code, r.reason_code);
-        match r.category.as_str() {
-            "denial" => cats.denial.insert(key),
-            _ => cats.contractual.insert(key),
-        };
-    }
-    Ok(cats)
 }
 
 /// Who a remittance is from: TRN03, the payer's identifier in the trace.
@@ -247,7 +235,7 @@ pub async fn post_claims<'c>(
         .collect();
     outcome.denials_opened = denials::open(conn, &openings).await?;
     if outcome.reversals > 0 || outcome.posted > 0 {
-        outcome.settled(settle::after_posting(conn, remittance_id, &matched_ids).await?);
+        outcome.settled(settle::after_posting(conn, settle::Source::Remittance(remittance_id), &matched_ids).await?);
     }
     outcome.unmatched = unmatched.len();
     Ok((outcome, unmatched))
