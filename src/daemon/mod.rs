@@ -35,7 +35,6 @@ use tracing::{debug, error, info, warn};
 
 use crate::ingest::{ingest_file_until, FileOutcome, IngestError, Stop};
 use crate::posting::load_categories;
-use crate::posting::plan::CarcCategories;
 use config::Config;
 use health::Health;
 use metrics::{FolderLabel, Metrics};
@@ -104,13 +103,12 @@ async fn sleep_or_stop(d: Duration, stop: &signal::Receiver<bool>) -> bool {
 }
 
 /// Connects and migrates, retrying with back-off until it works or a stop comes.
-async fn connect(config: &Config, shared: &Shared, stop: &signal::Receiver<bool>) -> Option<(PgPool, CarcCategories)> {
+async fn connect(config: &Config, shared: &Shared, stop: &signal::Receiver<bool>) -> Option<PgPool> {
     let mut delay = Duration::from_secs(1);
     loop {
         let attempt = async {
             let pool = crate::db::migrate(config.database_url.expose()).await.map_err(|e| e.to_string())?;
-            let cats = load_categories(&pool).await.map_err(|e| e.to_string())?;
-            Ok::<_, String>((pool, cats))
+            Ok::<_, String>(pool)
         };
         match attempt.await {
             Ok(ready) => {
@@ -172,7 +170,7 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
         }
     }
     status("connecting to the database");
-    let Some((pool, cats)) = connect(&config, &shared, &stop_rx).await else {
+    let Some(pool) = connect(&config, &shared, &stop_rx).await else {
         let _ = http.await;
         return Ok(());
     };
@@ -230,7 +228,7 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
         if retry_at.is_some_and(|t| now < t) {
             continue;
         }
-        match sweep_inboxes(&mut inboxes, &pool, &cats, &shared, &stop, now).await {
+        match sweep_inboxes(&mut inboxes, &pool, &shared, &stop, now).await {
             Ok(()) => {
                 if retry_at.take().is_some() {
                     info!("database back: ingesting again");
@@ -302,7 +300,7 @@ fn note_event(inboxes: &mut [Inbox], ev: notify::Event) {
 
 /// Scans the inboxes that are due and ingests what is whole. A database
 /// error stops the sweep: the file stays where it is.
-async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, cats: &CarcCategories, shared: &Shared, stop: &Stop, now: Instant) -> Result<(), sqlx::Error> {
+async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, shared: &Shared, stop: &Stop, now: Instant) -> Result<(), sqlx::Error> {
     for inbox in inboxes.iter_mut() {
         if !inbox.scan_due(now) {
             continue;
@@ -318,18 +316,20 @@ async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, cats: &CarcCategori
             if stop.requested() {
                 return Ok(());
             }
-            take(&file, &inbox.folder, pool, cats, shared, stop).await?;
+            take(&file, &inbox.folder, pool, shared, stop).await?;
         }
     }
     Ok(())
 }
 
-/// Ingests one whole file and moves it according to its fate.
-async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, cats: &CarcCategories, shared: &Shared, stop: &Stop) -> Result<(), sqlx::Error> {
+/// Ingests one whole file and moves it according to its fate. The CARC
+/// categories are read for each file, so a change applies from the next.
+async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, shared: &Shared, stop: &Stop) -> Result<(), sqlx::Error> {
     let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     let label = FolderLabel { folder: folder.name.clone() };
     let started = Instant::now();
-    let outcome = match ingest_file_until(pool, file, cats, stop).await {
+    let cats = load_categories(pool).await?;
+    let outcome = match ingest_file_until(pool, file, &cats, stop).await {
         Ok(o) => o,
         Err(IngestError::Db(e)) => {
             shared.metrics.database_errors.inc();

@@ -60,6 +60,9 @@ pub fn sample(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(rel)
 }
 
+/// The claims CSV header.
+pub const CSV_HEADER: &str = "claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed";
+
 /// Imports claims from CSV text.
 pub async fn import_csv(pool: &PgPool, csv: &str) -> remitd::claims::import::ImportSummary {
     let claims = remitd::claims::import::read(csv.as_bytes()).expect("valid CSV");
