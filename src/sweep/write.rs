@@ -94,7 +94,9 @@ async fn insert_run(
 /// closes the open denials of its claim (oldest first, each up to what
 /// remains of it, and the denial becomes WRITE_OFF); what is left of the
 /// balance is written off against the claim. The caller holds the whole
-/// ledger, so the balances are what is owed. Returns the write-offs made.
+/// ledger, so the balances are what is owed. Write-offs are numbered by
+/// claim, its denials' first, so which is newest is the same every run.
+/// Returns the write-offs made.
 pub async fn write_off(conn: &mut PgConnection, run: i64, receipt: i64, actor: &str, lines: &[&Line]) -> Result<usize, sqlx::Error> {
     let claims: Vec<i64> = lines.iter().map(|l| l.claim_row).collect();
     let buckets: Vec<&str> = lines.iter().map(|l| l.bucket.as_str()).collect();
@@ -130,6 +132,7 @@ pub async fn write_off(conn: &mut PgConnection, run: i64, receipt: i64, actor: &
          INSERT INTO writeoffs (receipt_id, denial_id, claim_id, service_line_id, amount, bucket, reason, tx_code, requested_by, status)
          SELECT $5, denial_id, claim_row, service_line_id, amount, bucket, $7, tx_code, $6, 'PENDING_APPROVAL'
          FROM parts WHERE amount <> 0
+         ORDER BY claim_row, denial_id NULLS LAST, bucket
          RETURNING id, denial_id",
         &claims,
         &buckets as &[&str],
