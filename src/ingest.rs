@@ -157,24 +157,24 @@ pub async fn ingest_file_until(pool: &PgPool, path: &Path, cats: &CarcCategories
     let inspected = tokio::task::spawn_blocking(move || inspect(&owned, &probe)).await.map_err(|e| IngestError::Task(e.to_string()))?;
     let (hash, size, verdict) = inspected.map_err(io_err)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let file_id: i64 = sqlx::query_scalar(
+    let file_id = sqlx::query_scalar!(
         "INSERT INTO ingested_files (content_hash, file_name, size_bytes, state) VALUES ($1, $2, $3, 'processing')
          ON CONFLICT (content_hash) DO UPDATE SET content_hash = EXCLUDED.content_hash RETURNING id",
+        &hash[..],
+        name,
+        i64::try_from(size).unwrap_or(i64::MAX),
     )
-    .bind(&hash)
-    .bind(&name)
-    .bind(i64::try_from(size).unwrap_or(i64::MAX))
     .fetch_one(pool)
     .await?;
     // The lock lives on this connection: it is released when we finish or
     // when the process dies, never left behind.
     let mut lock = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(file_id).fetch_one(&mut *lock).await?;
+    let locked = sqlx::query_scalar!(r#"SELECT pg_try_advisory_lock($1) AS "locked!""#, file_id).fetch_one(&mut *lock).await?;
     if !locked {
         return Ok(FileOutcome::Busy { file_id });
     }
     let outcome = ingest_locked(pool, path, file_id, verdict, cats, stop).await;
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)").bind(file_id).execute(&mut *lock).await;
+    let unlocked = sqlx::query!("SELECT pg_advisory_unlock($1)", file_id).fetch_one(&mut *lock).await;
     if unlocked.is_err() {
         // A connection whose unlock failed must not go back to the pool holding the lock.
         let _ = lock.detach().close().await;
@@ -190,14 +190,12 @@ async fn ingest_locked(
     cats: &CarcCategories,
     stop: &Stop,
 ) -> Result<FileOutcome, IngestError> {
-    let state: String = sqlx::query_scalar("SELECT state FROM ingested_files WHERE id = $1").bind(file_id).fetch_one(pool).await?;
+    let state = sqlx::query_scalar!("SELECT state FROM ingested_files WHERE id = $1", file_id).fetch_one(pool).await?;
     if state == "posted" || state == "test" {
         return Ok(FileOutcome::Duplicate { file_id, state });
     }
     if let Err(error) = verdict {
-        sqlx::query("UPDATE ingested_files SET state = 'refused', refusal_reason = $2, finished_at = now() WHERE id = $1")
-            .bind(file_id)
-            .bind(error.to_string())
+        sqlx::query!("UPDATE ingested_files SET state = 'refused', refusal_reason = $2, finished_at = now() WHERE id = $1", file_id, error.to_string())
             .execute(pool)
             .await?;
         return Ok(FileOutcome::Refused { file_id, error });
@@ -263,11 +261,7 @@ async fn ingest_locked(
     // A synchronous commit: it also makes every posting above durable (they
     // commit asynchronously, see `post_transaction`). Only after it returns
     // may the file be archived.
-    sqlx::query("UPDATE ingested_files SET state = $2, refusal_reason = NULL, finished_at = now() WHERE id = $1")
-        .bind(file_id)
-        .bind(state)
-        .execute(pool)
-        .await?;
+    sqlx::query!("UPDATE ingested_files SET state = $2, refusal_reason = NULL, finished_at = now() WHERE id = $1", file_id, state).execute(pool).await?;
     if all_test {
         return Ok(FileOutcome::Test { file_id, transactions });
     }

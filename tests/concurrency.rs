@@ -57,17 +57,16 @@ fn succeeded(children: Vec<Child>) -> usize {
 }
 
 async fn posted_on(db: &TestDb, claim: &str) -> Decimal {
-    sqlx::query_scalar(
-        "SELECT COALESCE(sum(w.amount), 0) FROM writeoffs w JOIN claims c ON c.id = w.claim_id WHERE c.claim_id = $1 AND w.status = 'POSTED'",
-    )
-    .bind(claim)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap()
+    sqlx::query_scalar("SELECT COALESCE(sum(w.amount), 0) FROM writeoffs w JOIN claims c ON c.id = w.claim_id WHERE c.claim_id = $1 AND w.status = 'POSTED'")
+        .bind(claim)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
 }
 
 async fn no_credit(db: &TestDb) {
-    let below: i64 = sqlx::query_scalar("SELECT count(*) FROM claim_owed WHERE insurance_balance < 0 OR patient_balance < 0").fetch_one(&db.pool).await.unwrap();
+    let below: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM claim_owed WHERE insurance_balance < 0 OR patient_balance < 0").fetch_one(&db.pool).await.unwrap();
     assert_eq!(below, 0, "a write-off made a credit");
     common::assert_balances_add_up(&db.pool).await;
 }
@@ -97,7 +96,8 @@ async fn write_offs_racing_the_payment_of_the_same_claim_never_make_a_credit() {
     let d = remitd::denials::list(&db.pool, Some("RACED"), None).await.unwrap().remove(0).id.to_string();
     // The payer pays the denied claim after all while two people write it off.
     let paid = remittance_file(dir.path(), "EFT-2", vec![clp("RACED", "1", "250.00", "P2-B", &[("CO", "45", "50.00")])]);
-    let mut children: Vec<Child> = (0..4).map(|i| spawn(&db, ["ann", "bob"][i % 2], &["denial", "writeoff", &d, "--reason", "bad-debt", "--amount", "60.00"])).collect();
+    let mut children: Vec<Child> =
+        (0..4).map(|i| spawn(&db, ["ann", "bob"][i % 2], &["denial", "writeoff", &d, "--reason", "bad-debt", "--amount", "60.00"])).collect();
     children.insert(2, spawn(&db, "ann", &["ingest", paid.to_str().unwrap()]));
     let done = succeeded(children);
     assert!(done >= 1, "the remittance posts");
@@ -111,7 +111,8 @@ async fn write_offs_racing_the_payment_of_the_same_claim_never_make_a_credit() {
 #[tokio::test]
 async fn concurrent_patient_write_offs_on_one_line_never_exceed_the_responsibility() {
     let (db, _dir) = setup().await;
-    let children: Vec<Child> = (0..10).map(|i| spawn(&db, ["ann", "bob"][i % 2], &["pr-writeoff", "PR", "--carc", "1=45.00", "--reason", "hardship"])).collect();
+    let children: Vec<Child> =
+        (0..10).map(|i| spawn(&db, ["ann", "bob"][i % 2], &["pr-writeoff", "PR", "--carc", "1=45.00", "--reason", "hardship"])).collect();
     assert_eq!(succeeded(children), 4, "four of 45.00 fit in 200.00");
     assert_eq!(common::claim(&db.pool, "PR").await.patient_balance, dec("20.00"));
     no_credit(&db).await;

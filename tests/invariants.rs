@@ -118,7 +118,11 @@ fn money(v: &Value) -> Decimal {
 
 /// The id a write-off command printed (`write-off #12 of ...`).
 fn writeoff_id(out: &str) -> i64 {
-    out.split("write-off #").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|n| n.trim_end_matches(',').parse().ok()).unwrap_or_else(|| panic!("{out}"))
+    out.split("write-off #")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|n| n.trim_end_matches(',').parse().ok())
+        .unwrap_or_else(|| panic!("{out}"))
 }
 
 fn row(id: &str, account: &str, charge: &str) -> String {
@@ -201,8 +205,22 @@ async fn a_payer_reversal_gives_back_every_write_off_made_on_the_reversed_postin
     cli.ok(
         Some("sue"),
         &[
-            "sweep", "--post", "--from", &today, "--to", &today, "--days-since-billed", "30", "--as-of", "2026-12-31", "--insurance-code", "w",
-            "--patient-code", "W", "--max-amount", "20",
+            "sweep",
+            "--post",
+            "--from",
+            &today,
+            "--to",
+            &today,
+            "--days-since-billed",
+            "30",
+            "--as-of",
+            "2026-12-31",
+            "--insurance-code",
+            "w",
+            "--patient-code",
+            "W",
+            "--max-amount",
+            "20",
         ],
     );
     assert_eq!(cli.balances("SWEPT"), (dec("0"), dec("0")));
@@ -258,10 +276,7 @@ async fn the_approval_gate_counts_write_offs_together() {
     cli.ok(Some("sam"), &["writeoff", "policy", "--approval", "above:500"]);
     cli.ingest(
         "EFT-1",
-        vec![
-            clp("BIG", "4", "1800.00", "P1", &[("CO", "50", "1800.00")]),
-            clp_lines("PR", "1", "P2", vec![svc("99213", "200.00", &[("PR", "1", "200.00")])]),
-        ],
+        vec![clp("BIG", "4", "1800.00", "P1", &[("CO", "50", "1800.00")]), clp_lines("PR", "1", "P2", vec![svc("99213", "200.00", &[("PR", "1", "200.00")])])],
     );
     let id = cli.denial_id("BIG");
     let first = cli.ok(Some("ann"), &["denial", "writeoff", &id, "--reason", "bad-debt", "--amount", "500"]);

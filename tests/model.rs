@@ -68,17 +68,42 @@ enum Policy {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Post { claim: usize, split: Split },
+    Post {
+        claim: usize,
+        split: Split,
+    },
     /// The payer reverses the claim's latest posting, maybe with a corrected claim.
-    Reverse { claim: usize, corrected: Option<Split> },
+    Reverse {
+        claim: usize,
+        corrected: Option<Split>,
+    },
     /// Part: 0 all that remains, 1 a quarter, 2 a half, 3 a cent more than remains, 4 a cent.
-    WriteOff { denial: usize, part: u8, bob: bool },
-    PrWriteOff { claim: usize, part: u8 },
-    Bulk { max: Cents },
-    Decide { writeoff: usize, approve: bool },
-    Undo { writeoff: usize },
-    Appeal { denial: usize, withdraw: bool },
-    Sweep { max: Cents },
+    WriteOff {
+        denial: usize,
+        part: u8,
+        bob: bool,
+    },
+    PrWriteOff {
+        claim: usize,
+        part: u8,
+    },
+    Bulk {
+        max: Cents,
+    },
+    Decide {
+        writeoff: usize,
+        approve: bool,
+    },
+    Undo {
+        writeoff: usize,
+    },
+    Appeal {
+        denial: usize,
+        withdraw: bool,
+    },
+    Sweep {
+        max: Cents,
+    },
     Policy(Policy),
 }
 
@@ -224,7 +249,8 @@ impl Model {
 
     /// What the payer side still owes, and what it would owe with no write-off.
     fn insurance(&self, claim: usize) -> Cents {
-        CHARGES[claim] - self.active(claim).map(|p| p.paid + p.contractual + p.pr).sum::<Cents>()
+        CHARGES[claim]
+            - self.active(claim).map(|p| p.paid + p.contractual + p.pr).sum::<Cents>()
             - self.wos(claim, WStatus::Posted).filter(|w| !w.patient).map(|w| w.amount).sum::<Cents>()
     }
 
@@ -306,7 +332,9 @@ impl Model {
             .iter()
             .enumerate()
             .filter(|(i, w)| {
-                w.claim == claim && w.kind == WKind::PatientResponsibility && (w.status == WStatus::Posted || (w.status == WStatus::Pending && Some(*i) != except))
+                w.claim == claim
+                    && w.kind == WKind::PatientResponsibility
+                    && (w.status == WStatus::Posted || (w.status == WStatus::Pending && Some(*i) != except))
             })
             .map(|(_, w)| w.amount)
             .sum();
@@ -357,7 +385,9 @@ impl Model {
         }
         // Patient requests the patient balance no longer covers.
         if self.patient(claim) < self.pending(claim, true, None) {
-            let waiting: Vec<usize> = (0..self.writeoffs.len()).filter(|&i| self.writeoffs[i].claim == claim && self.writeoffs[i].patient && self.writeoffs[i].status == WStatus::Pending).collect();
+            let waiting: Vec<usize> = (0..self.writeoffs.len())
+                .filter(|&i| self.writeoffs[i].claim == claim && self.writeoffs[i].patient && self.writeoffs[i].status == WStatus::Pending)
+                .collect();
             self.end(&waiting, WStatus::Cancelled);
         }
         // Live denials of earlier remittances, figures read once.
@@ -376,7 +406,8 @@ impl Model {
             if !resolve && (pending == 0 || raw >= 0) {
                 continue;
             }
-            let waiting: Vec<usize> = (0..self.writeoffs.len()).filter(|&i| self.writeoffs[i].kind == WKind::Denial(d) && self.writeoffs[i].status == WStatus::Pending).collect();
+            let waiting: Vec<usize> =
+                (0..self.writeoffs.len()).filter(|&i| self.writeoffs[i].kind == WKind::Denial(d) && self.writeoffs[i].status == WStatus::Pending).collect();
             self.end(&waiting, WStatus::Cancelled);
             if resolve {
                 self.denials[d].status = DStatus::Resolved;
@@ -394,7 +425,8 @@ impl Model {
             .filter(|&i| self.writeoffs[i].claim == claim && self.writeoffs[i].status == WStatus::Posted && self.writeoffs[i].posted_seq > seq)
             .collect();
         let mut touched = self.end(&basis, WStatus::Undone);
-        let waiting: Vec<usize> = (0..self.writeoffs.len()).filter(|&i| self.writeoffs[i].claim == claim && self.writeoffs[i].status == WStatus::Pending).collect();
+        let waiting: Vec<usize> =
+            (0..self.writeoffs.len()).filter(|&i| self.writeoffs[i].claim == claim && self.writeoffs[i].status == WStatus::Pending).collect();
         touched.extend(self.end(&waiting, WStatus::Cancelled));
         for d in 0..self.denials.len() {
             if self.denials[d].posting == p && self.denials[d].status != DStatus::Resolved {
@@ -522,17 +554,19 @@ async fn step(m: &mut Model, s: &mut Sut, op: &Op) {
             };
             let ok = m.denials[d].status == DStatus::Open && amount > 0 && amount <= remaining;
             let actor = if bob { "bob" } else { "ann" };
-            let req = remitd::writeoff::Request {
-                denial_id: s.denial_ids[d],
-                reason: "bad-debt",
-                note: None,
-                amount: (part != 0).then_some(money(amount)),
-                actor,
-            };
+            let req =
+                remitd::writeoff::Request { denial_id: s.denial_ids[d], reason: "bad-debt", note: None, amount: (part != 0).then_some(money(amount)), actor };
             assert_eq!(accepted(remitd::writeoff::write_off(pool, req).await), ok, "write-off of {amount} on denial {d}");
             if ok {
                 let gated = m.gates(m.on_denial(d, WStatus::Posted) + m.on_denial(d, WStatus::Pending), amount);
-                m.writeoffs.push(Writeoff { claim: m.denials[d].claim, kind: WKind::Denial(d), patient: false, amount, status: WStatus::Pending, posted_seq: 0 });
+                m.writeoffs.push(Writeoff {
+                    claim: m.denials[d].claim,
+                    kind: WKind::Denial(d),
+                    patient: false,
+                    amount,
+                    status: WStatus::Pending,
+                    posted_seq: 0,
+                });
                 if !gated {
                     m.post_writeoff(m.writeoffs.len() - 1);
                 }
@@ -586,7 +620,14 @@ async fn step(m: &mut Model, s: &mut Sut, op: &Op) {
                 }
                 let amount = m.remaining(d);
                 let gated = m.gates(m.on_denial(d, WStatus::Posted) + m.on_denial(d, WStatus::Pending), amount);
-                m.writeoffs.push(Writeoff { claim: m.denials[d].claim, kind: WKind::Denial(d), patient: false, amount, status: WStatus::Pending, posted_seq: 0 });
+                m.writeoffs.push(Writeoff {
+                    claim: m.denials[d].claim,
+                    kind: WKind::Denial(d),
+                    patient: false,
+                    amount,
+                    status: WStatus::Pending,
+                    posted_seq: 0,
+                });
                 if !gated {
                     m.post_writeoff(m.writeoffs.len() - 1);
                 }
@@ -728,11 +769,12 @@ fn sweep_model(m: &mut Model, max: Cents) {
 async fn agree(m: &Model, s: &Sut, history: &[Op]) {
     let pool = &s.db.pool;
     for claim in 0..CHARGES.len() {
-        let (ins, pat): (Decimal, Decimal) = sqlx::query_as("SELECT insurance_balance, patient_balance FROM claim_balances b JOIN claims c ON c.id = b.claim_id WHERE c.claim_id = $1")
-            .bind(format!("M{claim}"))
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let (ins, pat): (Decimal, Decimal) =
+            sqlx::query_as("SELECT insurance_balance, patient_balance FROM claim_balances b JOIN claims c ON c.id = b.claim_id WHERE c.claim_id = $1")
+                .bind(format!("M{claim}"))
+                .fetch_one(pool)
+                .await
+                .unwrap();
         assert_eq!((cents(ins), cents(pat)), (m.insurance(claim), m.patient(claim)), "balances of M{claim} after {history:#?}");
         if !m.payer_overpaid(claim) {
             assert!(m.insurance(claim) >= 0 && m.patient(claim) >= 0, "a write-off made a credit on M{claim}");

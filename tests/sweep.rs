@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::{claim, dec, import_csv, ingest, TestDb};
+use remitd::actors::{self, Scope};
+use remitd::denials;
 use remitd::model::{Adjustment, Claim};
 use remitd::sweep::schedule::{Clock, FixedClock};
 use remitd::sweep::{self, Answer, Bucket, Params, Section, SlotOutcome, SweepConfig, SweepError};
-use remitd::actors::{self, Scope};
-use remitd::denials;
 use remitd::writeoff::{self, history};
 
 /// The claims, as the practice-management system exports them: BROWN last

@@ -93,7 +93,11 @@ mod tests {
     }
 
     fn stored(charges: &[(&str, bool)]) -> Vec<StoredLine> {
-        charges.iter().enumerate().map(|(i, (c, removed))| StoredLine { id: 10 + i as i64, line_number: i as i32 + 1, charge: c.parse().unwrap(), removed: *removed }).collect()
+        charges
+            .iter()
+            .enumerate()
+            .map(|(i, (c, removed))| StoredLine { id: 10 + i as i64, line_number: i as i32 + 1, charge: c.parse().unwrap(), removed: *removed })
+            .collect()
     }
 
     #[test]

@@ -257,8 +257,10 @@ async fn import(pool: &PgPool, claims: &[ImportClaim], amend: Option<Amend<'_>>)
     numbers.sort_unstable();
     numbers.dedup();
     let names: HashMap<&str, &str> = claims.iter().map(|c| (c.account_number.as_str(), c.patient_name.as_str())).collect();
-    let known = sqlx::query!("SELECT account_number, patient_name FROM accounts WHERE account_number = ANY($1)", &numbers as &[&str]).fetch_all(&mut *tx).await?;
-    let renamed: Vec<String> = known.into_iter().filter(|a| names.get(a.account_number.as_str()).is_some_and(|n| *n != a.patient_name)).map(|a| a.account_number).collect();
+    let known =
+        sqlx::query!("SELECT account_number, patient_name FROM accounts WHERE account_number = ANY($1)", &numbers as &[&str]).fetch_all(&mut *tx).await?;
+    let renamed: Vec<String> =
+        known.into_iter().filter(|a| names.get(a.account_number.as_str()).is_some_and(|n| *n != a.patient_name)).map(|a| a.account_number).collect();
     if let (Some(account), None) = (renamed.first(), amend) {
         let line = claims.iter().find(|c| &c.account_number == account).map_or(0, |c| c.first_line);
         return Err(ImportError::Row {
@@ -380,7 +382,9 @@ async fn amend_claims(tx: &mut sqlx::PgConnection, amended: &[(&ImportClaim, i64
             let (line_number, line_id) = match c {
                 Change::Charge { line_number, line_id, .. } | Change::Dropped { line_number, line_id, .. } => (*line_number, *line_id),
                 Change::Added { line_number, .. } => {
-                    let id = sqlx::query_scalar!("SELECT id FROM service_lines WHERE claim_id = $1 AND line_number = $2", row, line_number).fetch_one(&mut *tx).await?;
+                    let id = sqlx::query_scalar!("SELECT id FROM service_lines WHERE claim_id = $1 AND line_number = $2", row, line_number)
+                        .fetch_one(&mut *tx)
+                        .await?;
                     (*line_number, id)
                 }
             };
@@ -388,8 +392,15 @@ async fn amend_claims(tx: &mut sqlx::PgConnection, amended: &[(&ImportClaim, i64
             corrections.push(Correction { claim_id: *row, line_id, amount: c.amount(), memo });
         }
         let total: Decimal = changed.iter().map(Change::amount).sum();
-        let lines: Vec<serde_json::Value> = changed.iter().map(|c| serde_json::json!({ "change": c.describe(&claim.claim_id), "amount": c.amount() })).collect();
-        let fields = Audit { claim_id: Some(*row), reason: Some(a.reason), amount: Some(total), detail: Some(serde_json::json!({ "lines": lines })), ..Audit::default() };
+        let lines: Vec<serde_json::Value> =
+            changed.iter().map(|c| serde_json::json!({ "change": c.describe(&claim.claim_id), "amount": c.amount() })).collect();
+        let fields = Audit {
+            claim_id: Some(*row),
+            reason: Some(a.reason),
+            amount: Some(total),
+            detail: Some(serde_json::json!({ "lines": lines })),
+            ..Audit::default()
+        };
         audit(tx, a.actor, "claim_amended", fields).await?;
     }
     correct(tx, &corrections, a.actor).await?;

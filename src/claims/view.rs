@@ -7,7 +7,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
+
+use crate::denials::DenialStatus;
+use crate::ledger::EntryKind;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ClaimView {
@@ -35,7 +38,7 @@ pub struct ClaimView {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DenialView {
     pub id: i64,
-    pub status: String,
+    pub status: DenialStatus,
     pub amount: Decimal,
     pub reason_codes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,9 +48,9 @@ pub struct DenialView {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EntryView {
     pub id: i64,
-    pub kind: String,
+    pub kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reversed_kind: Option<String>,
+    pub reversed_kind: Option<EntryKind>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line_number: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,7 +72,7 @@ impl EntryView {
     pub fn describe(&self) -> String {
         let kind = match &self.reversed_kind {
             Some(k) => format!("reversal of {k}"),
-            None => self.kind.clone(),
+            None => self.kind.to_string(),
         };
         let code = match (&self.group_code, &self.reason_code) {
             (Some(g), Some(r)) => format!(" {g}-{r}"),
@@ -98,38 +101,30 @@ pub struct Balances {
     pub patient_balance: Decimal,
 }
 
-/// A claim's balances, from the `claim_balances` view (migration 0006),
-/// which the small-balance sweep reads too; `$1` is the claim's row id.
-const BALANCES_SQL: &str = "SELECT charge, paid, contractual, other_adjustments, patient_responsibility, insurance_written_off, patient_written_off,
-            insurance_balance, patient_balance
-     FROM claim_balances WHERE claim_id = $1";
-
 pub async fn balances(pool: &PgPool, claim_row: i64) -> Result<Balances, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     balances_in(&mut conn, claim_row).await
 }
 
-/// [`balances`] inside the caller's transaction.
+/// A claim's balances, from the `claim_balances` view (migrations 0006 and
+/// 0008), which the small-balance sweep reads too, inside the caller's
+/// transaction. A claim with neither lines nor entries has no row: all zero.
 pub async fn balances_in(conn: &mut sqlx::PgConnection, claim_row: i64) -> Result<Balances, sqlx::Error> {
-    // A claim with neither lines nor entries has no row: all zero.
-    let Some(r) = sqlx::query(BALANCES_SQL).bind(claim_row).fetch_optional(conn).await? else {
-        return Ok(Balances::default());
-    };
-    Ok(Balances {
-        charge: r.get(0),
-        paid: r.get(1),
-        contractual: r.get(2),
-        other_adjustments: r.get(3),
-        patient_responsibility: r.get(4),
-        insurance_written_off: r.get(5),
-        patient_written_off: r.get(6),
-        insurance_balance: r.get(7),
-        patient_balance: r.get(8),
-    })
+    let found = sqlx::query_as!(
+        Balances,
+        r#"SELECT charge AS "charge!", paid AS "paid!", contractual AS "contractual!", other_adjustments AS "other_adjustments!",
+                  patient_responsibility AS "patient_responsibility!", insurance_written_off AS "insurance_written_off!",
+                  patient_written_off AS "patient_written_off!", insurance_balance AS "insurance_balance!", patient_balance AS "patient_balance!"
+           FROM claim_balances WHERE claim_id = $1"#,
+        claim_row,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.unwrap_or_default())
 }
 
 fn status(b: &Balances, denials: &[DenialView], posted: bool) -> &'static str {
-    let open_denial = denials.iter().any(|d| matches!(d.status.as_str(), "OPEN" | "APPEAL_PENDING" | "PENDING_WRITEOFF"));
+    let open_denial = denials.iter().any(|d| matches!(d.status, DenialStatus::Open | DenialStatus::AppealPending | DenialStatus::PendingWriteoff));
     let (ins, pat) = (b.insurance_balance, b.patient_balance);
     if !posted {
         "awaiting_remittance"
@@ -148,59 +143,43 @@ fn status(b: &Balances, denials: &[DenialView], posted: bool) -> &'static str {
 
 /// The claim with id `claim_id` (CLP01 as imported), or `None`.
 pub async fn show(pool: &PgPool, claim_id: &str) -> Result<Option<ClaimView>, sqlx::Error> {
-    let Some(row) = sqlx::query(
+    let Some(row) = sqlx::query!(
         "SELECT c.id, c.claim_id, a.account_number, p.payer_code, c.service_date, c.last_billed_date, c.times_billed
          FROM claims c JOIN accounts a ON a.id = c.account_id JOIN payers p ON p.id = c.payer_id WHERE c.claim_id = $1",
+        claim_id,
     )
-    .bind(claim_id)
     .fetch_optional(pool)
     .await?
     else {
         return Ok(None);
     };
-    let id: i64 = row.get(0);
-    let b = balances(pool, id).await?;
-    let denials: Vec<DenialView> = sqlx::query(
-        "SELECT d.id, d.status, d.amount, d.reason_codes, l.line_number FROM denials d LEFT JOIN service_lines l ON l.id = d.service_line_id
-         WHERE d.claim_id = $1 ORDER BY d.id",
+    let b = balances(pool, row.id).await?;
+    let denials = sqlx::query_as!(
+        DenialView,
+        r#"SELECT d.id, d.status AS "status: DenialStatus", d.amount, d.reason_codes, l.line_number AS "line_number?"
+           FROM denials d LEFT JOIN service_lines l ON l.id = d.service_line_id WHERE d.claim_id = $1 ORDER BY d.id"#,
+        row.id,
     )
-    .bind(id)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| DenialView { id: r.get(0), status: r.get(1), amount: r.get(2), reason_codes: r.get(3), line_number: r.get(4) })
-    .collect();
-    let entries: Vec<EntryView> = sqlx::query(
-        "SELECT e.id, e.kind, e.reversed_kind, l.line_number, e.group_code, e.reason_code, e.amount, r.trace_number, e.actor, e.memo, e.posted_at
-         FROM ledger_entries e LEFT JOIN service_lines l ON l.id = e.service_line_id LEFT JOIN remittances r ON r.id = e.remittance_id
-         WHERE e.claim_id = $1 ORDER BY e.id",
+    .await?;
+    let entries = sqlx::query_as!(
+        EntryView,
+        r#"SELECT e.id, e.kind AS "kind: EntryKind", e.reversed_kind AS "reversed_kind: EntryKind", l.line_number AS "line_number?", e.group_code, e.reason_code, e.amount,
+                  r.trace_number AS "trace_number?", e.actor, e.memo, e.posted_at
+           FROM ledger_entries e LEFT JOIN service_lines l ON l.id = e.service_line_id LEFT JOIN remittances r ON r.id = e.remittance_id
+           WHERE e.claim_id = $1 ORDER BY e.id"#,
+        row.id,
     )
-    .bind(id)
     .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| EntryView {
-        id: r.get(0),
-        kind: r.get(1),
-        reversed_kind: r.get(2),
-        line_number: r.get(3),
-        group_code: r.get(4),
-        reason_code: r.get(5),
-        amount: r.get(6),
-        trace_number: r.get(7),
-        actor: r.get(8),
-        memo: r.get(9),
-        posted_at: r.get(10),
-    })
-    .collect();
-    let posted = entries.iter().any(|e| e.kind != "write_off" && e.kind != "write_off_reversal");
+    .await?;
+    let posted = entries.iter().any(|e| !matches!(e.kind, EntryKind::WriteOff | EntryKind::WriteOffReversal | EntryKind::ChargeCorrection));
     Ok(Some(ClaimView {
-        claim_id: row.get(1),
-        account_number: row.get(2),
-        payer: row.get(3),
-        service_date: row.get(4),
-        last_billed_date: row.get(5),
-        times_billed: row.get(6),
+        claim_id: row.claim_id,
+        account_number: row.account_number,
+        payer: row.payer_code,
+        service_date: row.service_date,
+        last_billed_date: row.last_billed_date,
+        times_billed: row.times_billed,
         charge: b.charge,
         paid: b.paid,
         contractual: b.contractual,

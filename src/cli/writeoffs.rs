@@ -330,8 +330,8 @@ pub enum WriteoffCommand {
     },
     /// Show, or set, which write-offs wait for a supervisor: off, all, or above:AMOUNT.
     Policy {
-        #[arg(long)]
-        approval: Option<String>,
+        #[arg(long, value_parser = |s: &str| s.parse::<Approval>().map_err(|e| e.to_string()))]
+        approval: Option<Approval>,
         /// Needed to change the policy (approve scope).
         #[arg(long, env = "REMITD_ACTOR")]
         actor: Option<String>,
@@ -434,11 +434,12 @@ pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
             };
             shown.await.map(|p| println!("approval: {}", p.as_setting()))
         }
-        WriteoffCommand::Policy { approval: Some(policy), actor } => match (Approval::parse(&policy), actor) {
-            (Ok(p), Some(actor)) => writeoff::set_approval_policy(&pool, &actor, p).await.map(|()| println!("approval: {}", p.as_setting())),
-            (Err(e), _) => Err(e),
-            (Ok(_), None) => Err(ActionError::Invalid("changing the policy needs --actor (with the approve scope)".into())),
-        },
+        WriteoffCommand::Policy { approval: Some(p), actor: Some(actor) } => {
+            writeoff::set_approval_policy(&pool, &actor, p).await.map(|()| println!("approval: {}", p.as_setting()))
+        }
+        WriteoffCommand::Policy { approval: Some(_), actor: None } => {
+            Err(ActionError::Invalid("changing the policy needs --actor (with the approve scope)".into()))
+        }
     };
     result.map_or_else(refused, |()| 0)
 }

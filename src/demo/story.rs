@@ -18,11 +18,11 @@ use sqlx::{PgPool, Row};
 use super::daemon::{Daemon, Fate};
 use super::samples;
 use super::show::{self, count, money};
+use crate::actors::{self, Scope};
 use crate::claims::import::{self, ImportClaim};
+use crate::denials;
 use crate::posting::plan::CarcCategories;
 use crate::posting::unmatched::{self, Refeed};
-use crate::actors::{self, Scope};
-use crate::denials;
 use crate::writeoff::{self, history};
 
 /// The claim left out of the first import, so a remittance for it is queued.

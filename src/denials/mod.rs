@@ -54,6 +54,8 @@ impl DenialStatus {
     }
 }
 
+crate::compares_as_str!(DenialStatus);
+
 impl std::fmt::Display for DenialStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -118,12 +120,9 @@ pub async fn figures(conn: &mut PgConnection, id: i64) -> Result<Figures, sqlx::
 pub async fn lock(conn: &mut PgConnection, hold: Hold, id: i64) -> Result<Locked, ActionError> {
     let claim = sqlx::query_scalar!("SELECT claim_id FROM denials WHERE id = $1", id).fetch_optional(&mut *conn).await?.ok_or(ActionError::NoDenial(id))?;
     ledger::lock_claims(conn, hold, &[claim]).await?;
-    let row = sqlx::query!(
-        r#"SELECT id, claim_id, service_line_id, status AS "status: DenialStatus", amount FROM denials WHERE id = $1 FOR UPDATE"#,
-        id,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = sqlx::query!(r#"SELECT id, claim_id, service_line_id, status AS "status: DenialStatus", amount FROM denials WHERE id = $1 FOR UPDATE"#, id,)
+        .fetch_one(&mut *conn)
+        .await?;
     // A statement of its own, begun after both locks were granted.
     let figures = figures(conn, id).await?;
     Ok(Locked { id: row.id, claim_id: row.claim_id, service_line_id: row.service_line_id, status: row.status, amount: row.amount, figures })
@@ -310,7 +309,12 @@ pub async fn reopen(conn: &mut PgConnection, d: &Locked, actor: &str) -> Result<
     sqlx::query!("UPDATE denials SET reopened_at = now(), flagged_at = NULL, flag_reason = NULL WHERE id = $1", d.id).execute(&mut *conn).await?;
     let status = settle_status(conn, d.id).await?;
     let detail = serde_json::json!({ "status": status });
-    audit(conn, actor, "denial_reopened", Audit { claim_id: Some(d.claim_id), denial_id: Some(d.id), reason: Some(why), detail: Some(detail), ..Audit::default() })
-        .await?;
+    audit(
+        conn,
+        actor,
+        "denial_reopened",
+        Audit { claim_id: Some(d.claim_id), denial_id: Some(d.id), reason: Some(why), detail: Some(detail), ..Audit::default() },
+    )
+    .await?;
     Ok(!reversed.is_empty() || !cancelled.is_empty())
 }

@@ -88,7 +88,6 @@ impl Cause {
         };
         Ok(Cause { why, detail: merged(base, extra) })
     }
-
 }
 
 /// Gives back posted write-offs as `system`, each audited.
@@ -132,9 +131,8 @@ pub async fn on_reversal(conn: &mut PgConnection, claim_id: i64, original: i64, 
     .fetch_all(&mut *conn)
     .await?;
     let reversed = reverse_writeoffs(conn, &basis, &cause).await?;
-    let waiting = sqlx::query_scalar!("SELECT id FROM writeoffs WHERE claim_id = $1 AND status = 'PENDING_APPROVAL' ORDER BY id", claim_id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let waiting =
+        sqlx::query_scalar!("SELECT id FROM writeoffs WHERE claim_id = $1 AND status = 'PENDING_APPROVAL' ORDER BY id", claim_id).fetch_all(&mut *conn).await?;
     let cancelled = cancel_requests(conn, &waiting, &cause).await?;
     let touched: BTreeSet<i64> = reversed.iter().chain(&cancelled).filter_map(|w| w.denial_id).collect();
     // The reversed posting's denials: marked, so the corrected claim resolves them.

@@ -41,13 +41,7 @@ pub async fn record(conn: &mut PgConnection, actor: &str, action: &str, a: Audit
 /// with its claim, denial, receipt, reason and amount; `detail` is merged
 /// with the write-off's bucket and transaction code. One statement,
 /// whether a sweep's hundred thousand or one.
-pub async fn record_writeoffs(
-    conn: &mut PgConnection,
-    writeoffs: &[i64],
-    actor: &str,
-    action: &str,
-    detail: serde_json::Value,
-) -> Result<(), sqlx::Error> {
+pub async fn record_writeoffs(conn: &mut PgConnection, writeoffs: &[i64], actor: &str, action: &str, detail: serde_json::Value) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO audit_log (actor, action, claim_id, denial_id, writeoff_id, receipt_id, reason, amount, detail)
          SELECT $2, $3, w.claim_id, w.denial_id, w.id, w.receipt_id, w.reason, w.amount,

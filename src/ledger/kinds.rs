@@ -21,6 +21,18 @@ macro_rules! display_as_str {
     )*};
 }
 
+/// Lets a value be compared with its stored spelling (`kind == "payment"`).
+#[macro_export]
+macro_rules! compares_as_str {
+    ($($t:ty),*) => {$(
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    )*};
+}
+
 /// What a ledger entry records. A `reversal` carries the kind it negates
 /// in `reversed_kind`; a `write_off_reversal` gives back a write-off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
@@ -131,3 +143,4 @@ impl ReceiptKind {
 }
 
 display_as_str!(EntryKind, Bucket, WriteoffStatus, ReceiptKind);
+compares_as_str!(EntryKind, WriteoffStatus);

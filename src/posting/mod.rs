@@ -223,16 +223,15 @@ pub async fn post_claims<'c>(
         });
         let ordinal = batch.add_posting(claim_row.id, claim, entries);
         for d in plan.denials {
-            let opening = Opening { claim_posting_id: 0, claim_id: claim_row.id, service_line_id: line_of(d.line), amount: d.amount, reason_codes: d.reason_codes };
+            let opening =
+                Opening { claim_posting_id: 0, claim_id: claim_row.id, service_line_id: line_of(d.line), amount: d.amount, reason_codes: d.reason_codes };
             openings.push((ordinal, opening));
         }
         outcome.posted += 1;
     }
     let postings = batch.write(conn, remittance_id).await?;
-    let openings: Vec<Opening> = openings
-        .into_iter()
-        .filter_map(|(ordinal, o)| postings.get(ordinal - 1).map(|&claim_posting_id| Opening { claim_posting_id, ..o }))
-        .collect();
+    let openings: Vec<Opening> =
+        openings.into_iter().filter_map(|(ordinal, o)| postings.get(ordinal - 1).map(|&claim_posting_id| Opening { claim_posting_id, ..o })).collect();
     outcome.denials_opened = denials::open(conn, &openings).await?;
     if outcome.reversals > 0 || outcome.posted > 0 {
         outcome.settled(settle::after_posting(conn, settle::Source::Remittance(remittance_id), &matched_ids).await?);

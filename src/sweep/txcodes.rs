@@ -11,7 +11,7 @@ use crate::ledger::{audit, Audit};
 
 pub const KINDS: [&str; 3] = ["adjustment", "payment", "charge"];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TxCode {
     pub code: String,
     pub kind: String,
@@ -19,7 +19,7 @@ pub struct TxCode {
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<TxCode>, SweepError> {
-    Ok(sqlx::query_as("SELECT code, kind, description FROM transaction_codes ORDER BY kind, code").fetch_all(pool).await?)
+    Ok(sqlx::query_as!(TxCode, "SELECT code, kind, description FROM transaction_codes ORDER BY kind, code").fetch_all(pool).await?)
 }
 
 /// Adds a code; a code that exists keeps its kind (changing what a code
@@ -35,17 +35,14 @@ pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str, actor
     if description.trim().is_empty() {
         return Err(SweepError::Invalid("a transaction code needs a description".into()));
     }
-    let existing: Option<String> = sqlx::query_scalar("SELECT kind FROM transaction_codes WHERE code = $1").bind(code).fetch_optional(pool).await?;
+    let existing = sqlx::query_scalar!("SELECT kind FROM transaction_codes WHERE code = $1", code).fetch_optional(pool).await?;
     match existing {
         Some(k) if k != kind => Err(SweepError::Invalid(format!("transaction code {code:?} exists as a {k} code"))),
         Some(_) => Ok(()),
         None => {
             let mut db = pool.begin().await?;
             require(&mut db, actor, Scope::WriteoffApprove).await?;
-            sqlx::query("INSERT INTO transaction_codes (code, kind, description) VALUES ($1, $2, $3)")
-                .bind(code)
-                .bind(kind)
-                .bind(description.trim())
+            sqlx::query!("INSERT INTO transaction_codes (code, kind, description) VALUES ($1, $2, $3)", code, kind, description.trim())
                 .execute(&mut *db)
                 .await?;
             let detail = serde_json::json!({ "code": code, "kind": kind });
@@ -58,12 +55,12 @@ pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str, actor
 
 /// Refuses unless `code` exists and is an adjustment code.
 pub async fn require_adjustment(conn: &mut PgConnection, code: &str) -> Result<(), SweepError> {
-    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM transaction_codes WHERE code = $1").bind(code).fetch_optional(&mut *conn).await?;
+    let kind = sqlx::query_scalar!("SELECT kind FROM transaction_codes WHERE code = $1", code).fetch_optional(&mut *conn).await?;
     match kind.as_deref() {
         Some("adjustment") => Ok(()),
         Some(other) => Err(SweepError::NotAdjustment { code: code.to_string(), kind: other.to_string() }),
         None => {
-            let known: Vec<String> = sqlx::query_scalar("SELECT code FROM transaction_codes WHERE kind = 'adjustment' ORDER BY code").fetch_all(conn).await?;
+            let known = sqlx::query_scalar!("SELECT code FROM transaction_codes WHERE kind = 'adjustment' ORDER BY code").fetch_all(conn).await?;
             Err(SweepError::UnknownCode { code: code.to_string(), known: known.join(", ") })
         }
     }

@@ -172,9 +172,10 @@ struct Held {
 /// Locks write-off `id` after its claim (and denial), in the ledger's order.
 async fn lock_writeoff(db: &mut PgConnection, id: i64) -> Result<Held, ActionError> {
     let w = sqlx::query!("SELECT claim_id, denial_id FROM writeoffs WHERE id = $1", id).fetch_optional(&mut *db).await?.ok_or(ActionError::NoWriteoff(id))?;
-    match w.denial_id {
-        Some(d) => drop(denials::lock(db, Hold::Claims, d).await?),
-        None => ledger::lock_claims(db, Hold::Claims, &[w.claim_id]).await?,
+    if let Some(d) = w.denial_id {
+        denials::lock(db, Hold::Claims, d).await?;
+    } else {
+        ledger::lock_claims(db, Hold::Claims, &[w.claim_id]).await?;
     }
     let held = sqlx::query_as!(
         Held,

@@ -120,12 +120,9 @@ fn check_fits(line_number: i32, outstanding: &BTreeMap<String, Decimal>, amounts
 
 /// Whether waiting request `writeoff` still fits, for its approval.
 pub(super) async fn still_fits(conn: &mut PgConnection, writeoff: i64) -> Result<bool, sqlx::Error> {
-    let w = sqlx::query!(
-        r#"SELECT w.claim_id, l.line_number FROM writeoffs w JOIN service_lines l ON l.id = w.service_line_id WHERE w.id = $1"#,
-        writeoff
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    let w = sqlx::query!(r#"SELECT w.claim_id, l.line_number FROM writeoffs w JOIN service_lines l ON l.id = w.service_line_id WHERE w.id = $1"#, writeoff)
+        .fetch_one(&mut *conn)
+        .await?;
     let parts: BTreeMap<String, Decimal> = sqlx::query!("SELECT reason_code, amount FROM writeoff_parts WHERE writeoff_id = $1", writeoff)
         .fetch_all(&mut *conn)
         .await?
@@ -198,15 +195,9 @@ pub async fn pr_writeoff(pool: &PgPool, req: PrRequest<'_>) -> Result<PrOutcome,
     .fetch_one(&mut *db)
     .await?;
     let gated = approval_policy(&mut db).await?.gates(prior, total);
-    let receipt = receipts::open(
-        &mut db,
-        ReceiptKind::PatientResponsibility,
-        req.actor,
-        reason,
-        note,
-        serde_json::json!({ "claim": req.claim_id, "line": line_number }),
-    )
-    .await?;
+    let receipt =
+        receipts::open(&mut db, ReceiptKind::PatientResponsibility, req.actor, reason, note, serde_json::json!({ "claim": req.claim_id, "line": line_number }))
+            .await?;
     let parts: Vec<(String, Decimal)> = req.amounts.iter().map(|(c, a)| (c.clone(), *a)).collect();
     let new = NewRequest {
         receipt,

@@ -53,9 +53,35 @@ impl Approval {
     }
 }
 
+impl std::str::FromStr for Approval {
+    type Err = ActionError;
+
+    fn from_str(s: &str) -> Result<Approval, ActionError> {
+        Approval::parse(s)
+    }
+}
+
+/// Stored as its setting's text (`off`, `all`, `above:500`).
+impl sqlx::Type<sqlx::Postgres> for Approval {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+}
+
+impl sqlx::Decode<'_, sqlx::Postgres> for Approval {
+    fn decode(value: sqlx::postgres::PgValueRef<'_>) -> Result<Approval, sqlx::error::BoxDynError> {
+        Ok(Approval::parse(<&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?)?)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Approval {
+    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <String as sqlx::Encode<sqlx::Postgres>>::encode(self.as_setting(), buf)
+    }
+}
+
 pub async fn approval_policy(conn: &mut PgConnection) -> Result<Approval, ActionError> {
-    let v = sqlx::query_scalar!("SELECT value FROM settings WHERE key = 'writeoff.approval'").fetch_one(conn).await?;
-    Approval::parse(&v)
+    Ok(sqlx::query_scalar!(r#"SELECT value AS "value: Approval" FROM settings WHERE key = 'writeoff.approval'"#).fetch_one(conn).await?)
 }
 
 pub async fn set_approval_policy(pool: &PgPool, actor: &str, policy: Approval) -> Result<(), ActionError> {
@@ -81,7 +107,7 @@ pub async fn apply_configured_policy(pool: &PgPool, policy: Approval) -> Result<
 }
 
 async fn store_policy(db: &mut PgConnection, actor: &str, policy: Approval, detail: Option<serde_json::Value>) -> Result<(), ActionError> {
-    sqlx::query!("UPDATE settings SET value = $1 WHERE key = 'writeoff.approval'", policy.as_setting()).execute(&mut *db).await?;
+    sqlx::query!("UPDATE settings SET value = $1 WHERE key = 'writeoff.approval'", policy as Approval).execute(&mut *db).await?;
     audit(db, actor, "approval_policy_set", Audit { reason: Some(&policy.as_setting()), detail, ..Audit::default() }).await?;
     Ok(())
 }

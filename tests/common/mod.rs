@@ -156,10 +156,8 @@ fn patient() -> remitd::model::Person {
 /// less its adjustments (group, reason code, amount) is what it pays. The
 /// payer's claim number `pcn` is what a reversal of it names.
 pub fn clp(id: &str, status: &str, charge: &str, pcn: &str, adjustments: &[(&str, &str, &str)]) -> remitd::model::Claim {
-    let adjustments: Vec<remitd::model::Adjustment> = adjustments
-        .iter()
-        .map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None })
-        .collect();
+    let adjustments: Vec<remitd::model::Adjustment> =
+        adjustments.iter().map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None }).collect();
     let charge = dec(charge);
     let paid = charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>();
     let pr: rust_decimal::Decimal = adjustments.iter().filter(|a| a.group == "PR").map(|a| a.amount).sum();
@@ -179,10 +177,8 @@ pub fn clp(id: &str, status: &str, charge: &str, pcn: &str, adjustments: &[(&str
 
 /// One service line of a claim: `charge` less its adjustments is what it pays.
 pub fn svc(procedure: &str, charge: &str, adjustments: &[(&str, &str, &str)]) -> remitd::model::Service {
-    let adjustments: Vec<remitd::model::Adjustment> = adjustments
-        .iter()
-        .map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None })
-        .collect();
+    let adjustments: Vec<remitd::model::Adjustment> =
+        adjustments.iter().map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None }).collect();
     let charge = dec(charge);
     remitd::model::Service {
         procedure_qualifier: "HC".into(),
