@@ -250,8 +250,9 @@ pub struct QualifiedAmount {
     pub amount: Decimal,
 }
 
-/// Loop 2110: one service line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Loop 2110: one service line. `Default` is the empty line, for builders
+/// that fill in only what they need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     /// SVC01-1 (`HC` HCPCS/CPT, `NU` revenue code, ...).
     pub procedure_qualifier: Text,

@@ -307,6 +307,17 @@ impl Model {
         }
     }
 
+    /// A person writes `amount` off denial `d`: it waits when the gate says
+    /// so (counting what was written off or requested on it), else posts.
+    fn write_off(&mut self, d: usize, amount: Cents) {
+        let gated = self.gates(self.on_denial(d, WStatus::Posted) + self.on_denial(d, WStatus::Pending), amount);
+        self.writeoffs.push(Writeoff { claim: self.denials[d].claim, kind: WKind::Denial(d), patient: false, amount, status: WStatus::Pending, posted_seq: 0 });
+        if !gated {
+            self.post_writeoff(self.writeoffs.len() - 1);
+        }
+        self.settle_status(d);
+    }
+
     fn post_writeoff(&mut self, w: usize) {
         self.writeoffs[w].status = WStatus::Posted;
         self.writeoffs[w].posted_seq = self.next_seq();
@@ -558,19 +569,7 @@ async fn step(m: &mut Model, s: &mut Sut, op: &Op) {
                 remitd::writeoff::Request { denial_id: s.denial_ids[d], reason: "bad-debt", note: None, amount: (part != 0).then_some(money(amount)), actor };
             assert_eq!(accepted(remitd::writeoff::write_off(pool, req).await), ok, "write-off of {amount} on denial {d}");
             if ok {
-                let gated = m.gates(m.on_denial(d, WStatus::Posted) + m.on_denial(d, WStatus::Pending), amount);
-                m.writeoffs.push(Writeoff {
-                    claim: m.denials[d].claim,
-                    kind: WKind::Denial(d),
-                    patient: false,
-                    amount,
-                    status: WStatus::Pending,
-                    posted_seq: 0,
-                });
-                if !gated {
-                    m.post_writeoff(m.writeoffs.len() - 1);
-                }
-                m.settle_status(d);
+                m.write_off(d, amount);
             }
         }
         Op::PrWriteOff { claim, part } => {
@@ -618,20 +617,7 @@ async fn step(m: &mut Model, s: &mut Sut, op: &Op) {
                 if !writable || m.denials[d].status != DStatus::Open || m.remaining(d) == 0 {
                     continue;
                 }
-                let amount = m.remaining(d);
-                let gated = m.gates(m.on_denial(d, WStatus::Posted) + m.on_denial(d, WStatus::Pending), amount);
-                m.writeoffs.push(Writeoff {
-                    claim: m.denials[d].claim,
-                    kind: WKind::Denial(d),
-                    patient: false,
-                    amount,
-                    status: WStatus::Pending,
-                    posted_seq: 0,
-                });
-                if !gated {
-                    m.post_writeoff(m.writeoffs.len() - 1);
-                }
-                m.settle_status(d);
+                m.write_off(d, m.remaining(d));
             }
         }
         Op::Decide { writeoff, approve } => {
@@ -686,20 +672,7 @@ async fn step(m: &mut Model, s: &mut Sut, op: &Op) {
             }
         }
         Op::Sweep { max } => {
-            let today = chrono::Utc::now().date_naive();
-            let params = remitd::sweep::Params {
-                from: today,
-                to: today,
-                days_since_billed: 30,
-                min_times_billed: 0,
-                insurance_code: Some("w".into()),
-                patient_code: Some("W".into()),
-                max_amount: Some(money(max)),
-                include_insurance_credits: false,
-                include_patient_credits: false,
-                as_of: today,
-                time_zone: "UTC".into(),
-            };
+            let params = remitd::sweep::Params::for_day(chrono::Utc::now().date_naive(), 30, Some(money(max)));
             remitd::sweep::post(pool, &params, "sue").await.expect("a sweep is never refused");
             sweep_model(m, max);
         }

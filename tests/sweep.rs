@@ -126,19 +126,7 @@ fn day(s: &str) -> NaiveDate {
 
 /// Payments entered today, ages counted from today, both buckets, at most 100.00.
 fn params() -> Params {
-    Params {
-        from: today(),
-        to: today(),
-        days_since_billed: 30,
-        min_times_billed: 1,
-        insurance_code: Some("w".into()),
-        patient_code: Some("W".into()),
-        max_amount: Some(dec("100.00")),
-        include_insurance_credits: false,
-        include_patient_credits: false,
-        as_of: today(),
-        time_zone: "UTC".into(),
-    }
+    Params { min_times_billed: 1, ..Params::for_day(today(), 30, Some(dec("100.00"))) }
 }
 
 fn lines(r: &sweep::Report, s: Section) -> Vec<(String, Bucket, String)> {

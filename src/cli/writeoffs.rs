@@ -23,6 +23,14 @@ impl ActorArg {
     }
 }
 
+/// A denial or write-off, by its number, and who acts on it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    id: i64,
+    #[command(flatten)]
+    actor: ActorArg,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum ActorCommand {
     /// Add a person who may act on denials and write-offs.
@@ -55,17 +63,9 @@ pub enum DenialCommand {
         format: ListFormat,
     },
     /// Mark a denial as under appeal (it cannot be written off meanwhile).
-    Appeal {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Appeal(Target),
     /// Withdraw an appeal; the denial is OPEN again.
-    WithdrawAppeal {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    WithdrawAppeal(Target),
     /// Write off a denial, with a reason (waits for approval when the policy says so).
     Writeoff {
         id: i64,
@@ -82,17 +82,9 @@ pub enum DenialCommand {
         actor: ActorArg,
     },
     /// Approve the write-off waiting on a denial (not by its requester).
-    Approve {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Approve(Target),
     /// Reject the write-off waiting on a denial; the denial is OPEN again.
-    Reject {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Reject(Target),
     /// Write off, with one reason, every denial a filter matches (one receipt for the run).
     BulkWriteoff {
         #[arg(long)]
@@ -123,11 +115,7 @@ pub enum DenialCommand {
     /// Written-off denials a payer reversal could not be tied to: a person should look.
     Flagged,
     /// Reopen a written-off denial by hand: its write-off is reversed, it is OPEN again.
-    Reopen {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Reopen(Target),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -317,17 +305,9 @@ pub enum WriteoffCommand {
         actor: ActorArg,
     },
     /// Approve a write-off waiting for approval, by its number (any kind, PR included; not by its requester).
-    Approve {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Approve(Target),
     /// Reject a write-off waiting for approval, by its number.
-    Reject {
-        id: i64,
-        #[command(flatten)]
-        actor: ActorArg,
-    },
+    Reject(Target),
     /// Show, or set, which write-offs wait for a supervisor: off, all, or above:AMOUNT.
     Policy {
         #[arg(long, value_parser = |s: &str| s.parse::<Approval>().map_err(|e| e.to_string()))]
@@ -388,14 +368,18 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
             }
             Err(e) => Err(e),
         },
-        DenialCommand::Appeal { id, actor } => writeoff::appeal(&pool, id, &actor.actor, true).await.map(|()| println!("denial #{id} is APPEAL_PENDING")),
-        DenialCommand::WithdrawAppeal { id, actor } => writeoff::appeal(&pool, id, &actor.actor, false).await.map(|()| println!("denial #{id} is OPEN")),
+        DenialCommand::Appeal(Target { id, actor }) => {
+            writeoff::appeal(&pool, id, &actor.actor, true).await.map(|()| println!("denial #{id} is APPEAL_PENDING"))
+        }
+        DenialCommand::WithdrawAppeal(Target { id, actor }) => {
+            writeoff::appeal(&pool, id, &actor.actor, false).await.map(|()| println!("denial #{id} is OPEN"))
+        }
         DenialCommand::Writeoff { id, reason, note, amount, actor } => {
             let req = Request { denial_id: id, reason: &reason, note: note.as_deref(), amount, actor: &actor.actor };
             writeoff::write_off(&pool, req).await.map(|o| report(&o))
         }
-        DenialCommand::Approve { id, actor } => writeoff::decide(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
-        DenialCommand::Reject { id, actor } => writeoff::decide(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
+        DenialCommand::Approve(Target { id, actor }) => writeoff::decide(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
+        DenialCommand::Reject(Target { id, actor }) => writeoff::decide(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
         DenialCommand::BulkWriteoff { reason, note, max_balance, min_age_days, payer, claim, account, as_of, preview, actor } => {
             let filter = writeoff::BulkFilter { max_balance, min_age_days, payer, claim, account, as_of };
             writeoff::bulk(&pool, &filter, &reason, note.as_deref(), &actor.actor, preview).await.map(|o| {
@@ -413,7 +397,7 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
             }
             println!("{} flagged", list.len());
         }),
-        DenialCommand::Reopen { id, actor } => {
+        DenialCommand::Reopen(Target { id, actor }) => {
             reopen::reopen_by_hand(&pool, id, &actor.actor).await.map(|_| println!("denial #{id} reopened; its write-off was reversed"))
         }
     };
@@ -425,8 +409,8 @@ pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
         WriteoffCommand::Undo { id, reason, actor } => {
             writeoff::undo(&pool, id, &actor.actor, &reason).await.map(|amount| println!("write-off #{id} undone: {amount} is owed again"))
         }
-        WriteoffCommand::Approve { id, actor } => writeoff::decide_writeoff(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
-        WriteoffCommand::Reject { id, actor } => writeoff::decide_writeoff(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
+        WriteoffCommand::Approve(Target { id, actor }) => writeoff::decide_writeoff(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
+        WriteoffCommand::Reject(Target { id, actor }) => writeoff::decide_writeoff(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
         WriteoffCommand::Policy { approval: None, .. } => {
             let shown = async {
                 let mut conn = pool.acquire().await?;

@@ -300,19 +300,7 @@ fn reversal_reopens(demo: &Demo) -> StepFuture<'_> {
 /// 90 days before and at least once, balances of at most 50.00.
 fn sweep_params() -> crate::sweep::Params {
     let today = chrono::Utc::now().date_naive();
-    crate::sweep::Params {
-        from: today,
-        to: today,
-        days_since_billed: 90,
-        min_times_billed: 1,
-        insurance_code: Some("w".into()),
-        patient_code: Some("W".into()),
-        max_amount: Some(Decimal::new(5000, 2)),
-        include_insurance_credits: false,
-        include_patient_credits: false,
-        as_of: today,
-        time_zone: "UTC".into(),
-    }
+    crate::sweep::Params { min_times_billed: 1, ..crate::sweep::Params::for_day(today, 90, Some(Decimal::new(5000, 2))) }
 }
 
 fn small_balance_sweep(demo: &Demo) -> StepFuture<'_> {

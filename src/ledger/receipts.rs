@@ -6,50 +6,42 @@ use sqlx::PgConnection;
 
 use super::kinds::ReceiptKind;
 
+/// What a receipt records: the action's kind, who, why, and the filter or
+/// parameters it ran with.
+#[derive(Debug, Clone)]
+pub struct Receipt<'a> {
+    pub kind: ReceiptKind,
+    pub actor: &'a str,
+    pub reason: &'a str,
+    pub note: Option<&'a str>,
+    pub filter: serde_json::Value,
+}
+
 /// Opens a receipt and returns its number. Call it once the action is known
 /// to go ahead: a refused action rolls back, and a receipt number it took
 /// would show as a gap.
-pub async fn open(
-    conn: &mut PgConnection,
-    kind: ReceiptKind,
-    actor: &str,
-    reason: &str,
-    note: Option<&str>,
-    filter: serde_json::Value,
-) -> Result<i64, sqlx::Error> {
-    let id = sqlx::query_scalar!(
-        "INSERT INTO writeoff_receipts (kind, actor, reason, note, filter) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        kind.as_str(),
-        actor,
-        reason,
-        note,
-        filter,
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(id)
+pub async fn open(conn: &mut PgConnection, r: &Receipt<'_>) -> Result<i64, sqlx::Error> {
+    insert(conn, None, r).await
 }
 
 /// A receipt for a preview: numbered 0, which no committed receipt has
 /// (numbers start at 1), so the writes a preview makes to show their
 /// effect can run and roll back without using up a real receipt number.
-pub async fn open_preview(
-    conn: &mut PgConnection,
-    kind: ReceiptKind,
-    actor: &str,
-    reason: &str,
-    note: Option<&str>,
-    filter: serde_json::Value,
-) -> Result<i64, sqlx::Error> {
-    let id = sqlx::query_scalar!(
-        "INSERT INTO writeoff_receipts (id, kind, actor, reason, note, filter) VALUES (0, $1, $2, $3, $4, $5) RETURNING id",
-        kind.as_str(),
-        actor,
-        reason,
-        note,
-        filter,
+pub async fn open_preview(conn: &mut PgConnection, r: &Receipt<'_>) -> Result<i64, sqlx::Error> {
+    insert(conn, Some(0), r).await
+}
+
+async fn insert(conn: &mut PgConnection, number: Option<i64>, r: &Receipt<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        "INSERT INTO writeoff_receipts (id, kind, actor, reason, note, filter)
+         VALUES (COALESCE($1, nextval('writeoff_receipts_id_seq')), $2, $3, $4, $5, $6) RETURNING id",
+        number,
+        r.kind.as_str(),
+        r.actor,
+        r.reason,
+        r.note,
+        r.filter,
     )
     .fetch_one(conn)
-    .await?;
-    Ok(id)
+    .await
 }

@@ -202,17 +202,8 @@ mod tests {
             modifiers: modifiers.iter().map(|m| (*m).into()).collect(),
             charge: Decimal::ONE,
             paid: Decimal::ONE,
-            revenue_code: None,
-            units: None,
-            original_procedure: None,
-            original_units: None,
             line_control_number: lcn.map(Into::into),
-            service_date: None,
-            service_period_start: None,
-            service_period_end: None,
-            adjustments: vec![],
-            allowed: None,
-            remarks: vec![],
+            ..Service::default()
         }
     }
 

@@ -142,24 +142,7 @@ mod tests {
     }
 
     fn service(charge: &str, paid: &str, adjustments: Vec<Adjustment>) -> Service {
-        Service {
-            procedure_qualifier: "HC".into(),
-            procedure: "99213".into(),
-            modifiers: vec![],
-            charge: d(charge),
-            paid: d(paid),
-            revenue_code: None,
-            units: None,
-            original_procedure: None,
-            original_units: None,
-            line_control_number: None,
-            service_date: None,
-            service_period_start: None,
-            service_period_end: None,
-            adjustments,
-            allowed: None,
-            remarks: vec![],
-        }
+        Service { procedure_qualifier: "HC".into(), procedure: "99213".into(), charge: d(charge), paid: d(paid), adjustments, ..Service::default() }
     }
 
     fn claim(status: &str, charge: &str, paid: &str, adjustments: Vec<Adjustment>, services: Vec<Service>) -> Claim {

@@ -93,24 +93,32 @@ pub fn start_of_day(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(|| day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
-#[cfg(test)]
 impl Params {
-    /// The parameters of the report in source document 000, for tests.
-    pub(crate) fn example() -> Params {
-        let day = NaiveDate::from_ymd_opt(2021, 6, 16).unwrap_or_default();
+    /// Payments entered on `day`, ages counted from it, claims billed at
+    /// least `days_since_billed` days before, balances of at most
+    /// `max_amount`, both buckets under the seeded codes (`w`, `W`), no
+    /// credits, in UTC: the common run, for the demo and tests to adjust.
+    pub fn for_day(day: NaiveDate, days_since_billed: u32, max_amount: Option<Decimal>) -> Params {
         Params {
             from: day,
             to: day,
-            days_since_billed: 30,
+            days_since_billed,
             min_times_billed: 0,
             insurance_code: Some("w".into()),
             patient_code: Some("W".into()),
-            max_amount: None,
+            max_amount,
             include_insurance_credits: false,
             include_patient_credits: false,
-            as_of: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap_or_default(),
-            time_zone: "America/New_York".into(),
+            as_of: day,
+            time_zone: "UTC".into(),
         }
+    }
+
+    /// The parameters of the report in source document 000, for tests.
+    #[cfg(test)]
+    pub(crate) fn example() -> Params {
+        let day = NaiveDate::from_ymd_opt(2021, 6, 16).unwrap_or_default();
+        Params { as_of: NaiveDate::from_ymd_opt(2021, 6, 30).unwrap_or_default(), time_zone: "America/New_York".into(), ..Params::for_day(day, 30, None) }
     }
 }
 

@@ -7,8 +7,9 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
 use super::{Line, Params};
+use crate::ledger::receipts::{self, Receipt};
 use crate::ledger::writeoffs::{post, Selection};
-use crate::ledger::{audit, receipts, ReceiptKind, SYSTEM_ACTOR};
+use crate::ledger::{audit, ReceiptKind, SYSTEM_ACTOR};
 
 /// The reason every sweep write-off records.
 pub const REASON: &str = "small-balance";
@@ -42,7 +43,7 @@ pub struct Run {
 /// receipt its write-offs go under: returns the run's id and the receipt.
 pub async fn start_run(conn: &mut PgConnection, mode: Mode, actor: &str, params: &Params, skipped_protected: usize) -> Result<(i64, i64), sqlx::Error> {
     let json = serde_json::to_value(params).unwrap_or_default();
-    let receipt = receipts::open(conn, ReceiptKind::Sweep, actor, REASON, None, json.clone()).await?;
+    let receipt = receipts::open(conn, &Receipt { kind: ReceiptKind::Sweep, actor, reason: REASON, note: None, filter: json.clone() }).await?;
     // Without a slot there is no conflict to skip: a row always comes back.
     let id = insert_run(conn, mode, None, actor, json, skipped_protected, Some(receipt)).await?.ok_or(sqlx::Error::RowNotFound)?;
     Ok((id, receipt))
@@ -60,7 +61,7 @@ pub async fn claim_slot(
 ) -> Result<Option<Run>, sqlx::Error> {
     let json = serde_json::to_value(params).unwrap_or_default();
     let receipt = match with_receipt {
-        true => Some(receipts::open(conn, ReceiptKind::Sweep, SYSTEM_ACTOR, REASON, None, json.clone()).await?),
+        true => Some(receipts::open(conn, &Receipt { kind: ReceiptKind::Sweep, actor: SYSTEM_ACTOR, reason: REASON, note: None, filter: json.clone() }).await?),
         false => None,
     };
     let id = insert_run(conn, Mode::Scheduled, Some(slot), SYSTEM_ACTOR, json, skipped_protected, receipt).await?;

@@ -8,7 +8,8 @@ use sqlx::PgPool;
 use super::{approval_policy, check_reason, scope_for, write_off_in, Request};
 use crate::actors::require;
 use crate::denials::{self, DenialStatus};
-use crate::ledger::{self, receipts, ActionError, Hold, ReceiptKind, WriteoffStatus};
+use crate::ledger::receipts::{self, Receipt};
+use crate::ledger::{self, ActionError, Hold, ReceiptKind, WriteoffStatus};
 
 /// Which denials a bulk write-off takes.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -104,10 +105,10 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
         let receipt = match receipt {
             Some(n) => n,
             None => {
-                let filter = serde_json::to_value(filter).unwrap_or_default();
+                let run = Receipt { kind: ReceiptKind::Bulk, actor, reason, note, filter: serde_json::to_value(filter).unwrap_or_default() };
                 let n = match preview {
-                    true => receipts::open_preview(&mut db, ReceiptKind::Bulk, actor, reason, note, filter).await?,
-                    false => receipts::open(&mut db, ReceiptKind::Bulk, actor, reason, note, filter).await?,
+                    true => receipts::open_preview(&mut db, &run).await?,
+                    false => receipts::open(&mut db, &run).await?,
                 };
                 *receipt.insert(n)
             }

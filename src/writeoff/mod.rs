@@ -24,8 +24,9 @@ pub use policy::{apply_configured_policy, approval_policy, set_approval_policy, 
 
 use crate::actors::{require, Scope};
 use crate::denials::{self, DenialStatus, Locked};
+use crate::ledger::receipts::{self, Receipt};
 use crate::ledger::writeoffs::{self as money, NewRequest, Selection};
-use crate::ledger::{self, audit, receipts, ActionError, Audit, Bucket, Hold, ReceiptKind, WriteoffStatus};
+use crate::ledger::{self, audit, ActionError, Audit, Bucket, Hold, ReceiptKind, WriteoffStatus};
 
 /// A write-off request.
 #[derive(Debug, Clone)]
@@ -109,7 +110,11 @@ pub async fn write_off(pool: &PgPool, req: Request<'_>) -> Result<Outcome, Actio
     let policy = approval_policy(&mut db).await?;
     let d = denials::lock(&mut db, Hold::Claims, req.denial_id).await?;
     writable(&d, req.amount)?;
-    let receipt = receipts::open(&mut db, ReceiptKind::Single, req.actor, req.reason, req.note, serde_json::json!({ "denial_id": d.id })).await?;
+    let receipt = receipts::open(
+        &mut db,
+        &Receipt { kind: ReceiptKind::Single, actor: req.actor, reason: req.reason, note: req.note, filter: serde_json::json!({ "denial_id": d.id }) },
+    )
+    .await?;
     let out = write_off_in(&mut db, &d, &req, receipt, policy).await?;
     db.commit().await?;
     Ok(out)

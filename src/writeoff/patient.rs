@@ -22,8 +22,9 @@ use sqlx::{PgConnection, PgPool};
 
 use super::{approval_policy, Outcome};
 use crate::actors::{require, Scope};
+use crate::ledger::receipts::{self, Receipt};
 use crate::ledger::writeoffs::{self as money, NewRequest, Selection};
-use crate::ledger::{self, audit, receipts, ActionError, Audit, Bucket, Hold, ReceiptKind, WriteoffStatus};
+use crate::ledger::{self, audit, ActionError, Audit, Bucket, Hold, ReceiptKind, WriteoffStatus};
 
 /// A request: which claim and line, how much per PR reason code, why.
 #[derive(Debug, Clone)]
@@ -195,9 +196,17 @@ pub async fn pr_writeoff(pool: &PgPool, req: PrRequest<'_>) -> Result<PrOutcome,
     .fetch_one(&mut *db)
     .await?;
     let gated = approval_policy(&mut db).await?.gates(prior, total);
-    let receipt =
-        receipts::open(&mut db, ReceiptKind::PatientResponsibility, req.actor, reason, note, serde_json::json!({ "claim": req.claim_id, "line": line_number }))
-            .await?;
+    let receipt = receipts::open(
+        &mut db,
+        &Receipt {
+            kind: ReceiptKind::PatientResponsibility,
+            actor: req.actor,
+            reason,
+            note,
+            filter: serde_json::json!({ "claim": req.claim_id, "line": line_number }),
+        },
+    )
+    .await?;
     let parts: Vec<(String, Decimal)> = req.amounts.iter().map(|(c, a)| (c.clone(), *a)).collect();
     let new = NewRequest {
         receipt,

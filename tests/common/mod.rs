@@ -152,15 +152,14 @@ fn patient() -> remitd::model::Person {
     }
 }
 
-/// One claim of a remittance at claim level (no service lines): `charge`
-/// less its adjustments (group, reason code, amount) is what it pays. The
-/// payer's claim number `pcn` is what a reversal of it names.
-pub fn clp(id: &str, status: &str, charge: &str, pcn: &str, adjustments: &[(&str, &str, &str)]) -> remitd::model::Claim {
-    let adjustments: Vec<remitd::model::Adjustment> =
-        adjustments.iter().map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None }).collect();
-    let charge = dec(charge);
-    let paid = charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>();
-    let pr: rust_decimal::Decimal = adjustments.iter().filter(|a| a.group == "PR").map(|a| a.amount).sum();
+/// Adjustments from (group, reason code, amount) triples.
+fn adjustments(triples: &[(&str, &str, &str)]) -> Vec<remitd::model::Adjustment> {
+    triples.iter().map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None }).collect()
+}
+
+/// A claim as a payer sends it: `charge` and `paid`, CLP05 from the PR
+/// adjustments, the payer's claim number `pcn` (what a reversal of it names).
+fn claim_of(id: &str, status: &str, pcn: &str, charge: rust_decimal::Decimal, paid: rust_decimal::Decimal, pr: rust_decimal::Decimal) -> remitd::model::Claim {
     remitd::model::Claim {
         patient_control_number: id.into(),
         status_code: status.into(),
@@ -169,54 +168,37 @@ pub fn clp(id: &str, status: &str, charge: &str, pcn: &str, adjustments: &[(&str
         patient_responsibility: (!pr.is_zero()).then_some(pr),
         filing_indicator: "MC".into(),
         payer_claim_control_number: Some(pcn.into()),
-        adjustments,
         patient: Some(patient()),
         ..remitd::model::Claim::default()
     }
 }
 
-/// One service line of a claim: `charge` less its adjustments is what it pays.
-pub fn svc(procedure: &str, charge: &str, adjustments: &[(&str, &str, &str)]) -> remitd::model::Service {
-    let adjustments: Vec<remitd::model::Adjustment> =
-        adjustments.iter().map(|(g, r, a)| remitd::model::Adjustment { group: (*g).into(), reason: (*r).into(), amount: dec(a), quantity: None }).collect();
+fn pr_of<'a>(adjustments: impl Iterator<Item = &'a remitd::model::Adjustment>) -> rust_decimal::Decimal {
+    adjustments.filter(|a| a.group == "PR").map(|a| a.amount).sum()
+}
+
+/// One claim of a remittance at claim level (no service lines): `charge`
+/// less its adjustments (group, reason code, amount) is what it pays.
+pub fn clp(id: &str, status: &str, charge: &str, pcn: &str, triples: &[(&str, &str, &str)]) -> remitd::model::Claim {
+    let adjustments = adjustments(triples);
     let charge = dec(charge);
-    remitd::model::Service {
-        procedure_qualifier: "HC".into(),
-        procedure: procedure.into(),
-        modifiers: vec![],
-        charge,
-        paid: charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>(),
-        revenue_code: None,
-        units: None,
-        original_procedure: None,
-        original_units: None,
-        line_control_number: None,
-        service_date: None,
-        service_period_start: None,
-        service_period_end: None,
-        adjustments,
-        allowed: None,
-        remarks: vec![],
-    }
+    let paid = charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>();
+    remitd::model::Claim { adjustments: adjustments.clone(), ..claim_of(id, status, pcn, charge, paid, pr_of(adjustments.iter())) }
+}
+
+/// One service line of a claim: `charge` less its adjustments is what it pays.
+pub fn svc(procedure: &str, charge: &str, triples: &[(&str, &str, &str)]) -> remitd::model::Service {
+    let adjustments = adjustments(triples);
+    let charge = dec(charge);
+    let paid = charge - adjustments.iter().map(|a| a.amount).sum::<rust_decimal::Decimal>();
+    remitd::model::Service { procedure_qualifier: "HC".into(), procedure: procedure.into(), charge, paid, adjustments, ..Default::default() }
 }
 
 /// A claim paid line by line (no claim-level adjustments).
 pub fn clp_lines(id: &str, status: &str, pcn: &str, services: Vec<remitd::model::Service>) -> remitd::model::Claim {
-    let charge = services.iter().map(|s| s.charge).sum();
-    let paid = services.iter().map(|s| s.paid).sum();
-    let pr: rust_decimal::Decimal = services.iter().flat_map(|s| &s.adjustments).filter(|a| a.group == "PR").map(|a| a.amount).sum();
-    remitd::model::Claim {
-        patient_control_number: id.into(),
-        status_code: status.into(),
-        charge,
-        paid,
-        patient_responsibility: (!pr.is_zero()).then_some(pr),
-        filing_indicator: "MC".into(),
-        payer_claim_control_number: Some(pcn.into()),
-        services,
-        patient: Some(patient()),
-        ..remitd::model::Claim::default()
-    }
+    let (charge, paid) = (services.iter().map(|s| s.charge).sum(), services.iter().map(|s| s.paid).sum());
+    let pr = pr_of(services.iter().flat_map(|s| &s.adjustments));
+    remitd::model::Claim { services, ..claim_of(id, status, pcn, charge, paid, pr) }
 }
 
 /// The payer's reversal of `c`: CLP02 = 22, every amount negated, naming
