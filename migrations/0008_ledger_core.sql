@@ -58,7 +58,6 @@ CREATE TRIGGER writeoff_parts_append_only BEFORE UPDATE OR DELETE ON writeoff_pa
     FOR EACH ROW EXECUTE FUNCTION refuse_history_change();
 
 CREATE INDEX writeoffs_pending ON writeoffs (claim_id) WHERE status = 'PENDING_APPROVAL';
-CREATE INDEX ledger_entries_line ON ledger_entries (service_line_id) WHERE service_line_id IS NOT NULL;
 
 -- What one amount does to a claim's buckets, by its kind (a reversal counted
 -- as the kind it reverses) and group. Inlined by the planner.
@@ -168,6 +167,13 @@ CREATE FUNCTION ledger_entries_writeoffs_toward_zero() RETURNS trigger LANGUAGE 
 DECLARE
     bad RECORD;
 BEGIN
+    -- Most statements (a remittance's postings) carry no write-off entry:
+    -- one pass over the new rows and done.
+    IF NOT EXISTS (SELECT 1 FROM new_entries WHERE writeoff_id IS NOT NULL AND kind IN ('write_off', 'patient_responsibility', 'other_adjustment')) THEN
+        RETURN NULL;
+    END IF;
+    -- The aggregate in the lateral subquery keeps it a per-claim lookup
+    -- (a plain one would be pulled up and could sum the whole ledger).
     SELECT m.claim_id, o.insurance_balance - m.ins AS ins_before, o.insurance_balance AS ins_after,
            o.patient_balance - m.pat AS pat_before, o.patient_balance AS pat_after
     INTO bad
@@ -175,7 +181,8 @@ BEGIN
           FROM new_entries
           WHERE writeoff_id IS NOT NULL AND kind IN ('write_off', 'patient_responsibility', 'other_adjustment')
           GROUP BY claim_id) m
-    CROSS JOIN LATERAL (SELECT insurance_balance, patient_balance FROM claim_owed WHERE claim_id = m.claim_id) o
+    CROSS JOIN LATERAL (SELECT COALESCE(sum(c.insurance_balance), 0) AS insurance_balance, COALESCE(sum(c.patient_balance), 0) AS patient_balance
+                        FROM claim_owed c WHERE c.claim_id = m.claim_id) o
     WHERE NOT (toward_zero(o.insurance_balance - m.ins, o.insurance_balance) AND toward_zero(o.patient_balance - m.pat, o.patient_balance))
     LIMIT 1;
     IF FOUND THEN

@@ -173,13 +173,15 @@ pub async fn flag_unmatched_reversal(conn: &mut PgConnection, claim_id: i64, rem
 /// documentation).
 pub async fn after_posting(conn: &mut PgConnection, source: Source<'_>, claims: &[i64]) -> Result<Settled, sqlx::Error> {
     let remittance_id = source.remittance();
-    // Most claims of a remittance have nothing to settle: one indexed look
-    // at write-offs and earlier denials finds the few that do.
+    // Most claims of a remittance have nothing to settle: a look at each
+    // claim's write-offs and earlier denials finds the few that do. Scalar
+    // subqueries, so each is an index probe whatever the statistics say
+    // (as `claim_id = ANY($1)` a fresh table is scanned whole per set).
     let candidates = sqlx::query_scalar!(
-        r#"SELECT c AS "c!" FROM unnest($1::bigint[]) AS c
-           WHERE EXISTS (SELECT 1 FROM writeoffs w WHERE w.claim_id = c AND w.status IN ('POSTED', 'PENDING_APPROVAL'))
-              OR EXISTS (SELECT 1 FROM denials d JOIN claim_postings p ON p.id = d.claim_posting_id
-                         WHERE d.claim_id = c AND d.status IN ('OPEN', 'APPEAL_PENDING', 'PENDING_WRITEOFF') AND p.remittance_id <> $2)"#,
+        r#"SELECT c AS "claim!" FROM unnest($1::bigint[]) AS c
+           WHERE (SELECT 1 FROM writeoffs w WHERE w.claim_id = c AND w.status IN ('POSTED', 'PENDING_APPROVAL') LIMIT 1) IS NOT NULL
+              OR (SELECT 1 FROM denials d JOIN claim_postings p ON p.id = d.claim_posting_id
+                  WHERE d.claim_id = c AND d.status IN ('OPEN', 'APPEAL_PENDING', 'PENDING_WRITEOFF') AND p.remittance_id <> $2 LIMIT 1) IS NOT NULL"#,
         claims,
         remittance_id,
     )
@@ -240,9 +242,10 @@ async fn give_back_credits(conn: &mut PgConnection, source: Source<'_>, claims: 
 /// no longer covers them are cancelled.
 async fn cancel_patient_requests(conn: &mut PgConnection, source: Source<'_>, claims: &[i64]) -> Result<Settled, sqlx::Error> {
     let waiting = sqlx::query_scalar!(
-        "SELECT w.id FROM writeoffs w JOIN claim_owed o ON o.claim_id = w.claim_id
+        "SELECT w.id FROM writeoffs w
+         CROSS JOIN LATERAL (SELECT COALESCE(sum(o.patient_balance), 0) AS owed FROM claim_owed o WHERE o.claim_id = w.claim_id) o
          WHERE w.claim_id = ANY($1) AND w.status = 'PENDING_APPROVAL' AND w.bucket = 'patient'
-           AND o.patient_balance < (SELECT sum(x.amount) FROM writeoffs x WHERE x.claim_id = w.claim_id AND x.status = 'PENDING_APPROVAL' AND x.bucket = 'patient')
+           AND o.owed < (SELECT sum(x.amount) FROM writeoffs x WHERE x.claim_id = w.claim_id AND x.status = 'PENDING_APPROVAL' AND x.bucket = 'patient')
          ORDER BY w.id",
         claims,
     )

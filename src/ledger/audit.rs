@@ -57,13 +57,17 @@ pub async fn record_writeoffs(conn: &mut PgConnection, writeoffs: &[i64], actor:
     Ok(())
 }
 
-/// Appends one audit row per denial in `denials`, in id order, with its
-/// claim, denied amount and reason codes; `detail` is merged in.
+/// Appends one audit row per denial in `denials`, in the order given, with
+/// its claim, denied amount and reason codes; `detail` is merged in. Each
+/// denial is looked up by its key (a remittance's few among many: as
+/// `id = ANY($1)` a fresh table is scanned whole).
 pub async fn record_denials(conn: &mut PgConnection, denials: &[i64], actor: &str, action: &str, detail: serde_json::Value) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO audit_log (actor, action, claim_id, denial_id, amount, detail)
          SELECT $2, $3, d.claim_id, d.id, d.amount, jsonb_build_object('reason_codes', d.reason_codes) || $4::jsonb
-         FROM denials d WHERE d.id = ANY($1) ORDER BY d.id",
+         FROM unnest($1::bigint[]) WITH ORDINALITY AS u(id, n)
+         CROSS JOIN LATERAL (SELECT id, claim_id, amount, reason_codes FROM denials WHERE id = u.id LIMIT 1) d
+         ORDER BY u.n",
         denials,
         actor,
         action,

@@ -51,12 +51,16 @@ pub struct Owed {
 }
 
 /// What each of `claims` owes (claims with neither lines nor entries are
-/// left out), from the `claim_owed` view.
+/// left out), from the `claim_owed` view, one claim at a time through its
+/// indexes (as `claim_id = ANY($1)` a table without statistics is summed
+/// whole).
 pub async fn owed(conn: &mut PgConnection, claims: &[i64]) -> Result<Vec<Owed>, sqlx::Error> {
     sqlx::query_as!(
         Owed,
-        r#"SELECT claim_id AS "claim_id!", insurance_balance AS "insurance!", patient_balance AS "patient!"
-           FROM claim_owed WHERE claim_id = ANY($1) ORDER BY claim_id"#,
+        r#"SELECT o.claim_id AS "claim_id!", o.insurance_balance AS "insurance!", o.patient_balance AS "patient!"
+           FROM (SELECT DISTINCT c FROM unnest($1::bigint[]) AS c) u
+           CROSS JOIN LATERAL (SELECT claim_id, insurance_balance, patient_balance FROM claim_owed WHERE claim_id = u.c LIMIT 1) o
+           ORDER BY o.claim_id"#,
         claims,
     )
     .fetch_all(conn)

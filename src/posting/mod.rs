@@ -111,8 +111,10 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
     // caller's closing, synchronous commit (ingest marks the file posted)
     // flushes the log up to and including this one before anyone acts on
     // the file. A crash before that loses a suffix of postings, never a
-    // part of one, and the file is simply fed again.
-    sqlx::query!("SET LOCAL synchronous_commit = off").execute(&mut *db).await?;
+    // part of one, and the file is simply fed again. No JIT either: these
+    // are short statements over a set's rows, and a plan estimated over a
+    // thousand-element array can cost more to compile than to run.
+    sqlx::query!("SELECT set_config('synchronous_commit', 'off', true) AS commit, set_config('jit', 'off', true) AS jit").fetch_one(&mut *db).await?;
     let inserted = sqlx::query_scalar!(
         "INSERT INTO remittances (file_id, interchange_control, transaction_control, payer_key, payer_name, trace_number,
                                   payment_amount, payment_date, handling_code)
