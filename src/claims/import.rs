@@ -184,7 +184,7 @@ pub async fn write(pool: &PgPool, claims: &[ImportClaim]) -> Result<ImportSummar
     import(pool, claims, None).await
 }
 
-/// [`write`], allowing `amend` to change the money of posted claims (each
+/// [`write()`], allowing `amend` to change the money of posted claims (each
 /// change a charge correction in the ledger, audited) and to rename
 /// accounts.
 pub async fn write_amending(pool: &PgPool, claims: &[ImportClaim], amend: Amend<'_>) -> Result<ImportSummary, ImportError> {
