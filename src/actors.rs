@@ -3,7 +3,7 @@
 //! and is refused, with the missing scope named, when the actor lacks it.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use crate::ledger::{audit, ActionError, Audit, SYSTEM_ACTOR};
 
@@ -26,7 +26,8 @@ pub enum Scope {
     #[serde(rename = "billing.writeoff.approve")]
     #[value(name = "billing.writeoff.approve")]
     WriteoffApprove,
-    /// Change what decides how money posts (CARC categories).
+    /// Add people and grant or revoke scopes; change what decides how money
+    /// posts (CARC categories).
     #[sqlx(rename = "remitd.admin")]
     #[serde(rename = "remitd.admin")]
     #[value(name = "remitd.admin")]
@@ -68,35 +69,154 @@ pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Resu
     }
 }
 
-/// Adds an actor (no scopes yet); adding one that exists changes nothing.
-pub async fn add(pool: &PgPool, name: &str) -> Result<(), ActionError> {
-    if name.trim().is_empty() || name == SYSTEM_ACTOR {
-        return Err(ActionError::Invalid(format!("{name:?} cannot be an actor name")));
+/// Refuses a name that cannot be an actor's, saying why. The rule is the
+/// one the database holds (`actors_name_check`): lowercase letters, digits,
+/// `.`, `_` and `-`, starting with a letter, at most 63 bytes (what a
+/// PostgreSQL login role can be called without quoting). `system` is the
+/// daemon's alone; names PostgreSQL keeps for itself are refused too.
+pub fn validate_name(name: &str) -> Result<(), ActionError> {
+    let refuse = |why: &str| Err(ActionError::Invalid(format!("{name:?} cannot be an actor name: {why}")));
+    if name.eq_ignore_ascii_case(SYSTEM_ACTOR) {
+        return refuse("`system` is the daemon");
     }
-    sqlx::query!("INSERT INTO actors (name) VALUES ($1) ON CONFLICT DO NOTHING", name).execute(pool).await?;
+    if name.is_empty() || name.len() > 63 {
+        return refuse("a name has 1 to 63 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return refuse("a name starts with a lowercase letter");
+    }
+    if let Some(c) = name.chars().find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '.' | '_' | '-')) {
+        return refuse(&format!("{c:?} is not allowed (lowercase letters, digits, '.', '_' and '-' are)"));
+    }
+    if ["public", "none", "current_user", "session_user", "current_role"].contains(&name) || name.starts_with("pg_") {
+        return refuse("PostgreSQL keeps that name for itself");
+    }
     Ok(())
 }
 
-pub async fn grant(pool: &PgPool, name: &str, scope: Scope) -> Result<(), ActionError> {
+/// Names the first admin of a remitd database. Only the database's owner
+/// (or a superuser) may, and only while no actor holds `remitd.admin`;
+/// from then on admins add people and grant scopes. The row in the audit
+/// log records the login that ran it.
+pub async fn init_admin(pool: &PgPool, name: &str) -> Result<(), ActionError> {
+    validate_name(name)?;
     let mut db = pool.begin().await?;
+    let done = init_admin_in(&mut db, name).await;
+    settle(db, done).await
+}
+
+async fn init_admin_in(db: &mut PgConnection, name: &str) -> Result<(), ActionError> {
+    // Ownership first: a login that is not the owner may not even read who the admins are.
+    let who = sqlx::query!(
+        r#"SELECT session_user AS "login!",
+                  pg_has_role(session_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') AS "owner!""#
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    if !who.owner {
+        return Err(ActionError::Invalid(format!("only the database's owner names its first admin (connected as {})", who.login)));
+    }
+    // One bootstrap at a time: a second one waits, then sees the first's admin.
+    sqlx::query!("LOCK TABLE actor_scopes IN SHARE ROW EXCLUSIVE MODE").execute(&mut *db).await?;
+    let admins =
+        sqlx::query_scalar!("SELECT string_agg(actor, ', ' ORDER BY actor) FROM actor_scopes WHERE scope = 'remitd.admin'").fetch_one(&mut *db).await?;
+    if let Some(admins) = admins {
+        return Err(ActionError::Invalid(format!(
+            "this database already has an admin ({admins}); an admin grants scopes: remitd actor grant NAME remitd.admin"
+        )));
+    }
+    sqlx::query!("INSERT INTO actors (name) VALUES ($1) ON CONFLICT DO NOTHING", name).execute(&mut *db).await?;
+    sqlx::query!("INSERT INTO actor_scopes (actor, scope) VALUES ($1, $2)", name, Scope::Admin.as_str()).execute(&mut *db).await?;
+    let detail = serde_json::json!({ "to": name, "scope": Scope::Admin, "by_login": who.login });
+    audit(db, name, "admin_initialised", Audit { detail: Some(detail), ..Audit::default() }).await?;
+    Ok(())
+}
+
+/// Adds an actor (no scopes yet) on an admin's authority; adding one that
+/// exists changes nothing.
+pub async fn add(pool: &PgPool, by: &str, name: &str) -> Result<(), ActionError> {
+    validate_name(name)?;
+    let mut db = pool.begin().await?;
+    let done = add_in(&mut db, by, name).await;
+    settle(db, done).await
+}
+
+async fn add_in(db: &mut PgConnection, by: &str, name: &str) -> Result<(), ActionError> {
+    require(db, by, Scope::Admin).await?;
+    let added = sqlx::query!("INSERT INTO actors (name) VALUES ($1) ON CONFLICT DO NOTHING", name).execute(&mut *db).await?.rows_affected();
+    if added > 0 {
+        audit(db, by, "actor_added", Audit { detail: Some(serde_json::json!({ "name": name })), ..Audit::default() }).await?;
+    }
+    Ok(())
+}
+
+/// Grants `scope` to `name` on the authority of `by`, an admin. Audited
+/// with who granted it.
+pub async fn grant(pool: &PgPool, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
+    let mut db = pool.begin().await?;
+    let done = grant_in(&mut db, by, name, scope).await;
+    settle(db, done).await
+}
+
+async fn grant_in(db: &mut PgConnection, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
+    require(db, by, Scope::Admin).await?;
+    if name == SYSTEM_ACTOR {
+        return Err(ActionError::Invalid("`system` is the daemon: it is given no scopes".into()));
+    }
     let exists = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM actors WHERE name = $1) AS "exists!""#, name).fetch_one(&mut *db).await?;
     if !exists {
         return Err(ActionError::UnknownActor(name.to_string()));
     }
-    sqlx::query!("INSERT INTO actor_scopes (actor, scope) VALUES ($1, $2) ON CONFLICT DO NOTHING", name, scope.as_str()).execute(&mut *db).await?;
-    let detail = serde_json::json!({ "to": name, "scope": scope });
-    audit(&mut db, SYSTEM_ACTOR, "scope_granted", Audit { detail: Some(detail), ..Audit::default() }).await?;
-    db.commit().await?;
+    let granted = sqlx::query!("INSERT INTO actor_scopes (actor, scope) VALUES ($1, $2) ON CONFLICT DO NOTHING", name, scope.as_str())
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+    if granted > 0 {
+        let detail = serde_json::json!({ "to": name, "scope": scope });
+        audit(db, by, "scope_granted", Audit { detail: Some(detail), ..Audit::default() }).await?;
+    }
     Ok(())
 }
 
-pub async fn revoke(pool: &PgPool, name: &str, scope: Scope) -> Result<(), ActionError> {
+/// Takes `scope` from `name` on the authority of `by`, an admin. The last
+/// admin cannot give up `remitd.admin`: the database would have nobody to
+/// grant anything.
+pub async fn revoke(pool: &PgPool, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
     let mut db = pool.begin().await?;
-    sqlx::query!("DELETE FROM actor_scopes WHERE actor = $1 AND scope = $2", name, scope.as_str()).execute(&mut *db).await?;
-    let detail = serde_json::json!({ "from": name, "scope": scope });
-    audit(&mut db, SYSTEM_ACTOR, "scope_revoked", Audit { detail: Some(detail), ..Audit::default() }).await?;
-    db.commit().await?;
+    let done = revoke_in(&mut db, by, name, scope).await;
+    settle(db, done).await
+}
+
+async fn revoke_in(db: &mut PgConnection, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
+    // Two admins revoking each other at once must not leave none.
+    sqlx::query!("LOCK TABLE actor_scopes IN SHARE ROW EXCLUSIVE MODE").execute(&mut *db).await?;
+    require(db, by, Scope::Admin).await?;
+    let revoked = sqlx::query!("DELETE FROM actor_scopes WHERE actor = $1 AND scope = $2", name, scope.as_str()).execute(&mut *db).await?.rows_affected();
+    let admins_left = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM actor_scopes WHERE scope = $1"#, Scope::Admin.as_str()).fetch_one(&mut *db).await?;
+    if admins_left == 0 {
+        return Err(ActionError::Invalid(format!("{name:?} is the last admin; grant remitd.admin to someone else first")));
+    }
+    if revoked > 0 {
+        let detail = serde_json::json!({ "from": name, "scope": scope });
+        audit(db, by, "scope_revoked", Audit { detail: Some(detail), ..Audit::default() }).await?;
+    }
     Ok(())
+}
+
+/// Commits when `result` is Ok and rolls back at once when not: these
+/// transactions lock the scopes table, and a refusal must not leave it
+/// locked until the pool next hands out the connection.
+async fn settle<T>(db: Transaction<'_, Postgres>, result: Result<T, ActionError>) -> Result<T, ActionError> {
+    match result {
+        Ok(v) => {
+            db.commit().await?;
+            Ok(v)
+        }
+        Err(e) => {
+            db.rollback().await?;
+            Err(e)
+        }
+    }
 }
 
 /// Every actor with its scopes.

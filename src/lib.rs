@@ -17,6 +17,7 @@
 //! - [`sweep`]: the small-balance sweep.
 //! - [`generate`]: synthetic, balanced 835 files for benchmarks and tests.
 //! - [`demo`]: `remitd demo`, the whole product on a throwaway database.
+//! - [`output`]: text and CSV safe to open (no forged lines, no formulas).
 //! - [`cli`]: the `remitd` command line.
 
 pub mod actors;
@@ -31,6 +32,7 @@ pub mod grammar;
 pub mod ingest;
 pub mod ledger;
 pub mod model;
+pub mod output;
 pub mod parse;
 pub mod posting;
 pub mod sweep;

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 
 use common::{clp, clp_lines, dec, import_csv, ingest, remittance_file, svc, TestDb};
-use remitd::actors::{self, Scope};
+use remitd::actors::Scope;
 use rust_decimal::Decimal;
 
 const ROWS: &str = "DENIED,A1,\"DOE, JANE\",1999999901,2024-01-01,99213,250.00,2024-01-02,1
@@ -19,12 +19,7 @@ PR,A3,\"DOE, JANE\",1999999901,2024-01-01,99213,200.00,2024-01-02,1
 async fn setup() -> (TestDb, tempfile::TempDir) {
     let db = TestDb::new().await;
     import_csv(&db.pool, &format!("{}\n{ROWS}", common::CSV_HEADER)).await;
-    for name in ["ann", "bob"] {
-        actors::add(&db.pool, name).await.unwrap();
-        for s in [Scope::DenialWrite, Scope::PaymentWrite] {
-            actors::grant(&db.pool, name, s).await.unwrap();
-        }
-    }
+    db.people(&[("ann", &[Scope::DenialWrite, Scope::PaymentWrite]), ("bob", &[Scope::DenialWrite, Scope::PaymentWrite])]).await;
     let dir = tempfile::tempdir().unwrap();
     let denied = |id: &str, pcn: &str| clp(id, "4", "250.00", pcn, &[("CO", "50", "250.00")]);
     let pr = clp_lines("PR", "1", "P3", vec![svc("99213", "200.00", &[("PR", "1", "200.00")])]);

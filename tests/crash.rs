@@ -104,10 +104,7 @@ async fn kill_during_sweep_post_leaves_each_balance_whole() {
     for sql in fixture.split("\n\n").filter(|s| !s.trim_start().starts_with("--")) {
         sqlx::query(sql).bind(SWEEP_CLAIMS).execute(&db.pool).await.expect(sql);
     }
-    remitd::actors::add(&db.pool, "sue").await.unwrap();
-    for scope in [Scope::DenialWrite, Scope::WriteoffApprove] {
-        remitd::actors::grant(&db.pool, "sue", scope).await.unwrap();
-    }
+    db.people(&[("sue", &[Scope::DenialWrite, Scope::WriteoffApprove])]).await;
     let sweep = |db: &TestDb| {
         let mut cmd = remitd(db);
         cmd.args(["sweep", "--post", "--from", "2026-06-01", "--to", "2026-06-30", "--as-of", "2026-07-01", "--days-since-billed", "90"]).args([

@@ -27,16 +27,16 @@ impl Cli {
         let csv = cli.dir.path().join("claims.csv");
         std::fs::write(&csv, format!("{}\n{rows}", common::CSV_HEADER)).unwrap();
         cli.ok(None, &["claims", "import", csv.to_str().unwrap()]);
+        cli.ok(None, &["admin", "init", "root"]);
         for (name, scopes) in [
             ("ann", &["billing.denial.write", "billing.payment.write"][..]),
             ("bob", &["billing.denial.write", "billing.payment.write"][..]),
             ("sam", &["billing.writeoff.approve"][..]),
             ("sue", &["billing.denial.write", "billing.writeoff.approve"][..]),
-            ("root", &["remitd.admin"][..]),
         ] {
-            cli.ok(None, &["actor", "add", name]);
+            cli.ok(Some("root"), &["actor", "add", name]);
             for s in scopes {
-                cli.ok(None, &["actor", "grant", name, s]);
+                cli.ok(Some("root"), &["actor", "grant", name, s]);
             }
         }
         cli
@@ -363,7 +363,7 @@ async fn unknown_states_reasons_and_scopes_are_refused_with_the_valid_ones() {
     assert!(e.contains("OPEN") && e.contains("APPEAL_PENDING") && e.contains("RESOLVED"), "{e}");
     let e = cli.refused(None, &["writeoffs", "history", "--reason", "charity"]);
     assert!(e.contains("unknown reason \"charity\"") && e.contains("bad-debt"), "{e}");
-    let scope = cli.run(None, &["actor", "grant", "ann", "billing.everything"]);
+    let scope = cli.run(Some("root"), &["actor", "grant", "ann", "billing.everything"]);
     assert_eq!(scope.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&scope.stderr).contains("remitd.admin"), "{}", String::from_utf8_lossy(&scope.stderr));
 }

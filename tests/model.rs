@@ -18,7 +18,7 @@ use std::path::Path;
 
 use common::{clp_lines, reversal_of, svc, TestDb};
 use proptest::prelude::*;
-use remitd::actors::{self, Scope};
+use remitd::actors::Scope;
 use remitd::ledger::ActionError;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -472,17 +472,13 @@ impl Sut {
     async fn new() -> Sut {
         let db = TestDb::new().await;
         common::import_csv(&db.pool, &format!("{}\n{ROWS}", common::CSV_HEADER)).await;
-        for (name, scopes) in [
-            ("ann", vec![Scope::DenialWrite, Scope::PaymentWrite]),
-            ("bob", vec![Scope::DenialWrite, Scope::PaymentWrite]),
-            ("sam", vec![Scope::WriteoffApprove]),
-            ("sue", vec![Scope::DenialWrite, Scope::WriteoffApprove]),
-        ] {
-            actors::add(&db.pool, name).await.unwrap();
-            for s in scopes {
-                actors::grant(&db.pool, name, s).await.unwrap();
-            }
-        }
+        db.people(&[
+            ("ann", &[Scope::DenialWrite, Scope::PaymentWrite]),
+            ("bob", &[Scope::DenialWrite, Scope::PaymentWrite]),
+            ("sam", &[Scope::WriteoffApprove]),
+            ("sue", &[Scope::DenialWrite, Scope::WriteoffApprove]),
+        ])
+        .await;
         Sut { db, dir: tempfile::tempdir().unwrap(), traces: 0, denial_ids: Vec::new(), writeoff_ids: Vec::new() }
     }
 

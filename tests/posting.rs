@@ -225,9 +225,7 @@ async fn carc_categories_are_data_changed_by_an_admin_and_apply_to_later_posting
     import_csv(&db.pool, &sample_claims_except(&[])).await;
     // CLM-2001 is denied CO-50 before the change.
     ingest(&db.pool, &sample("valid/denial.835")).await;
-    remitd::actors::add(&db.pool, "ann").await.unwrap();
-    remitd::actors::add(&db.pool, "root").await.unwrap();
-    remitd::actors::grant(&db.pool, "root", remitd::actors::Scope::Admin).await.unwrap();
+    db.people(&[("ann", &[]), ("root", &[remitd::actors::Scope::Admin])]).await;
     let set = |actor: Option<&str>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remitd"));
         cmd.env("DATABASE_URL", &db.url).env_remove("REMITD_ACTOR").args(["carc", "set", "CO", "50", "contractual"]);

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use common::{claim, dec, import_csv, ingest, TestDb};
-use remitd::actors::{self, Scope};
+use remitd::actors::Scope;
 use remitd::denials;
 use remitd::model::{Adjustment, Claim};
 use remitd::sweep::schedule::{Clock, FixedClock};
@@ -105,12 +105,7 @@ async fn setup() -> TestDb {
         ],
     );
     ingest(&db.pool, &file).await;
-    for (name, scopes) in [("sue", vec![Scope::DenialWrite, Scope::WriteoffApprove]), ("ann", vec![Scope::DenialWrite])] {
-        actors::add(&db.pool, name).await.unwrap();
-        for s in scopes {
-            actors::grant(&db.pool, name, s).await.unwrap();
-        }
-    }
+    db.people(&[("sue", &[Scope::DenialWrite, Scope::WriteoffApprove]), ("ann", &[Scope::DenialWrite])]).await;
     let d = denials::list(&db.pool, Some("INS-APPEAL"), None).await.unwrap().remove(0);
     writeoff::appeal(&db.pool, d.id, "sue", true).await.unwrap();
     db

@@ -17,12 +17,7 @@ async fn setup() -> TestDb {
     let db = TestDb::new().await;
     import_csv(&db.pool, &sample_claims_except(&[])).await;
     ingest(&db.pool, &sample("valid/denial.835")).await;
-    for (name, scopes) in [("ann", vec![Scope::DenialWrite, Scope::PaymentWrite]), ("sam", vec![Scope::WriteoffApprove]), ("bob", vec![])] {
-        actors::add(&db.pool, name).await.unwrap();
-        for s in scopes {
-            actors::grant(&db.pool, name, s).await.unwrap();
-        }
-    }
+    db.people(&[("ann", &[Scope::DenialWrite, Scope::PaymentWrite]), ("sam", &[Scope::WriteoffApprove]), ("bob", &[])]).await;
     db
 }
 
@@ -69,7 +64,7 @@ async fn scopes_reasons_and_amounts_are_enforced() {
     assert_eq!(e.to_string(), "actor \"bob\" lacks the scope billing.denial.write (grant it with: remitd actor grant bob billing.denial.write)");
     let e = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "nobody")).await.unwrap_err();
     assert!(matches!(e, WriteoffError::UnknownActor(_)), "{e}");
-    actors::grant(&db.pool, "bob", Scope::DenialWrite).await.unwrap();
+    actors::grant(&db.pool, common::ADMIN, "bob", Scope::DenialWrite).await.unwrap();
     let e = writeoff::write_off(&db.pool, req(d.id, "contractual", "bob")).await.unwrap_err();
     assert!(matches!(&e, WriteoffError::Forbidden { scope, .. } if *scope == Scope::PaymentWrite.as_str()), "contractual write-offs need payment.write: {e}");
     let e = writeoff::write_off(&db.pool, req(d.id, "other", "ann")).await.unwrap_err();
@@ -121,7 +116,7 @@ async fn the_approval_gate_holds_write_offs_above_the_threshold() {
 
     let e = writeoff::decide(&db.pool, big.id, "ann", true).await.unwrap_err();
     assert!(matches!(e, WriteoffError::Forbidden { .. }), "the requester lacks approve: {e}");
-    actors::grant(&db.pool, "ann", Scope::WriteoffApprove).await.unwrap();
+    actors::grant(&db.pool, common::ADMIN, "ann", Scope::WriteoffApprove).await.unwrap();
     let e = writeoff::decide(&db.pool, big.id, "ann", true).await.unwrap_err();
     assert!(e.to_string().contains("cannot also approve"), "{e}");
     let approved = writeoff::decide(&db.pool, big.id, "sam", true).await.unwrap();

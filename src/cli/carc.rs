@@ -3,8 +3,7 @@
 
 use sqlx::PgPool;
 
-use super::{fail, print_json, ListFormat, EXIT_REFUSED};
-use crate::ledger::ActionError;
+use super::{fail, print_json, refused, ListFormat};
 use crate::posting::categories::{self, Category};
 
 #[derive(Debug, clap::Subcommand)]
@@ -50,17 +49,10 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
                 Category::Denial => "a denial",
                 Category::Other => "an other adjustment",
             };
-            match categories::set(&pool, &actor, &group, &reason, category).await {
-                Ok(()) => {
-                    println!("{group}-{reason} now posts as {shown} (remittances posted from now on)");
-                    0
-                }
-                Err(ActionError::Db(e)) => fail(e),
-                Err(e) => {
-                    eprintln!("refused: {e}");
-                    EXIT_REFUSED
-                }
-            }
+            categories::set(&pool, &actor, &group, &reason, category)
+                .await
+                .map(|()| println!("{group}-{reason} now posts as {shown} (remittances posted from now on)"))
+                .map_or_else(refused, |()| 0)
         }
     }
 }

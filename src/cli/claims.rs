@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use super::{fail, print_json, ListFormat, EXIT_REFUSED};
 use crate::claims::{import, view};
+use crate::output::shown;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ClaimsCommand {
@@ -76,7 +77,7 @@ pub async fn run_claim(pool: PgPool, command: ClaimCommand) -> u8 {
     if format == ListFormat::Json {
         return print_json(&claim);
     }
-    println!("claim {} (account {}, payer {}, service {})", claim.claim_id, claim.account_number, claim.payer, claim.service_date);
+    println!("claim {} (account {}, payer {}, service {})", shown(&claim.claim_id), shown(&claim.account_number), shown(&claim.payer), claim.service_date);
     println!("  status {}", claim.status);
     println!("  charge {:>12}", claim.charge);
     println!("  paid {:>14}", claim.paid);
@@ -86,11 +87,11 @@ pub async fn run_claim(pool: PgPool, command: ClaimCommand) -> u8 {
     println!("  written off {:>7}", claim.written_off);
     println!("  insurance balance {} / patient balance {}", claim.insurance_balance, claim.patient_balance);
     for d in &claim.denials {
-        println!("  denial #{} {} {} [{}]", d.id, d.status, d.amount, d.reason_codes.join(", "));
+        println!("  denial #{} {} {} [{}]", d.id, d.status, d.amount, shown(&d.reason_codes.join(", ")));
     }
     println!("  ledger:");
     for e in &claim.entries {
-        println!("    #{:<6} {} {} {} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), e.describe(), e.amount, e.actor);
+        println!("    #{:<6} {} {} {} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), shown(&e.describe()), e.amount, shown(&e.actor));
     }
     0
 }

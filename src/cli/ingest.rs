@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::{fail, EXIT_REFUSED};
 use crate::ingest::{ingest_file, FileOutcome};
+use crate::output::escape_text;
 use crate::posting::load_categories;
 
 #[derive(Debug, clap::Args)]
@@ -22,7 +23,7 @@ pub async fn run(pool: PgPool, args: Args) -> u8 {
     };
     let mut code = 0;
     for path in &args.files {
-        let name = path.display().to_string();
+        let name = escape_text(&path.display().to_string()).into_owned();
         match ingest_file(&pool, path, &cats).await {
             Ok(FileOutcome::Posted { transactions, already_posted, claims, .. }) => {
                 let again = if already_posted > 0 { format!(", {already_posted} already posted before") } else { String::new() };

@@ -1,6 +1,7 @@
 //! The `remitd` command line: argument definitions and dispatch. Each
 //! subcommand lives in its own module and returns the process exit code.
 
+mod actors;
 mod carc;
 mod claims;
 mod demo;
@@ -59,10 +60,15 @@ enum Command {
     },
     /// Post 835 files (idempotent: re-feeding a file posts nothing twice).
     Ingest(ingest::Args),
-    /// People who act on denials and write-offs, and their scopes.
+    /// People who act on denials and write-offs, and their scopes (an admin's work).
     Actor {
         #[command(subcommand)]
-        command: writeoffs::ActorCommand,
+        command: actors::ActorCommand,
+    },
+    /// Name the first admin of a database (its owner only, once).
+    Admin {
+        #[command(subcommand)]
+        command: actors::AdminCommand,
     },
     /// Denials: list, appeal, write off (with a reason), approve or reject.
     Denial {
@@ -132,7 +138,8 @@ pub fn main() -> ExitCode {
         Command::Ingest(args) => with_db(&url, |pool| ingest::run(pool, args)),
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
-        Command::Actor { command } => with_db(&url, |pool| writeoffs::run_actor(pool, command)),
+        Command::Actor { command } => with_db(&url, |pool| actors::run_actor(pool, command)),
+        Command::Admin { command } => with_db(&url, |pool| actors::run_admin(pool, command)),
         Command::Denial { command } => with_db(&url, |pool| writeoffs::run_denial(pool, command)),
         Command::Writeoff { command } => with_db(&url, |pool| writeoffs::run_writeoff(pool, command)),
         Command::Writeoffs { command } => with_db(&url, |pool| writeoffs::run_history(pool, command)),
@@ -187,6 +194,18 @@ where
 fn fail(e: impl std::fmt::Display) -> u8 {
     eprintln!("remitd: {e}");
     EXIT_USAGE
+}
+
+/// Reports a refused action (or, for a database error, an environment
+/// error) and returns its exit code.
+fn refused(e: crate::ledger::ActionError) -> u8 {
+    match e {
+        crate::ledger::ActionError::Db(e) => fail(e),
+        other => {
+            eprintln!("refused: {other}");
+            EXIT_REFUSED
+        }
+    }
 }
 
 /// Output format of listing commands.

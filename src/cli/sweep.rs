@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use super::writeoffs::ActorArg;
 use super::{fail, print_json, EXIT_REFUSED, EXIT_USAGE};
+use crate::output::{escape_text, shown, CsvReport};
 use crate::sweep::run::RunSummary;
 use crate::sweep::schedule::Window;
 use crate::sweep::{report, txcodes, Answer, Line, Params, Report, SweepConfig, SweepError};
@@ -243,7 +244,7 @@ async fn runs(pool: &PgPool, format: Format) -> u8 {
             r.receipt.map(|s| s.to_string()).unwrap_or_default(),
             r.mode.clone(),
             r.slot.map(|s| s.to_rfc3339()).unwrap_or_default(),
-            r.actor.clone(),
+            escape_text(&r.actor).into_owned(),
             r.started_at.to_rfc3339(),
             r.written_off.to_string(),
             r.total.to_string(),
@@ -253,14 +254,13 @@ async fn runs(pool: &PgPool, format: Format) -> u8 {
     match format {
         Format::Json => print_json(&runs),
         Format::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-            let mut write = || -> Result<(), csv::Error> {
-                w.write_record(["run", "receipt", "mode", "slot", "actor", "started_at", "written_off", "total", "out_of_range"])?;
+            let mut w = CsvReport::new(std::io::stdout().lock());
+            let write = || -> Result<(), csv::Error> {
+                w.row(["run", "receipt", "mode", "slot", "actor", "started_at", "written_off", "total", "out_of_range"])?;
                 for r in &runs {
-                    w.write_record(fields(r))?;
+                    w.row(fields(r))?;
                 }
-                w.flush()?;
-                Ok(())
+                w.finish().map(drop)
             };
             match write() {
                 Ok(()) => 0,
@@ -319,7 +319,7 @@ pub async fn run_txcode(pool: PgPool, command: TxCommand) -> u8 {
             Ok(codes) if format == super::ListFormat::Json => print_json(&codes),
             Ok(codes) => {
                 for c in codes {
-                    println!("{:<8} {:<11} {}", c.code, c.kind, c.description);
+                    println!("{:<8} {:<11} {}", shown(&c.code), c.kind, shown(&c.description));
                 }
                 0
             }

@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use super::{fail, print_json, ListFormat, EXIT_REFUSED};
+use crate::output::shown;
 use crate::posting::load_categories;
 use crate::posting::unmatched::{self, Refeed};
 
@@ -39,7 +40,15 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
             Ok(items) if format == ListFormat::Json => print_json(&items),
             Ok(items) => {
                 for i in &items {
-                    println!("#{:<6} {} {:<20} trace {} ({}): {}", i.id, i.created_at.format("%Y-%m-%d"), i.claim_ref, i.trace_number, i.state, i.reason);
+                    println!(
+                        "#{:<6} {} {:<20} trace {} ({}): {}",
+                        i.id,
+                        i.created_at.format("%Y-%m-%d"),
+                        shown(&i.claim_ref),
+                        shown(&i.trace_number),
+                        i.state,
+                        shown(&i.reason)
+                    );
                 }
                 println!("{} item{}", items.len(), if items.len() == 1 { "" } else { "s" });
                 0
@@ -50,11 +59,11 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
             Ok(Some(item)) if format == ListFormat::Json => print_json(&item),
             Ok(Some(i)) => {
                 println!("unmatched #{} ({})", i.id, i.state);
-                println!("  claim {} from {} (trace {})", i.claim_ref, i.payer, i.trace_number);
+                println!("  claim {} from {} (trace {})", shown(&i.claim_ref), shown(&i.payer), shown(&i.trace_number));
                 let get = |k: &str| i.claim.get(k).and_then(|v| v.as_str()).unwrap_or("-").to_string();
-                println!("  status {} charge {} paid {}", get("status_code"), get("charge"), get("paid"));
-                println!("  reason: {}", i.reason);
-                println!("  needed: {}", i.needed);
+                println!("  status {} charge {} paid {}", shown(&get("status_code")), shown(&get("charge")), shown(&get("paid")));
+                println!("  reason: {}", shown(&i.reason));
+                println!("  needed: {}", shown(&i.needed));
                 0
             }
             Ok(None) => {

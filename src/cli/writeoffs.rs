@@ -1,12 +1,12 @@
-//! `remitd actor ...`, `remitd denial ...`, `remitd writeoff ...`.
+//! `remitd denial ...`, `remitd writeoff ...`, `remitd writeoffs ...`, `remitd audit`.
 
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use super::{fail, print_json, ListFormat, EXIT_REFUSED};
-use crate::actors::{self, Scope};
+use super::{fail, print_json, refused, ListFormat};
 use crate::denials::{self, DenialStatus};
 use crate::ledger::ActionError;
+use crate::output::{shown, CsvReport};
 use crate::writeoff::{self, history, patient, reopen, Approval, Outcome, Request};
 
 /// Who is acting: every money-moving command names its actor.
@@ -29,26 +29,6 @@ pub struct Target {
     id: i64,
     #[command(flatten)]
     actor: ActorArg,
-}
-
-#[derive(Debug, clap::Subcommand)]
-pub enum ActorCommand {
-    /// Add a person who may act on denials and write-offs.
-    Add { name: String },
-    /// Give a scope.
-    Grant {
-        name: String,
-        #[arg(value_enum)]
-        scope: Scope,
-    },
-    /// Take a scope away.
-    Revoke {
-        name: String,
-        #[arg(value_enum)]
-        scope: Scope,
-    },
-    /// Every actor with its scopes.
-    List,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -214,9 +194,9 @@ pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
     match format {
         HistoryFormat::Json => print_json(&h),
         HistoryFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-            let mut write = || -> Result<(), csv::Error> {
-                w.write_record([
+            let mut w = CsvReport::new(std::io::stdout().lock());
+            let write = || -> Result<(), csv::Error> {
+                w.row([
                     "writeoff_id",
                     "receipt",
                     "kind",
@@ -233,7 +213,7 @@ pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
                 ])?;
                 for r in &h.rows {
                     let denial = r.denial_id.map(|d| d.to_string()).unwrap_or_default();
-                    w.write_record([
+                    w.row([
                         &r.writeoff_id.to_string(),
                         &r.receipt.to_string(),
                         r.receipt_kind.as_str(),
@@ -249,8 +229,7 @@ pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
                         r.decided_by.as_deref().unwrap_or(""),
                     ])?;
                 }
-                w.flush()?;
-                Ok(())
+                w.finish().map(drop)
             };
             write().map_or_else(fail, |()| 0)
         }
@@ -261,15 +240,15 @@ pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
                     r.receipt,
                     r.writeoff_id,
                     r.at.format("%Y-%m-%d"),
-                    r.claim_id,
-                    r.reason,
+                    shown(&r.claim_id),
+                    shown(&r.reason),
                     r.amount,
                     r.status.as_str(),
-                    r.requested_by
+                    shown(&r.requested_by)
                 );
             }
             for (reason, total) in &h.totals_by_reason {
-                println!("TOTAL {reason:<24} {total:>10}");
+                println!("TOTAL {:<24} {total:>10}", shown(reason));
             }
             println!("TOTAL {:<24} {:>10}", "(all reasons)", h.total);
             0
@@ -284,9 +263,9 @@ pub async fn run_audit(pool: PgPool, args: AuditArgs) -> u8 {
         Ok(rows) => {
             for r in &rows {
                 let amount = r.amount.map(|a| format!(" {a}")).unwrap_or_default();
-                let reason = r.reason.as_ref().map(|a| format!(" ({a})")).unwrap_or_default();
-                let claim = r.claim_id.as_ref().map(|c| format!(" claim {c}")).unwrap_or_default();
-                println!("{} {} {}{claim}{amount}{reason}", r.at.format("%Y-%m-%d %H:%M:%S"), r.actor, r.action);
+                let reason = r.reason.as_ref().map(|a| format!(" ({})", shown(a))).unwrap_or_default();
+                let claim = r.claim_id.as_ref().map(|c| format!(" claim {}", shown(c))).unwrap_or_default();
+                println!("{} {} {}{claim}{amount}{reason}", r.at.format("%Y-%m-%d %H:%M:%S"), shown(&r.actor), shown(&r.action));
             }
             0
         }
@@ -318,34 +297,10 @@ pub enum WriteoffCommand {
     },
 }
 
-fn refused(e: ActionError) -> u8 {
-    match e {
-        ActionError::Db(e) => fail(e),
-        other => {
-            eprintln!("refused: {other}");
-            EXIT_REFUSED
-        }
-    }
-}
-
 fn report(o: &Outcome) {
     let denial = o.denial_status.map(|s| format!("; denial is {s}")).unwrap_or_default();
     let status = o.status.as_str().to_lowercase().replace('_', " ");
     println!("write-off #{} of {} {status} (receipt {}){denial}", o.writeoff_id, o.amount, o.receipt);
-}
-
-pub async fn run_actor(pool: PgPool, command: ActorCommand) -> u8 {
-    let result = match &command {
-        ActorCommand::Add { name } => actors::add(&pool, name).await.map(|()| println!("actor {name} added")),
-        ActorCommand::Grant { name, scope } => actors::grant(&pool, name, *scope).await.map(|()| println!("{name} may now {scope}")),
-        ActorCommand::Revoke { name, scope } => actors::revoke(&pool, name, *scope).await.map(|()| println!("{name} no longer has {scope}")),
-        ActorCommand::List => actors::list(&pool).await.map(|all| {
-            for (name, scopes) in all {
-                println!("{name}: {}", if scopes.is_empty() { "(no scopes)".to_string() } else { scopes.join(", ") });
-            }
-        }),
-    };
-    result.map_or_else(refused, |()| 0)
 }
 
 pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
@@ -357,11 +312,11 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
                     println!(
                         "#{:<6} {:<20} {:<16} denied {:>10} remaining {:>10} [{}]",
                         d.id,
-                        d.claim_id,
+                        shown(&d.claim_id),
                         d.status.as_str(),
                         d.amount,
                         d.remaining,
-                        d.reason_codes.join(", ")
+                        shown(&d.reason_codes.join(", "))
                     );
                 }
                 Ok(())
@@ -387,13 +342,13 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
                 let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };
                 println!("{receipt}{} of {} written off{pending}, total {}", o.written_off, o.matched, o.total);
                 for s in &o.skipped {
-                    println!("  skipped #{} {} ({}): {}", s.denial_id, s.claim_id, s.status.as_str(), s.why);
+                    println!("  skipped #{} {} ({}): {}", s.denial_id, shown(&s.claim_id), s.status.as_str(), s.why);
                 }
             })
         }
         DenialCommand::Flagged => reopen::flagged(&pool).await.map(|list| {
             for f in &list {
-                println!("#{:<6} {:<20} {:<16} {}", f.denial_id, f.claim_id, f.status.as_str(), f.reason);
+                println!("#{:<6} {:<20} {:<16} {}", f.denial_id, shown(&f.claim_id), f.status.as_str(), shown(&f.reason));
             }
             println!("{} flagged", list.len());
         }),

@@ -76,10 +76,12 @@ pub async fn prepare(pool: &PgPool) -> anyhow::Result<Vec<ImportClaim>> {
         (SUPERVISOR, &[Scope::WriteoffApprove][..]),
         (MANAGER, &[Scope::DenialWrite, Scope::WriteoffApprove][..]),
     ];
+    // The database's owner names the first admin; the admin adds the others.
+    actors::init_admin(pool, MANAGER).await?;
     for (actor, scopes) in people {
-        actors::add(pool, actor).await?;
+        actors::add(pool, MANAGER, actor).await?;
         for scope in scopes {
-            actors::grant(pool, actor, *scope).await?;
+            actors::grant(pool, MANAGER, actor, *scope).await?;
         }
     }
     for (actor, scopes) in actors::list(pool).await?.into_iter().filter(|(a, _)| [BILLER, SUPERVISOR, MANAGER].contains(&a.as_str())) {

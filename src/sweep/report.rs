@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use rust_decimal::Decimal;
 
 use super::{Line, Params, Report, Section};
+use crate::output::{escape_text, shown, CsvReport};
 
 /// Width of the patient name column; longer names are cut.
 const NAME_WIDTH: usize = 21;
@@ -40,12 +41,18 @@ pub fn header(p: &Params) -> String {
 
 /// One report line; `account_width` aligns the columns after it.
 pub fn line(l: &Line, account_width: usize) -> String {
-    let name: String = l.patient_name.chars().take(NAME_WIDTH).collect();
-    format!("{name:<NAME_WIDTH$} {:<account_width$} {} {:>9.2} {}", l.account_number, l.last_billed_date.format("%m/%d/%Y"), l.amount, l.tx_code)
+    let name: String = escape_text(&l.patient_name).chars().take(NAME_WIDTH).collect();
+    format!(
+        "{name:<NAME_WIDTH$} {:<account_width$} {} {:>9.2} {}",
+        shown(&l.account_number),
+        l.last_billed_date.format("%m/%d/%Y"),
+        l.amount,
+        shown(&l.tx_code)
+    )
 }
 
 fn section(out: &mut String, report: &Report, s: Section) {
-    let width = report.section(s).map(|l| l.account_number.chars().count()).max().unwrap_or(0);
+    let width = report.section(s).map(|l| escape_text(&l.account_number).chars().count()).max().unwrap_or(0);
     let _ = writeln!(out, "{}", header(&report.params));
     for l in report.section(s) {
         let _ = writeln!(out, "{}", line(l, width));
@@ -88,10 +95,10 @@ pub fn text(report: &Report) -> String {
 
 /// The report as CSV, one row per line, both sections.
 pub fn csv(report: &Report) -> Result<String, csv::Error> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["section", "bucket", "claim_id", "patient_name", "account_number", "last_billed_date", "amount", "tx_code", "payer_code", "policy_order"])?;
+    let mut w = CsvReport::new(Vec::new());
+    w.row(["section", "bucket", "claim_id", "patient_name", "account_number", "last_billed_date", "amount", "tx_code", "payer_code", "policy_order"])?;
     for l in &report.lines {
-        w.write_record([
+        w.row([
             l.section.as_str(),
             l.bucket.as_str(),
             &l.claim_id,
@@ -104,7 +111,7 @@ pub fn csv(report: &Report) -> Result<String, csv::Error> {
             &l.policy_order.to_string(),
         ])?;
     }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    let bytes = w.finish()?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

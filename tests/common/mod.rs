@@ -55,6 +55,26 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// Adds people with their scopes, granted by `admin`, this database's
+    /// first admin (named here on first use, as its owner would).
+    pub async fn people(&self, people: &[(&str, &[remitd::actors::Scope])]) {
+        let admins: i64 = sqlx::query_scalar("SELECT count(*) FROM actor_scopes WHERE scope = 'remitd.admin'").fetch_one(&self.pool).await.unwrap();
+        if admins == 0 {
+            remitd::actors::init_admin(&self.pool, ADMIN).await.unwrap();
+        }
+        for (name, scopes) in people {
+            remitd::actors::add(&self.pool, ADMIN, name).await.unwrap();
+            for s in *scopes {
+                remitd::actors::grant(&self.pool, ADMIN, name, *s).await.unwrap();
+            }
+        }
+    }
+}
+
+/// The first admin [`TestDb::people`] names.
+pub const ADMIN: &str = "admin";
+
 /// Path of a file under the repository's `samples/`.
 pub fn sample(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(rel)

@@ -1,0 +1,204 @@
+//! Who may act, tried as a hostile user would: granting oneself a scope,
+//! acting as `system` or a look-alike, naming a second first admin, and
+//! forging lines or formulas in what remitd prints.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{import_csv, ingest, sample, sample_claims_except, TestDb, ADMIN};
+use remitd::actors::{self, Scope};
+use remitd::denials;
+use remitd::ledger::ActionError;
+use remitd::writeoff::{self, Approval, Request};
+
+/// The denial sample posted; `ann` may write off, `sam` may approve,
+/// `mallory` may write off but not approve.
+async fn setup() -> TestDb {
+    let db = TestDb::new().await;
+    import_csv(&db.pool, &sample_claims_except(&[])).await;
+    ingest(&db.pool, &sample("valid/denial.835")).await;
+    db.people(&[
+        ("ann", &[Scope::DenialWrite, Scope::PaymentWrite]),
+        ("sam", &[Scope::WriteoffApprove]),
+        ("mallory", &[Scope::DenialWrite, Scope::PaymentWrite]),
+    ])
+    .await;
+    db
+}
+
+fn remitd(db: &TestDb, actor: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_remitd"));
+    cmd.env("DATABASE_URL", &db.url).env_remove("REMITD_ACTOR").args(args);
+    if let Some(a) = actor {
+        cmd.env("REMITD_ACTOR", a);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn scopes_of(db: &TestDb, name: &str) -> Vec<String> {
+    actors::list(&db.pool).await.unwrap().into_iter().find(|(n, _)| n == name).map(|(_, s)| s).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_clerk_cannot_add_a_helper_and_approve_her_own_write_off() {
+    let db = setup().await;
+    writeoff::set_approval_policy(&db.pool, "sam", Approval::All).await.unwrap();
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    let req = Request { denial_id: d.id, reason: "bad-debt", note: None, amount: None, actor: "mallory" };
+    let pending = writeoff::write_off(&db.pool, req).await.unwrap();
+
+    // The attack of the report, step by step, on the command line.
+    let add = remitd(&db, Some("mallory"), &["actor", "add", "mallory2"]);
+    assert_eq!(add.status.code(), Some(1));
+    assert!(text(&add.stderr).contains("lacks the scope remitd.admin"), "{}", text(&add.stderr));
+    let grant = remitd(&db, Some("mallory"), &["actor", "grant", "mallory", "billing.writeoff.approve"]);
+    assert_eq!(grant.status.code(), Some(1));
+    assert!(text(&grant.stderr).contains("lacks the scope remitd.admin"), "{}", text(&grant.stderr));
+    let no_actor = remitd(&db, None, &["actor", "grant", "mallory", "billing.writeoff.approve"]);
+    assert_eq!(no_actor.status.code(), Some(2), "granting names who grants: {}", text(&no_actor.stderr));
+    assert_eq!(scopes_of(&db, "mallory").await, ["billing.denial.write", "billing.payment.write"]);
+    let approve = remitd(&db, Some("mallory"), &["writeoff", "approve", &pending.writeoff_id.to_string()]);
+    assert_eq!(approve.status.code(), Some(1), "{}", text(&approve.stdout));
+    assert!(text(&approve.stderr).contains("lacks the scope billing.writeoff.approve"), "{}", text(&approve.stderr));
+
+    // Nor through the library, whoever she claims granted it.
+    let e = actors::grant(&db.pool, "mallory", "mallory", Scope::Admin).await.unwrap_err();
+    assert!(matches!(&e, ActionError::Forbidden { scope, .. } if scope == "remitd.admin"), "{e}");
+    let e = actors::grant(&db.pool, "system", "mallory", Scope::WriteoffApprove).await.unwrap_err();
+    assert!(matches!(&e, ActionError::Forbidden { .. }), "system holds no scopes: {e}");
+    assert!(matches!(writeoff::decide_writeoff(&db.pool, pending.writeoff_id, "mallory", true).await, Err(ActionError::Forbidden { .. })));
+}
+
+#[tokio::test]
+async fn grants_and_revokes_are_audited_with_who_granted_them() {
+    let db = setup().await;
+    actors::grant(&db.pool, ADMIN, "ann", Scope::WriteoffApprove).await.unwrap();
+    actors::revoke(&db.pool, ADMIN, "ann", Scope::WriteoffApprove).await.unwrap();
+    // Granting what is held, or revoking what is not, changes nothing and is not audited twice.
+    actors::grant(&db.pool, ADMIN, "ann", Scope::DenialWrite).await.unwrap();
+    actors::revoke(&db.pool, ADMIN, "ann", Scope::WriteoffApprove).await.unwrap();
+    let rows: Vec<(String, String, serde_json::Value)> =
+        sqlx::query_as("SELECT actor, action, detail FROM audit_log WHERE action IN ('scope_granted', 'scope_revoked') AND detail->>'scope' = 'billing.writeoff.approve' AND coalesce(detail->>'to', detail->>'from') = 'ann' ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(a, act, d)| (a.as_str(), act.as_str(), d["to"].as_str().or(d["from"].as_str()).unwrap())).collect();
+    assert_eq!(rows, [(ADMIN, "scope_granted", "ann"), (ADMIN, "scope_revoked", "ann")]);
+    let no_system: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action IN ('scope_granted', 'scope_revoked', 'actor_added') AND actor = 'system'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(no_system, 0, "no grant is audited as system");
+    let added: (String, serde_json::Value) =
+        sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = 'actor_added' AND detail->>'name' = 'sam'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(added.0, ADMIN);
+}
+
+#[tokio::test]
+async fn the_first_admin_is_named_once_by_the_owner_and_the_last_admin_stays() {
+    let db = TestDb::new().await;
+    let e = actors::add(&db.pool, "root", "ann").await.unwrap_err();
+    assert!(matches!(e, ActionError::UnknownActor(_)), "before an admin exists nobody can add: {e}");
+
+    // Two owners racing to name the first admin: exactly one wins.
+    let (a, b) = tokio::join!(actors::init_admin(&db.pool, "root"), actors::init_admin(&db.pool, "eve"));
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    let winner = if a.is_ok() { "root" } else { "eve" };
+    let again = remitd(&db, None, &["admin", "init", "mallory"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains(&format!("already has an admin ({winner})")), "{}", text(&again.stderr));
+    let (actor, detail): (String, serde_json::Value) =
+        sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = 'admin_initialised'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((actor.as_str(), detail["by_login"].as_str()), (winner, Some("postgres")));
+
+    // The last admin cannot leave the database without one.
+    let e = actors::revoke(&db.pool, winner, winner, Scope::Admin).await.unwrap_err();
+    assert!(e.to_string().contains("is the last admin"), "{e}");
+    assert_eq!(scopes_of(&db, winner).await, ["remitd.admin"]);
+    actors::add(&db.pool, winner, "ann").await.unwrap();
+    actors::grant(&db.pool, winner, "ann", Scope::Admin).await.unwrap();
+    actors::revoke(&db.pool, "ann", winner, Scope::Admin).await.unwrap();
+    assert!(scopes_of(&db, winner).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_login_that_does_not_own_the_database_cannot_name_its_first_admin() {
+    let db = TestDb::new().await;
+    // Roles are the cluster's: a name of this test's own, dropped at the end.
+    let role: String = sqlx::query_scalar("SELECT 'clerk_' || md5(current_database())").fetch_one(&db.pool).await.unwrap();
+    sqlx::query(&format!("CREATE ROLE {role} LOGIN")).execute(&db.pool).await.unwrap();
+    let options: sqlx::postgres::PgConnectOptions = db.url.parse().unwrap();
+    let clerk = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options.username(&role)).await.unwrap();
+    let refused = actors::init_admin(&clerk, "mallory").await;
+    clerk.close().await;
+    sqlx::query(&format!("DROP ROLE {role}")).execute(&db.pool).await.unwrap();
+    let e = refused.unwrap_err();
+    assert!(e.to_string().starts_with(&format!("only the database's owner names its first admin (connected as {role})")), "{e}");
+    assert!(actors::list(&db.pool).await.unwrap().iter().all(|(n, _)| n != "mallory"));
+}
+
+#[tokio::test]
+async fn system_and_look_alike_names_are_refused_by_the_cli_and_the_database() {
+    let db = setup().await;
+    for name in [
+        "system",
+        "System",
+        "SYSTEM",
+        " system",
+        "system ",
+        "ANN",
+        "Ann",
+        "eve\n2026-12-02 15:42:14 system approval_policy_set (all)",
+        "ann\u{202e}",
+        "pg_monitor",
+        "public",
+        "",
+        "1ann",
+        "ann bob",
+    ] {
+        let e = actors::add(&db.pool, ADMIN, name).await.unwrap_err();
+        assert!(e.to_string().contains("cannot be an actor name"), "{name:?}: {e}");
+        let direct = sqlx::query("INSERT INTO actors (name) VALUES ($1)").bind(name).execute(&db.pool).await;
+        let err = direct.expect_err(name).to_string();
+        assert!(err.contains("actors_name_check") || err.contains("duplicate key"), "{name:?}: {err}");
+    }
+    for name in ["ann.lee", "bob_2", "o-brien"] {
+        actors::add(&db.pool, ADMIN, name).await.unwrap();
+    }
+    let e = actors::grant(&db.pool, ADMIN, "system", Scope::DenialWrite).await.unwrap_err();
+    assert!(e.to_string().contains("`system` is the daemon"), "{e}");
+    let out = remitd(&db, Some(ADMIN), &["actor", "grant", "system", "billing.denial.write"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(scopes_of(&db, "system").await.is_empty());
+}
+
+#[tokio::test]
+async fn text_output_cannot_be_forged_and_csv_cannot_run_formulas() {
+    let db = setup().await;
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    let note = "=HYPERLINK(\"http://evil.example\",\"open\")";
+    let req = Request { denial_id: d.id, reason: "other", note: Some(note), amount: None, actor: "ann" };
+    let posted = writeoff::write_off(&db.pool, req).await.unwrap();
+    let forged = "mistake\n2026-12-02 15:42:14 system approval_policy_set (all)";
+    writeoff::undo(&db.pool, posted.writeoff_id, "ann", forged).await.unwrap();
+
+    let out = remitd(&db, None, &["audit"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let audit = text(&out.stdout);
+    assert!(audit.contains("(mistake\\u{a}2026-12-02 15:42:14 system approval_policy_set (all))"), "escaped, on its own row: {audit}");
+    assert!(audit.lines().all(|l| !l.starts_with("2026-12-02 15:42:14")), "no forged line: {audit}");
+    let rows = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM audit_log").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(audit.lines().count() as i64, rows, "one line per audit row: {audit}");
+
+    let out = remitd(&db, None, &["writeoffs", "history", "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut csv = csv::Reader::from_reader(out.stdout.as_slice());
+    let notes: Vec<String> = csv.records().map(|r| r.unwrap()[8].to_string()).collect();
+    assert_eq!(notes, [format!("'{note}")], "the formula is text");
+}
