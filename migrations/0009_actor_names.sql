@@ -13,3 +13,11 @@ ALTER TABLE actors ADD CONSTRAINT actors_name_check CHECK (
         AND name NOT IN ('public', 'none', 'current_user', 'session_user', 'current_role')
         AND name !~ '^pg_')
 ) NOT VALID;
+
+-- Whether the session's login owns this database (or is a superuser). Such
+-- a login can already change every table, so remitd lets it say which
+-- actor it acts for (`--actor`); every other login acts only as itself.
+CREATE FUNCTION remitd_login_is_owner() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT pg_has_role(session_user, d.datdba, 'MEMBER') FROM pg_database d WHERE d.datname = current_database()
+$$;

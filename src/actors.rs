@@ -53,20 +53,32 @@ impl std::fmt::Display for Scope {
     }
 }
 
-/// Refuses unless `actor` exists and holds `scope`.
+/// Refuses unless `actor` exists, holds `scope`, and is who the session
+/// is. A login acts only as itself: the PostgreSQL role the connection
+/// authenticated as (peer, SCRAM or certificate) must be `actor`. The
+/// database's owner and superusers, who can change every table anyway, may
+/// act for any actor they name.
 pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Result<(), ActionError> {
-    let held = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM actor_scopes WHERE actor = $1 AND scope = $2) AS "held!" FROM actors WHERE name = $1"#,
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM actor_scopes WHERE actor = $1 AND scope = $2) AS "held!",
+                  session_user AS "login!", remitd_login_is_owner() AS "owner!"
+           FROM actors WHERE name = $1"#,
         actor,
         scope.as_str(),
     )
     .fetch_optional(conn)
     .await?;
-    match held {
+    match row {
         None => Err(ActionError::UnknownActor(actor.to_string())),
-        Some(false) => Err(ActionError::Forbidden { actor: actor.to_string(), scope: scope.to_string() }),
-        Some(true) => Ok(()),
+        Some(r) if !r.owner && r.login != actor => Err(ActionError::NotYou { login: r.login, actor: actor.to_string() }),
+        Some(r) if !r.held => Err(ActionError::Forbidden { actor: actor.to_string(), scope: scope.to_string() }),
+        Some(_) => Ok(()),
     }
+}
+
+/// Who this session acts as when no actor is named: its login.
+pub async fn login(pool: &PgPool) -> Result<String, ActionError> {
+    Ok(sqlx::query_scalar!(r#"SELECT session_user AS "login!""#).fetch_one(pool).await?)
 }
 
 /// Refuses a name that cannot be an actor's, saying why. The rule is the
@@ -107,12 +119,7 @@ pub async fn init_admin(pool: &PgPool, name: &str) -> Result<(), ActionError> {
 
 async fn init_admin_in(db: &mut PgConnection, name: &str) -> Result<(), ActionError> {
     // Ownership first: a login that is not the owner may not even read who the admins are.
-    let who = sqlx::query!(
-        r#"SELECT session_user AS "login!",
-                  pg_has_role(session_user, (SELECT datdba FROM pg_database WHERE datname = current_database()), 'MEMBER') AS "owner!""#
-    )
-    .fetch_one(&mut *db)
-    .await?;
+    let who = sqlx::query!(r#"SELECT session_user AS "login!", remitd_login_is_owner() AS "owner!""#).fetch_one(&mut *db).await?;
     if !who.owner {
         return Err(ActionError::Invalid(format!("only the database's owner names its first admin (connected as {})", who.login)));
     }

@@ -130,17 +130,47 @@ async fn the_first_admin_is_named_once_by_the_owner_and_the_last_admin_stays() {
 #[tokio::test]
 async fn a_login_that_does_not_own_the_database_cannot_name_its_first_admin() {
     let db = TestDb::new().await;
-    // Roles are the cluster's: a name of this test's own, dropped at the end.
-    let role: String = sqlx::query_scalar("SELECT 'clerk_' || md5(current_database())").fetch_one(&db.pool).await.unwrap();
-    sqlx::query(&format!("CREATE ROLE {role} LOGIN")).execute(&db.pool).await.unwrap();
-    let options: sqlx::postgres::PgConnectOptions = db.url.parse().unwrap();
-    let clerk = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options.username(&role)).await.unwrap();
-    let refused = actors::init_admin(&clerk, "mallory").await;
-    clerk.close().await;
-    sqlx::query(&format!("DROP ROLE {role}")).execute(&db.pool).await.unwrap();
-    let e = refused.unwrap_err();
-    assert!(e.to_string().starts_with(&format!("only the database's owner names its first admin (connected as {role})")), "{e}");
+    let clerk = db.login_role("clerk").await;
+    let pool = clerk.pool().await;
+    let e = actors::init_admin(&pool, "mallory").await.unwrap_err();
+    pool.close().await;
+    assert_eq!(e.to_string(), format!("only the database's owner names its first admin (connected as {})", clerk.name));
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &clerk.url).args(["admin", "init", "mallory"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(actors::list(&db.pool).await.unwrap().iter().all(|(n, _)| n != "mallory"));
+}
+
+/// A person on their own PostgreSQL login acts as that login: naming
+/// someone else with `--actor` is refused, by the command line and by the
+/// library, even with every table privilege.
+#[tokio::test]
+async fn a_login_acts_only_as_itself() {
+    let db = setup().await;
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[Scope::DenialWrite])]).await;
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    let pool = clerk.pool().await;
+
+    let as_ann = Request { denial_id: d.id, reason: "bad-debt", note: None, amount: Some(common::dec("10.00")), actor: "ann" };
+    let e = writeoff::write_off(&pool, as_ann).await.unwrap_err();
+    assert!(matches!(&e, ActionError::NotYou { login, actor } if *login == clerk.name && actor == "ann"), "{e}");
+    let e = actors::grant(&pool, ADMIN, &clerk.name, Scope::WriteoffApprove).await.unwrap_err();
+    assert!(matches!(e, ActionError::NotYou { .. }), "an admin's name does not make a clerk an admin: {e}");
+    let e = writeoff::set_approval_policy(&pool, "sam", Approval::Off).await.unwrap_err();
+    assert!(matches!(e, ActionError::NotYou { .. }), "{e}");
+
+    let id = d.id.to_string();
+    let cli =
+        |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &clerk.url).env_remove("REMITD_ACTOR").args(args).output().unwrap();
+    let out = cli(&["denial", "writeoff", &id, "--reason", "bad-debt", "--amount", "10", "--actor", "ann"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains(&format!("logged in to PostgreSQL as \"{}\", so acting as \"ann\" is refused", clerk.name)), "{}", text(&out.stderr));
+    let out = cli(&["denial", "writeoff", &id, "--reason", "bad-debt", "--amount", "10", "--actor", &clerk.name]);
+    assert!(out.status.success(), "as itself: {}", text(&out.stderr));
+    pool.close().await;
+    let (actor, amount): (String, rust_decimal::Decimal) =
+        sqlx::query_as("SELECT actor, amount FROM audit_log WHERE action = 'writeoff_posted'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((actor, amount), (clerk.name.clone(), common::dec("10.00")));
 }
 
 #[tokio::test]

@@ -448,3 +448,32 @@ async fn the_command_line_posts_lists_and_shows_runs() {
     let (_, out, _) = remitd(&["txcode", "list"]);
     assert!(out.lines().any(|l| l.starts_with("SB ") && l.contains("adjustment")), "{out}");
 }
+
+/// A practice-management export is outside input: names and account
+/// numbers that look like formulas stay text in the CSV a manager opens,
+/// and cannot forge lines in the text report.
+#[tokio::test]
+async fn the_report_is_safe_to_open_in_a_spreadsheet_and_a_terminal() {
+    let db = TestDb::new().await;
+    let billed = (today() - chrono::Days::new(200)).to_string();
+    import_csv(
+        &db.pool,
+        &format!(
+            "claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed
+EVIL,@SUM(A1),\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",ACME,2026-01-05,99213,100.00,{billed},2
+"
+        ),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&db.pool, &era(dir.path(), "EFT-EVIL", vec![clp("EVIL", "1", "100.00", "90.00", &[("PR", "3", "10.00")])])).await;
+    db.people(&[("sue", &[Scope::DenialWrite, Scope::WriteoffApprove])]).await;
+    let posted = sweep::post(&db.pool, &params(), "sue").await.unwrap();
+    let run = posted.run.expect("a run").to_string();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).args(["sweep", "show", &run, "--format", "csv"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut csv = csv::Reader::from_reader(out.stdout.as_slice());
+    let row = csv.records().next().expect("one line").unwrap();
+    assert_eq!((&row[2], &row[3], &row[4], &row[6]), ("EVIL", "'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(A1)", "10.00"));
+}

@@ -176,14 +176,15 @@ fn block_on<F: Future<Output = u8>>(f: F) -> u8 {
     }
 }
 
-/// Connects (applying any pending migration) and runs `f`.
+/// Connects (as the owner, applying any pending migration; see
+/// [`crate::db::open`]) and runs `f`.
 fn with_db<F, Fut>(url: &str, f: F) -> u8
 where
     F: FnOnce(PgPool) -> Fut,
     Fut: Future<Output = u8>,
 {
     block_on(async {
-        match crate::db::migrate(url).await {
+        match crate::db::open(url).await {
             Ok(pool) => f(pool).await,
             Err(e) => fail(e),
         }

@@ -21,6 +21,10 @@ pub enum DbError {
     Create { name: String, source: sqlx::Error },
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database's schema is at migration {have}, this remitd needs {want}: its owner runs `remitd migrate`")]
+    Behind { have: i64, want: i64 },
+    #[error("cannot read the database's schema version: {0}")]
+    Version(sqlx::Error),
 }
 
 /// The embedded migrations.
@@ -68,6 +72,33 @@ pub async fn migrate(url: &str) -> Result<PgPool, DbError> {
     let pool = connect(url).await?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
+}
+
+/// Connects for a command. The database's owner (or a superuser) gets
+/// what [`migrate`] gives, pending migrations applied; any other login
+/// (a person on their own PostgreSQL role) changes no schema and is
+/// refused, with the reason, when the schema is older than this binary.
+pub async fn open(url: &str) -> Result<PgPool, DbError> {
+    let pool = match connect(url).await {
+        Ok(pool) => pool,
+        // A database that does not exist yet: only its creator can go on.
+        Err(DbError::Connect(e)) if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "3D000") => return migrate(url).await,
+        Err(e) => return Err(e),
+    };
+    let owner: bool = sqlx::query_scalar("SELECT pg_has_role(session_user, d.datdba, 'MEMBER') FROM pg_database d WHERE d.datname = current_database()")
+        .fetch_one(&pool)
+        .await
+        .map_err(DbError::Connect)?;
+    if owner {
+        MIGRATOR.run(&pool).await?;
+        return Ok(pool);
+    }
+    let want = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let have: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(&pool).await.map_err(DbError::Version)?;
+    match have.unwrap_or(0) {
+        have if have < want => Err(DbError::Behind { have, want }),
+        _ => Ok(pool),
+    }
 }
 
 /// `url` with its database part replaced by `name` (query parameters kept).

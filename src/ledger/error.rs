@@ -8,6 +8,8 @@ pub enum ActionError {
     UnknownActor(String),
     #[error("actor {actor:?} lacks the scope {scope} (grant it with: remitd actor grant {actor} {scope})")]
     Forbidden { actor: String, scope: String },
+    #[error("logged in to PostgreSQL as {login:?}, so acting as {actor:?} is refused: a login acts only as itself")]
+    NotYou { login: String, actor: String },
     #[error("denial #{0} does not exist")]
     NoDenial(i64),
     #[error("write-off #{0} does not exist")]

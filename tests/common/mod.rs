@@ -72,6 +72,57 @@ impl TestDb {
     }
 }
 
+/// A PostgreSQL login role of one test (roles belong to the whole cluster,
+/// so its name is made from the test's database), allowed to read and
+/// write this database's tables as a staff login would. Dropped with its
+/// privileges when the test ends.
+pub struct LoginRole {
+    pub name: String,
+    pub url: String,
+    db_url: String,
+}
+
+impl TestDb {
+    pub async fn login_role(&self, prefix: &str) -> LoginRole {
+        let name: String = sqlx::query_scalar("SELECT $1 || '_' || left(md5(current_database()), 12)").bind(prefix).fetch_one(&self.pool).await.unwrap();
+        for sql in [
+            format!("CREATE ROLE {name} LOGIN"),
+            format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {name}"),
+            format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {name}"),
+        ] {
+            sqlx::query(&sql).execute(&self.pool).await.unwrap();
+        }
+        let options = PgConnectOptions::from_str(&self.url).unwrap();
+        let url = self.url.replacen(&format!("://{}@", options.get_username()), &format!("://{name}@"), 1);
+        assert_ne!(url, self.url, "the test server's URL names its user");
+        LoginRole { name, url, db_url: self.url.clone() }
+    }
+}
+
+impl LoginRole {
+    pub async fn pool(&self) -> PgPool {
+        sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for LoginRole {
+    fn drop(&mut self) {
+        let (name, url) = (self.name.clone(), self.db_url.clone());
+        let dropper = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::query(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{name}'")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP OWNED BY {name}")).execute(&mut conn).await;
+                    let _ = sqlx::query(&format!("DROP ROLE {name}")).execute(&mut conn).await;
+                    let _ = conn.close().await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
+}
+
 /// The first admin [`TestDb::people`] names.
 pub const ADMIN: &str = "admin";
 
