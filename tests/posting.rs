@@ -234,7 +234,9 @@ async fn carc_categories_are_data_changed_by_an_admin_and_apply_to_later_posting
         }
         cmd.output().unwrap()
     };
-    assert_eq!(set(None).status.code(), Some(2), "an actor is required");
+    let unnamed = set(None);
+    assert_eq!(unnamed.status.code(), Some(1), "without --actor the login (postgres) acts, and is no actor");
+    assert!(String::from_utf8_lossy(&unnamed.stderr).contains("actor \"postgres\" does not exist"), "{}", String::from_utf8_lossy(&unnamed.stderr));
     let refused = set(Some("ann"));
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("lacks the scope remitd.admin"), "{}", String::from_utf8_lossy(&refused.stderr));

@@ -417,8 +417,8 @@ async fn the_command_line_posts_lists_and_shows_runs() {
     let config = config.to_str().unwrap();
 
     let (code, _, err) = remitd(&["sweep", "--post", "--config", config, "--from", &today, "--to", &today]);
-    assert_eq!(code, Some(1), "no actor: {err}");
-    assert!(err.contains("--actor"), "{err}");
+    assert_eq!(code, Some(1), "no actor named: the login acts: {err}");
+    assert!(err.contains("actor \"postgres\" does not exist"), "{err}");
     let (code, out, err) = remitd(&["sweep", "--post", "--config", config, "--from", &today, "--to", &today, "--actor", "sue", "--max-amount", "30"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("TOTALS $37.36\n"), "the flag's maximum (30) wins over the file's (100): {out}");

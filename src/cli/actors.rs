@@ -44,10 +44,12 @@ pub enum AdminCommand {
 
 pub async fn run_actor(pool: PgPool, command: ActorCommand) -> u8 {
     let result = match &command {
-        ActorCommand::Add { name, by } => actors::add(&pool, by.name(), name).await.map(|()| println!("actor {} added", shown(name))),
-        ActorCommand::Grant { name, scope, by } => actors::grant(&pool, by.name(), name, *scope).await.map(|()| println!("{} may now {scope}", shown(name))),
+        ActorCommand::Add { name, by } => by.act(&pool, async |by| actors::add(&pool, by, name).await).await.map(|()| println!("actor {} added", shown(name))),
+        ActorCommand::Grant { name, scope, by } => {
+            by.act(&pool, async |by| actors::grant(&pool, by, name, *scope).await).await.map(|()| println!("{} may now {scope}", shown(name)))
+        }
         ActorCommand::Revoke { name, scope, by } => {
-            actors::revoke(&pool, by.name(), name, *scope).await.map(|()| println!("{} no longer has {scope}", shown(name)))
+            by.act(&pool, async |by| actors::revoke(&pool, by, name, *scope).await).await.map(|()| println!("{} no longer has {scope}", shown(name)))
         }
         ActorCommand::List => actors::list(&pool).await.map(|all| {
             for (name, scopes) in all {

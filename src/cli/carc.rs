@@ -3,6 +3,7 @@
 
 use sqlx::PgPool;
 
+use super::writeoffs::ActorArg;
 use super::{fail, print_json, refused, ListFormat};
 use crate::posting::categories::{self, Category};
 
@@ -23,8 +24,8 @@ pub enum Command {
         #[arg(value_enum)]
         category: Category,
         /// Who changes it (needs remitd.admin).
-        #[arg(long, env = "REMITD_ACTOR")]
-        actor: String,
+        #[command(flatten)]
+        actor: ActorArg,
     },
 }
 
@@ -49,7 +50,8 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
                 Category::Denial => "a denial",
                 Category::Other => "an other adjustment",
             };
-            categories::set(&pool, &actor, &group, &reason, category)
+            actor
+                .act(&pool, async |who| categories::set(&pool, who, &group, &reason, category).await)
                 .await
                 .map(|()| println!("{group}-{reason} now posts as {shown} (remittances posted from now on)"))
                 .map_or_else(refused, |()| 0)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use sqlx::PgPool;
 
+use super::writeoffs::ActorArg;
 use super::{fail, print_json, ListFormat, EXIT_REFUSED};
 use crate::claims::{import, view};
 use crate::output::shown;
@@ -16,11 +17,11 @@ pub enum ClaimsCommand {
         /// CSV with header claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed
         file: PathBuf,
         /// Change the money of claims that have postings (each change a charge correction) or rename accounts.
-        #[arg(long, requires_all = ["actor", "reason"])]
+        #[arg(long, requires = "reason")]
         amend: bool,
         /// Who amends (needs billing.payment.write).
-        #[arg(long, env = "REMITD_ACTOR")]
-        actor: Option<String>,
+        #[command(flatten)]
+        actor: ActorArg,
         /// Why, recorded with every correction.
         #[arg(long)]
         reason: Option<String>,
@@ -47,8 +48,11 @@ pub async fn run_claims(pool: PgPool, command: ClaimsCommand) -> u8 {
             return EXIT_REFUSED;
         }
     };
-    let written = match (amend, actor.as_deref(), reason.as_deref()) {
-        (true, Some(actor), Some(reason)) => import::write_amending(&pool, &claims, import::Amend { actor, reason }).await,
+    let written = match (amend, reason.as_deref()) {
+        (true, Some(reason)) => match actor.resolve(&pool).await {
+            Ok(actor) => import::write_amending(&pool, &claims, import::Amend { actor: &actor, reason }).await,
+            Err(e) => Err(import::ImportError::Refused(e.to_string())),
+        },
         _ => import::write(&pool, &claims).await,
     };
     match written {

@@ -106,9 +106,9 @@ struct RunArgs {
     time_zone: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
-    /// The person running the sweep (needs billing.denial.write and billing.writeoff.approve); not needed for --preview.
-    #[arg(long, env = "REMITD_ACTOR")]
-    actor: Option<String>,
+    /// Who runs the sweep (needs billing.denial.write and billing.writeoff.approve); not needed for --preview.
+    #[command(flatten)]
+    actor: ActorArg,
 }
 
 impl RunArgs {
@@ -162,14 +162,13 @@ async fn sweep(pool: &PgPool, args: &RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let actor = || args.actor.clone().ok_or_else(|| SweepError::Invalid("name the person running the sweep: --actor NAME or REMITD_ACTOR".into()));
     let result = if args.mode.preview {
         crate::sweep::preview(pool, &params).await
     } else {
-        match actor() {
+        match args.actor.resolve(pool).await {
             Ok(actor) if args.mode.post => crate::sweep::post(pool, &params, &actor).await,
             Ok(actor) => crate::sweep::interactive(pool, &params, &actor, ask_on_terminal).await,
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     };
     match result {
@@ -325,12 +324,18 @@ pub async fn run_txcode(pool: PgPool, command: TxCommand) -> u8 {
             }
             Err(e) => refused(e),
         },
-        TxCommand::Add { code, kind, description, actor } => match txcodes::add(&pool, &code, &kind, &description, actor.name()).await {
-            Ok(()) => {
-                println!("transaction code {code} ({kind}) is available");
-                0
+        TxCommand::Add { code, kind, description, actor } => {
+            let added = match actor.resolve(&pool).await {
+                Ok(who) => txcodes::add(&pool, &code, &kind, &description, &who).await,
+                Err(e) => Err(e.into()),
+            };
+            match added {
+                Ok(()) => {
+                    println!("transaction code {code} ({kind}) is available");
+                    0
+                }
+                Err(e) => refused(e),
             }
-            Err(e) => refused(e),
-        },
+        }
     }
 }

@@ -4,22 +4,35 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use super::{fail, print_json, refused, ListFormat};
+use crate::actors;
 use crate::denials::{self, DenialStatus};
 use crate::ledger::ActionError;
 use crate::output::{shown, CsvReport};
 use crate::writeoff::{self, history, patient, reopen, Approval, Outcome, Request};
 
-/// Who is acting: every money-moving command names its actor.
+/// Who is acting: the PostgreSQL login, unless the login owns the
+/// database and names another actor.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActorArg {
-    /// The person acting (must exist with the needed scope; see remitd actor).
+    /// The person acting; by default the login. Only the database's owner
+    /// may name another (see remitd actor).
     #[arg(long, env = "REMITD_ACTOR")]
-    actor: String,
+    actor: Option<String>,
 }
 
 impl ActorArg {
-    pub fn name(&self) -> &str {
-        &self.actor
+    /// The actor named, or else the session's login.
+    pub async fn resolve(&self, pool: &PgPool) -> Result<String, ActionError> {
+        match &self.actor {
+            Some(a) => Ok(a.clone()),
+            None => actors::login(pool).await,
+        }
+    }
+
+    /// Runs `f` as the actor.
+    pub async fn act<T>(&self, pool: &PgPool, f: impl AsyncFnOnce(&str) -> Result<T, ActionError>) -> Result<T, ActionError> {
+        let who = self.resolve(pool).await?;
+        f(&who).await
     }
 }
 
@@ -153,8 +166,11 @@ pub async fn run_pr(pool: PgPool, args: PrArgs) -> u8 {
     for (code, amount) in args.carcs {
         *amounts.entry(code).or_insert(Decimal::ZERO) += amount;
     }
-    let req = patient::PrRequest { claim_id: &args.claim_id, line: args.line, amounts, reason: &args.reason, actor: &args.actor.actor, preview: args.preview };
-    match patient::pr_writeoff(&pool, req).await {
+    let pr_writeoff = async |who: &str| {
+        let req = patient::PrRequest { claim_id: &args.claim_id, line: args.line, amounts, reason: &args.reason, actor: who, preview: args.preview };
+        patient::pr_writeoff(&pool, req).await
+    };
+    match args.actor.act(&pool, pr_writeoff).await {
         Ok(o) => {
             let head = match &o.writeoff {
                 Some(w) => format!("{} (write-off #{}, receipt {})", w.status.as_str().to_lowercase().replace('_', " "), w.writeoff_id, w.receipt),
@@ -291,9 +307,9 @@ pub enum WriteoffCommand {
     Policy {
         #[arg(long, value_parser = |s: &str| s.parse::<Approval>().map_err(|e| e.to_string()))]
         approval: Option<Approval>,
-        /// Needed to change the policy (approve scope).
-        #[arg(long, env = "REMITD_ACTOR")]
-        actor: Option<String>,
+        /// Changing the policy takes the approve scope.
+        #[command(flatten)]
+        actor: ActorArg,
     },
 }
 
@@ -324,20 +340,21 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
             Err(e) => Err(e),
         },
         DenialCommand::Appeal(Target { id, actor }) => {
-            writeoff::appeal(&pool, id, &actor.actor, true).await.map(|()| println!("denial #{id} is APPEAL_PENDING"))
+            actor.act(&pool, async |who| writeoff::appeal(&pool, id, who, true).await).await.map(|()| println!("denial #{id} is APPEAL_PENDING"))
         }
         DenialCommand::WithdrawAppeal(Target { id, actor }) => {
-            writeoff::appeal(&pool, id, &actor.actor, false).await.map(|()| println!("denial #{id} is OPEN"))
+            actor.act(&pool, async |who| writeoff::appeal(&pool, id, who, false).await).await.map(|()| println!("denial #{id} is OPEN"))
         }
         DenialCommand::Writeoff { id, reason, note, amount, actor } => {
-            let req = Request { denial_id: id, reason: &reason, note: note.as_deref(), amount, actor: &actor.actor };
-            writeoff::write_off(&pool, req).await.map(|o| report(&o))
+            let write_off =
+                async |who: &str| writeoff::write_off(&pool, Request { denial_id: id, reason: &reason, note: note.as_deref(), amount, actor: who }).await;
+            actor.act(&pool, write_off).await.map(|o| report(&o))
         }
-        DenialCommand::Approve(Target { id, actor }) => writeoff::decide(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
-        DenialCommand::Reject(Target { id, actor }) => writeoff::decide(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
+        DenialCommand::Approve(Target { id, actor }) => actor.act(&pool, async |who| writeoff::decide(&pool, id, who, true).await).await.map(|o| report(&o)),
+        DenialCommand::Reject(Target { id, actor }) => actor.act(&pool, async |who| writeoff::decide(&pool, id, who, false).await).await.map(|o| report(&o)),
         DenialCommand::BulkWriteoff { reason, note, max_balance, min_age_days, payer, claim, account, as_of, preview, actor } => {
             let filter = writeoff::BulkFilter { max_balance, min_age_days, payer, claim, account, as_of };
-            writeoff::bulk(&pool, &filter, &reason, note.as_deref(), &actor.actor, preview).await.map(|o| {
+            actor.act(&pool, async |who| writeoff::bulk(&pool, &filter, &reason, note.as_deref(), who, preview).await).await.map(|o| {
                 let receipt = o.receipt.map(|r| format!("receipt {r}: ")).unwrap_or_else(|| "preview, nothing written: ".into());
                 let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };
                 println!("{receipt}{} of {} written off{pending}, total {}", o.written_off, o.matched, o.total);
@@ -352,20 +369,26 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
             }
             println!("{} flagged", list.len());
         }),
-        DenialCommand::Reopen(Target { id, actor }) => {
-            reopen::reopen_by_hand(&pool, id, &actor.actor).await.map(|_| println!("denial #{id} reopened; its write-off was reversed"))
-        }
+        DenialCommand::Reopen(Target { id, actor }) => actor
+            .act(&pool, async |who| reopen::reopen_by_hand(&pool, id, who).await)
+            .await
+            .map(|_| println!("denial #{id} reopened; its write-off was reversed")),
     };
     result.map_or_else(refused, |()| 0)
 }
 
 pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
     let result = match command {
-        WriteoffCommand::Undo { id, reason, actor } => {
-            writeoff::undo(&pool, id, &actor.actor, &reason).await.map(|amount| println!("write-off #{id} undone: {amount} is owed again"))
+        WriteoffCommand::Undo { id, reason, actor } => actor
+            .act(&pool, async |who| writeoff::undo(&pool, id, who, &reason).await)
+            .await
+            .map(|amount| println!("write-off #{id} undone: {amount} is owed again")),
+        WriteoffCommand::Approve(Target { id, actor }) => {
+            actor.act(&pool, async |who| writeoff::decide_writeoff(&pool, id, who, true).await).await.map(|o| report(&o))
         }
-        WriteoffCommand::Approve(Target { id, actor }) => writeoff::decide_writeoff(&pool, id, &actor.actor, true).await.map(|o| report(&o)),
-        WriteoffCommand::Reject(Target { id, actor }) => writeoff::decide_writeoff(&pool, id, &actor.actor, false).await.map(|o| report(&o)),
+        WriteoffCommand::Reject(Target { id, actor }) => {
+            actor.act(&pool, async |who| writeoff::decide_writeoff(&pool, id, who, false).await).await.map(|o| report(&o))
+        }
         WriteoffCommand::Policy { approval: None, .. } => {
             let shown = async {
                 let mut conn = pool.acquire().await?;
@@ -373,11 +396,8 @@ pub async fn run_writeoff(pool: PgPool, command: WriteoffCommand) -> u8 {
             };
             shown.await.map(|p| println!("approval: {}", p.as_setting()))
         }
-        WriteoffCommand::Policy { approval: Some(p), actor: Some(actor) } => {
-            writeoff::set_approval_policy(&pool, &actor, p).await.map(|()| println!("approval: {}", p.as_setting()))
-        }
-        WriteoffCommand::Policy { approval: Some(_), actor: None } => {
-            Err(ActionError::Invalid("changing the policy needs --actor (with the approve scope)".into()))
+        WriteoffCommand::Policy { approval: Some(p), actor } => {
+            actor.act(&pool, async |who| writeoff::set_approval_policy(&pool, who, p).await).await.map(|()| println!("approval: {}", p.as_setting()))
         }
     };
     result.map_or_else(refused, |()| 0)
