@@ -235,3 +235,62 @@ async fn text_output_cannot_be_forged_and_csv_cannot_run_formulas() {
     let notes: Vec<String> = csv.records().map(|r| r.unwrap()[8].to_string()).collect();
     assert_eq!(notes, [format!("'{note}")], "the formula is text");
 }
+
+/// The same attacks in `psql`, as a staff login with every table
+/// privilege: the database refuses each, naming what is missing.
+#[tokio::test]
+async fn the_database_refuses_a_staff_login_what_its_scopes_do_not_allow() {
+    let db = setup().await;
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[Scope::DenialWrite])]).await;
+    writeoff::set_approval_policy(&db.pool, "sam", Approval::All).await.unwrap();
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    let pool = clerk.pool().await;
+    let req = Request { denial_id: d.id, reason: "bad-debt", note: None, amount: None, actor: &clerk.name };
+    let pending = writeoff::write_off(&pool, req).await.unwrap();
+    assert_eq!(pending.status.as_str(), "PENDING_APPROVAL");
+
+    let refused = |sql: String| {
+        let pool = pool.clone();
+        async move {
+            let e = sqlx::query(&sql).execute(&pool).await.expect_err(&sql);
+            let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.into_owned());
+            (code, e.to_string())
+        }
+    };
+    let me = &clerk.name;
+    let (code, e) = refused("INSERT INTO audit_log (actor, action) VALUES ('system', 'approval_policy_set')".into()).await;
+    assert_eq!(code.as_deref(), Some("42501"), "{e}");
+    assert!(e.contains("naming system as its actor is refused"), "{e}");
+    let (_, e) = refused(
+        "INSERT INTO ledger_entries (claim_id, kind, amount, actor) SELECT id, 'write_off', 1.00, 'ann' FROM claims WHERE claim_id = 'CLM-2001'".into(),
+    )
+    .await;
+    assert!(e.contains("naming ann as its actor is refused"), "{e}");
+    let (_, e) = refused(format!("INSERT INTO actor_scopes (actor, scope) VALUES ('{me}', 'billing.writeoff.approve')")).await;
+    assert!(e.contains(&format!("actor {me} lacks the scope remitd.admin")), "{e}");
+    let (_, e) = refused("INSERT INTO actors (name) VALUES ('mallory2')".into()).await;
+    assert!(e.contains("lacks the scope remitd.admin"), "{e}");
+    let (_, e) = refused("UPDATE settings SET value = 'off' WHERE key = 'approval'".into()).await;
+    assert!(e.contains("lacks the scope billing.writeoff.approve"), "{e}");
+    let (_, e) = refused(format!("UPDATE writeoffs SET status = 'POSTED', decided_by = requested_by WHERE id = {}", pending.writeoff_id)).await;
+    assert!(e.contains(&format!("{me} may not decide a write-off they requested")), "{e}");
+    let (_, e) = refused(format!("UPDATE writeoffs SET status = 'POSTED', decided_by = 'sam' WHERE id = {}", pending.writeoff_id)).await;
+    assert!(e.contains("lacks the scope billing.writeoff.approve"), "{e}");
+    let (_, e) = refused("UPDATE audit_log SET actor = 'sam'".into()).await;
+    assert!(e.contains("append-only") || e.contains("refused"), "{e}");
+    let (_, e) = refused("ALTER TABLE audit_log DISABLE TRIGGER USER".into()).await;
+    assert!(e.contains("must be owner of table audit_log"), "{e}");
+    let (_, e) = refused("CREATE OR REPLACE FUNCTION remitd_login_is_owner() RETURNS boolean LANGUAGE sql AS 'SELECT true'".into()).await;
+    assert!(e.contains("must be owner of function") || e.contains("permission denied for schema public"), "{e}");
+    pool.close().await;
+
+    // Not even the owner approves its own request in psql.
+    let e = sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = requested_by WHERE id = {}", pending.writeoff_id))
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("may not decide a write-off they requested"), "{e}");
+    let still: String = sqlx::query_scalar("SELECT status FROM writeoffs WHERE id = $1").bind(pending.writeoff_id).fetch_one(&db.pool).await.unwrap();
+    assert_eq!(still, "PENDING_APPROVAL");
+}

@@ -1,0 +1,119 @@
+-- The database holds who may act, for every login that does not own it.
+--
+-- The owner (the daemon's login in the documented install) and superusers
+-- can change every table and trigger anyway; for them these guards step
+-- aside. Any other login is a person: rows it writes must name it as
+-- their actor, and changes to who may act or to what decides how money
+-- posts need the matching scope, whichever client writes them (remitd or
+-- psql). A refusal names the missing scope; SQLSTATE 42501
+-- (insufficient_privilege).
+
+-- Whether the session's login may act with `wanted`: it owns the database,
+-- or it is an actor holding that scope.
+CREATE FUNCTION remitd_login_holds(wanted text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT remitd_login_is_owner()
+        OR EXISTS (SELECT 1 FROM actor_scopes WHERE actor = session_user AND scope = wanted)
+$$;
+
+-- Statement trigger: every new row names the login in column TG_ARGV[0]
+-- (the new rows are the transition table `new_rows`).
+CREATE FUNCTION remitd_rows_name_the_login() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    wrong boolean;
+    named text;
+BEGIN
+    IF remitd_login_is_owner() THEN
+        RETURN NULL;
+    END IF;
+    -- (EXECUTE does not set FOUND: the query says whether it found one.)
+    EXECUTE format('SELECT true, %1$I FROM new_rows WHERE %1$I IS DISTINCT FROM session_user LIMIT 1', TG_ARGV[0]) INTO wrong, named;
+    IF wrong THEN
+        RAISE EXCEPTION 'logged in as %, so a % row naming % as its % is refused: a login acts only as itself',
+            session_user, TG_TABLE_NAME, coalesce(named, 'nobody'), TG_ARGV[0]
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER audit_log_names_the_login AFTER INSERT ON audit_log
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('actor');
+CREATE TRIGGER ledger_entries_name_the_login AFTER INSERT ON ledger_entries
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('actor');
+CREATE TRIGGER writeoff_receipts_name_the_login AFTER INSERT ON writeoff_receipts
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('actor');
+CREATE TRIGGER writeoffs_name_the_login AFTER INSERT ON writeoffs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('requested_by');
+CREATE TRIGGER sweep_runs_name_the_login AFTER INSERT ON sweep_runs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('actor');
+
+-- Statement trigger: the login holds scope TG_ARGV[0] before the table
+-- changes at all.
+CREATE FUNCTION remitd_change_needs_scope() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT remitd_login_holds(TG_ARGV[0]) THEN
+        RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user, TG_ARGV[0], TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Who may act: only an admin adds people, grants and revokes.
+CREATE TRIGGER actors_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON actors
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('remitd.admin');
+CREATE TRIGGER actor_scopes_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON actor_scopes
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('remitd.admin');
+-- What decides how money posts: CARC categories and reasons by an admin;
+-- the approval policy and transaction codes by an approver.
+CREATE TRIGGER carc_categories_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON carc_categories
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('remitd.admin');
+CREATE TRIGGER writeoff_reasons_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON writeoff_reasons
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('remitd.admin');
+CREATE TRIGGER settings_change_needs_approver BEFORE INSERT OR UPDATE OR DELETE ON settings
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.writeoff.approve');
+CREATE TRIGGER transaction_codes_change_needs_approver BEFORE INSERT OR UPDATE OR DELETE ON transaction_codes
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.writeoff.approve');
+
+-- Nobody approves their own request: a write-off that waited for approval
+-- (requested in an earlier transaction) is decided by someone else, and
+-- only by an approver. This holds for every login, the owner included; a
+-- write-off posted without waiting (requested and posted in one
+-- transaction) is not a decision.
+CREATE FUNCTION remitd_decisions_by_another() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    who text;
+BEGIN
+    SELECT n.decided_by INTO who
+    FROM new_rows n JOIN old_rows o ON o.id = n.id
+    WHERE o.status = 'PENDING_APPROVAL' AND n.status IN ('POSTED', 'REJECTED') AND o.requested_at < now()
+      AND (n.decided_by IS NULL OR n.decided_by = n.requested_by)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% may not decide a write-off they requested', coalesce(who, 'nobody')
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT remitd_login_is_owner() THEN
+        IF EXISTS (SELECT 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
+                   WHERE o.status = 'PENDING_APPROVAL' AND n.status IN ('POSTED', 'REJECTED') AND o.requested_at < now())
+           AND NOT remitd_login_holds('billing.writeoff.approve') THEN
+            RAISE EXCEPTION 'actor % lacks the scope billing.writeoff.approve (deciding a write-off)', session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        PERFORM 1 FROM new_rows n WHERE n.decided_by IS DISTINCT FROM session_user AND n.decided_by IS NOT NULL
+            AND n.decided_by IS DISTINCT FROM (SELECT o.decided_by FROM old_rows o WHERE o.id = n.id);
+        IF FOUND THEN
+            RAISE EXCEPTION 'logged in as %, so a decision in another''s name is refused', session_user
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER writeoffs_decided_by_another AFTER UPDATE ON writeoffs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_decisions_by_another();
