@@ -1,12 +1,22 @@
 -- The database holds who may act, for every login that does not own it.
 --
--- The owner (the daemon's login in the documented install) and superusers
--- can change every table and trigger anyway; for them these guards step
--- aside. Any other login is a person: rows it writes must name it as
--- their actor, and changes to who may act or to what decides how money
+-- The owner (after `remitd migrate --daemon ROLE`, a role nobody logs in
+-- as) and superusers can change every table and trigger anyway; for them
+-- these guards step aside. Any other login is a person or the daemon:
+-- rows a person writes must name that person as their actor (the daemon's
+-- name `system`), and changes to who may act or to what decides how money
 -- posts need the matching scope, whichever client writes them (remitd or
 -- psql). A refusal names the missing scope; SQLSTATE 42501
 -- (insufficient_privilege).
+
+-- The daemon's own login. `remitd migrate --daemon ROLE` records it (in
+-- settings, key `daemon_role`) when it sets up the database's roles; from
+-- then on the daemon no longer owns the database, and this is how the
+-- database knows that rows naming `system` come from it.
+CREATE FUNCTION remitd_login_is_daemon() RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM settings WHERE key = 'daemon_role' AND value = session_user)
+$$;
 
 -- Whether the session's login may act with `wanted`: it owns the database,
 -- or it is an actor holding that scope.
@@ -21,14 +31,16 @@ $$;
 CREATE FUNCTION remitd_rows_name_the_login() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+    acting text;
     wrong boolean;
     named text;
 BEGIN
     IF remitd_login_is_owner() THEN
         RETURN NULL;
     END IF;
+    acting := CASE WHEN remitd_login_is_daemon() THEN 'system' ELSE session_user END;
     -- (EXECUTE does not set FOUND: the query says whether it found one.)
-    EXECUTE format('SELECT true, %1$I FROM new_rows WHERE %1$I IS DISTINCT FROM session_user LIMIT 1', TG_ARGV[0]) INTO wrong, named;
+    EXECUTE format('SELECT true, %1$I FROM new_rows WHERE %1$I IS DISTINCT FROM $1 LIMIT 1', TG_ARGV[0]) INTO wrong, named USING acting;
     IF wrong THEN
         RAISE EXCEPTION 'logged in as %, so a % row naming % as its % is refused: a login acts only as itself',
             session_user, TG_TABLE_NAME, coalesce(named, 'nobody'), TG_ARGV[0]
@@ -54,11 +66,11 @@ CREATE TRIGGER sweep_runs_name_the_login AFTER INSERT ON sweep_runs
 CREATE FUNCTION remitd_change_needs_scope() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT remitd_login_holds(TG_ARGV[0]) THEN
-        RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user, TG_ARGV[0], TG_TABLE_NAME
-            USING ERRCODE = 'insufficient_privilege';
+    IF remitd_login_holds(TG_ARGV[0]) OR (TG_NARGS > 1 AND TG_ARGV[1] = 'daemon' AND remitd_login_is_daemon()) THEN
+        RETURN NULL;
     END IF;
-    RETURN NULL;
+    RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user, TG_ARGV[0], TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 
@@ -74,7 +86,7 @@ CREATE TRIGGER carc_categories_change_needs_admin BEFORE INSERT OR UPDATE OR DEL
 CREATE TRIGGER writeoff_reasons_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON writeoff_reasons
     FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('remitd.admin');
 CREATE TRIGGER settings_change_needs_approver BEFORE INSERT OR UPDATE OR DELETE ON settings
-    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.writeoff.approve');
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.writeoff.approve', 'daemon');
 CREATE TRIGGER transaction_codes_change_needs_approver BEFORE INSERT OR UPDATE OR DELETE ON transaction_codes
     FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.writeoff.approve');
 
@@ -87,6 +99,7 @@ CREATE FUNCTION remitd_decisions_by_another() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     who text;
+    acting text;
 BEGIN
     SELECT n.decided_by INTO who
     FROM new_rows n JOIN old_rows o ON o.id = n.id
@@ -104,8 +117,9 @@ BEGIN
             RAISE EXCEPTION 'actor % lacks the scope billing.writeoff.approve (deciding a write-off)', session_user
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        PERFORM 1 FROM new_rows n WHERE n.decided_by IS DISTINCT FROM session_user AND n.decided_by IS NOT NULL
-            AND n.decided_by IS DISTINCT FROM (SELECT o.decided_by FROM old_rows o WHERE o.id = n.id);
+        acting := CASE WHEN remitd_login_is_daemon() THEN 'system' ELSE session_user END;
+        PERFORM 1 FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE n.decided_by IS DISTINCT FROM o.decided_by AND n.decided_by IS DISTINCT FROM acting;
         IF FOUND THEN
             RAISE EXCEPTION 'logged in as %, so a decision in another''s name is refused', session_user
                 USING ERRCODE = 'insufficient_privilege';

@@ -46,8 +46,14 @@ enum Command {
     Parse(parse::Args),
     /// Write a synthetic, balanced 835 file (for benchmarks and load tests).
     Generate(generate::Args),
-    /// Create the database if needed and apply the schema.
-    Migrate,
+    /// Create the database if needed and apply the schema; with --daemon, set up its roles (superuser).
+    Migrate {
+        /// The daemon's login: creates the owner, staff and daemon roles and
+        /// hands the database to the owner (see systemd/README.md). Later runs
+        /// keep the roles up to date on their own.
+        #[arg(long)]
+        daemon: Option<String>,
+    },
     /// Import claims from the practice-management system.
     Claims {
         #[command(subcommand)]
@@ -124,15 +130,7 @@ pub fn main() -> ExitCode {
         Command::Run { config } => run_daemon(&config),
         Command::Parse(args) => parse::run(&args),
         Command::Generate(args) => generate::run(&args),
-        Command::Migrate => block_on(async {
-            match crate::db::migrate(&url).await {
-                Ok(_) => {
-                    println!("database is up to date");
-                    0
-                }
-                Err(e) => fail(e),
-            }
-        }),
+        Command::Migrate { daemon } => block_on(migrate(&url, daemon)),
         Command::Claims { command } => with_db(&url, |pool| claims::run_claims(pool, command)),
         Command::Claim { command } => with_db(&url, |pool| claims::run_claim(pool, command)),
         Command::Ingest(args) => with_db(&url, |pool| ingest::run(pool, args)),
@@ -150,6 +148,35 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args, url_given.then_some(url)),
     };
     ExitCode::from(code)
+}
+
+/// `remitd migrate`: the schema, then the roles when asked for or set up
+/// before (new migrations create objects the owner must take over).
+async fn migrate(url: &str, daemon: Option<String>) -> u8 {
+    let pool = match crate::db::migrate(url).await {
+        Ok(pool) => pool,
+        Err(e) => return fail(e),
+    };
+    println!("database is up to date");
+    let daemon = match daemon {
+        Some(d) => Some(d),
+        None => match crate::db::roles::recorded_daemon(&pool).await {
+            Ok(d) => d,
+            Err(e) => return fail(e),
+        },
+    };
+    let Some(daemon) = daemon else { return 0 };
+    match crate::db::roles::setup(&pool, &daemon).await {
+        Ok(report) if report.is_empty() => {
+            println!("roles are up to date");
+            0
+        }
+        Ok(report) => {
+            report.iter().for_each(|line| println!("{line}"));
+            0
+        }
+        Err(e) => fail(e),
+    }
 }
 
 fn run_daemon(path: &std::path::Path) -> u8 {

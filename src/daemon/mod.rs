@@ -102,12 +102,13 @@ async fn sleep_or_stop(d: Duration, stop: &signal::Receiver<bool>) -> bool {
     }
 }
 
-/// Connects and migrates, retrying with back-off until it works or a stop comes.
+/// Connects (migrating when the login owns the database), retrying with
+/// back-off until it works or a stop comes.
 async fn connect(config: &Config, shared: &Shared, stop: &signal::Receiver<bool>) -> Option<PgPool> {
     let mut delay = Duration::from_secs(1);
     loop {
         let attempt = async {
-            let pool = crate::db::migrate(config.database_url.expose()).await.map_err(|e| e.to_string())?;
+            let pool = crate::db::open(config.database_url.expose()).await.map_err(|e| e.to_string())?;
             Ok::<_, String>(pool)
         };
         match attempt.await {

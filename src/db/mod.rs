@@ -3,6 +3,8 @@
 //! The schema lives in `migrations/` and is embedded in the binary, so
 //! `remitd migrate` and the daemon apply exactly what was tested.
 
+pub mod roles;
+
 use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

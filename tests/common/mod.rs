@@ -47,6 +47,10 @@ impl Drop for TestDb {
             rt.block_on(async move {
                 if let Ok(mut conn) = admin.connect().await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await;
+                    // The roles `remitd migrate --daemon` made for it, if a test asked.
+                    for role in [format!("{name}_owner"), format!("{name}_staff")] {
+                        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS \"{role}\"")).execute(&mut conn).await;
+                    }
                     let _ = conn.close().await;
                 }
             });
@@ -73,9 +77,9 @@ impl TestDb {
 }
 
 /// A PostgreSQL login role of one test (roles belong to the whole cluster,
-/// so its name is made from the test's database), allowed to read and
-/// write this database's tables as a staff login would. Dropped with its
-/// privileges when the test ends.
+/// so its name is made from the test's database). [`TestDb::login_role`]
+/// may read and write this database's tables as a staff login would.
+/// Dropped with its privileges when the test ends.
 pub struct LoginRole {
     pub name: String,
     pub url: String,
@@ -84,14 +88,20 @@ pub struct LoginRole {
 
 impl TestDb {
     pub async fn login_role(&self, prefix: &str) -> LoginRole {
-        let name: String = sqlx::query_scalar("SELECT $1 || '_' || left(md5(current_database()), 12)").bind(prefix).fetch_one(&self.pool).await.unwrap();
+        let role = self.bare_login_role(prefix).await;
         for sql in [
-            format!("CREATE ROLE {name} LOGIN"),
-            format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {name}"),
-            format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {name}"),
+            format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {}", role.name),
+            format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {}", role.name),
         ] {
             sqlx::query(&sql).execute(&self.pool).await.unwrap();
         }
+        role
+    }
+
+    /// A login role with no privileges of its own.
+    pub async fn bare_login_role(&self, prefix: &str) -> LoginRole {
+        let name: String = sqlx::query_scalar("SELECT $1 || '_' || left(md5(current_database()), 12)").bind(prefix).fetch_one(&self.pool).await.unwrap();
+        sqlx::query(&format!("CREATE ROLE {name} LOGIN")).execute(&self.pool).await.unwrap();
         let options = PgConnectOptions::from_str(&self.url).unwrap();
         let url = self.url.replacen(&format!("://{}@", options.get_username()), &format!("://{name}@"), 1);
         assert_ne!(url, self.url, "the test server's URL names its user");
