@@ -3,7 +3,7 @@
 //! and is refused, with the missing scope named, when the actor lacks it.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 
 use crate::ledger::{audit, ActionError, Audit, SYSTEM_ACTOR};
 
@@ -112,9 +112,7 @@ pub fn validate_name(name: &str) -> Result<(), ActionError> {
 /// log records the login that ran it.
 pub async fn init_admin(pool: &PgPool, name: &str) -> Result<(), ActionError> {
     validate_name(name)?;
-    let mut db = pool.begin().await?;
-    let done = init_admin_in(&mut db, name).await;
-    settle(db, done).await
+    transaction(pool, async |db| init_admin_in(db, name).await).await
 }
 
 async fn init_admin_in(db: &mut PgConnection, name: &str) -> Result<(), ActionError> {
@@ -143,9 +141,7 @@ async fn init_admin_in(db: &mut PgConnection, name: &str) -> Result<(), ActionEr
 /// exists changes nothing.
 pub async fn add(pool: &PgPool, by: &str, name: &str) -> Result<(), ActionError> {
     validate_name(name)?;
-    let mut db = pool.begin().await?;
-    let done = add_in(&mut db, by, name).await;
-    settle(db, done).await
+    transaction(pool, async |db| add_in(db, by, name).await).await
 }
 
 async fn add_in(db: &mut PgConnection, by: &str, name: &str) -> Result<(), ActionError> {
@@ -160,9 +156,7 @@ async fn add_in(db: &mut PgConnection, by: &str, name: &str) -> Result<(), Actio
 /// Grants `scope` to `name` on the authority of `by`, an admin. Audited
 /// with who granted it.
 pub async fn grant(pool: &PgPool, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
-    let mut db = pool.begin().await?;
-    let done = grant_in(&mut db, by, name, scope).await;
-    settle(db, done).await
+    transaction(pool, async |db| grant_in(db, by, name, scope).await).await
 }
 
 async fn grant_in(db: &mut PgConnection, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
@@ -189,9 +183,7 @@ async fn grant_in(db: &mut PgConnection, by: &str, name: &str, scope: Scope) -> 
 /// admin cannot give up `remitd.admin`: the database would have nobody to
 /// grant anything.
 pub async fn revoke(pool: &PgPool, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
-    let mut db = pool.begin().await?;
-    let done = revoke_in(&mut db, by, name, scope).await;
-    settle(db, done).await
+    transaction(pool, async |db| revoke_in(db, by, name, scope).await).await
 }
 
 async fn revoke_in(db: &mut PgConnection, by: &str, name: &str, scope: Scope) -> Result<(), ActionError> {
@@ -210,11 +202,13 @@ async fn revoke_in(db: &mut PgConnection, by: &str, name: &str, scope: Scope) ->
     Ok(())
 }
 
-/// Commits when `result` is Ok and rolls back at once when not: these
-/// transactions lock the scopes table, and a refusal must not leave it
-/// locked until the pool next hands out the connection.
-async fn settle<T>(db: Transaction<'_, Postgres>, result: Result<T, ActionError>) -> Result<T, ActionError> {
-    match result {
+/// Runs `f` in a transaction, committed when it succeeds and rolled back
+/// at once when it refuses: these transactions lock the scopes table, and
+/// a refusal must not leave it locked until the pool next hands out the
+/// connection.
+async fn transaction<T>(pool: &PgPool, f: impl AsyncFnOnce(&mut PgConnection) -> Result<T, ActionError>) -> Result<T, ActionError> {
+    let mut db = pool.begin().await?;
+    match f(&mut db).await {
         Ok(v) => {
             db.commit().await?;
             Ok(v)
