@@ -412,3 +412,29 @@ async fn the_scheduled_sweep_runs_each_slot_once_across_daemons() {
     let policy: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'writeoff.approval'").fetch_one(&db.pool).await.unwrap();
     assert_eq!(policy, "above:250", "the configured approval policy is in force");
 }
+
+/// The installed way: `remitd migrate --daemon ROLE` as the superuser, then
+/// the daemon on its own login, which owns nothing. Files post as `system`
+/// and the scheduled policy still applies; a refused file still lands in
+/// error/.
+#[tokio::test]
+async fn the_daemon_runs_on_its_own_login_after_migrate_sets_up_the_roles() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let login = db.bare_login_role("daemon").await;
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).args(["migrate", "--daemon", &login.name]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let folder = Folder::new();
+    let daemon = Daemon::spawn_with(&login.url, &folder, 0.2, &[("REMITD_WRITEOFFS__APPROVAL", "above:100")]);
+    daemon.ready().await;
+    folder.drop_renamed(&sample("valid/denial.835"), "denial.835");
+    folder.drop_renamed(&sample("refused/imbalanced-service.835"), "bad.835");
+    wait_until("both files handled", Duration::from_secs(20), async || folder.archived().len() == 1 && folder.errors().len() == 2).await;
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 1, "{}", daemon.log());
+    assert_eq!(scalar(&db, "SELECT count(*) FROM audit_log WHERE actor <> 'system'").await, 0);
+    let policy: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'writeoff.approval'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(policy, "above:100", "the configured policy, applied by the daemon's login");
+    let owner: String =
+        sqlx::query_scalar("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE relname = 'ledger_entries'").fetch_one(&db.pool).await.unwrap();
+    assert!(owner.ends_with("_owner") && owner != login.name, "{owner}");
+}
