@@ -61,18 +61,56 @@ CREATE TRIGGER writeoffs_name_the_login AFTER INSERT ON writeoffs
 CREATE TRIGGER sweep_runs_name_the_login AFTER INSERT ON sweep_runs
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('actor');
 
+-- What a person's login may put in the ledger: write-offs and what moves
+-- with them (their reversals, the PR moves, charge corrections), and only
+-- holding a write-off scope. Payments, adjustments, denials and payer
+-- reversals come from remittances: the daemon's (or the owner's) alone.
+CREATE FUNCTION remitd_entries_by_scope() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    kind_found text;
+BEGIN
+    IF remitd_login_is_owner() OR remitd_login_is_daemon() THEN
+        RETURN NULL;
+    END IF;
+    SELECT kind INTO kind_found FROM new_rows
+    WHERE kind NOT IN ('write_off', 'write_off_reversal', 'patient_responsibility', 'other_adjustment', 'charge_correction') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION '% entries come from remittances, posted by the daemon; logged in as %', kind_found, session_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT (remitd_login_holds('billing.denial.write') OR remitd_login_holds('billing.payment.write')) THEN
+        RAISE EXCEPTION 'actor % lacks the scope billing.denial.write or billing.payment.write (writing %)', session_user, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER ledger_entries_by_scope AFTER INSERT ON ledger_entries
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_entries_by_scope();
+
 -- Statement trigger: the login holds scope TG_ARGV[0] before the table
--- changes at all.
+-- changes at all. With the arguments (scope, 'daemon') the daemon may make
+-- the change too (it applies the configured approval policy at start);
+-- with (scope, 'or', other) either scope will do.
 CREATE FUNCTION remitd_change_needs_scope() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF remitd_login_holds(TG_ARGV[0]) OR (TG_NARGS > 1 AND TG_ARGV[1] = 'daemon' AND remitd_login_is_daemon()) THEN
+    IF remitd_login_holds(TG_ARGV[0])
+       OR (TG_NARGS > 1 AND TG_ARGV[1] = 'daemon' AND remitd_login_is_daemon())
+       OR (TG_NARGS > 2 AND TG_ARGV[1] = 'or' AND remitd_login_holds(TG_ARGV[2])) THEN
         RETURN NULL;
     END IF;
-    RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user, TG_ARGV[0], TG_TABLE_NAME
+    RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user,
+        TG_ARGV[0] || CASE WHEN TG_NARGS > 2 AND TG_ARGV[1] = 'or' THEN ' or ' || TG_ARGV[2] ELSE '' END, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
+
+-- Write-off requests: a person needs a write-off scope (which one a reason
+-- takes is the workflow's check).
+CREATE TRIGGER writeoffs_need_a_writeoff_scope BEFORE INSERT ON writeoffs
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.denial.write', 'or', 'billing.payment.write');
 
 -- Who may act: only an admin adds people, grants and revokes.
 CREATE TRIGGER actors_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON actors

@@ -294,3 +294,35 @@ async fn the_database_refuses_a_staff_login_what_its_scopes_do_not_allow() {
     let still: String = sqlx::query_scalar("SELECT status FROM writeoffs WHERE id = $1").bind(pending.writeoff_id).fetch_one(&db.pool).await.unwrap();
     assert_eq!(still, "PENDING_APPROVAL");
 }
+
+/// A login without a write-off scope puts nothing in the ledger, and no
+/// person's login posts what only remittances post.
+#[tokio::test]
+async fn the_ledger_takes_from_a_person_only_write_offs_and_only_with_a_scope() {
+    let db = setup().await;
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[])]).await;
+    let pool = clerk.pool().await;
+    let me = &clerk.name;
+    let insert = |kind: &str| {
+        format!("INSERT INTO ledger_entries (claim_id, kind, amount, actor) SELECT id, '{kind}', 1.00, '{me}' FROM claims WHERE claim_id = 'CLM-2001'")
+    };
+    let e = sqlx::query(&insert("write_off")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("actor {me} lacks the scope billing.denial.write or billing.payment.write (writing ledger_entries)")), "{e}");
+    let e = sqlx::query(&insert("payment")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains("payment entries come from remittances, posted by the daemon"), "{e}");
+    let e = sqlx::query(&format!(
+        "INSERT INTO writeoffs (receipt_id, claim_id, amount, bucket, reason, requested_by, status) SELECT 1, id, 1.00, 'insurance', 'bad-debt', '{me}', 'POSTED' FROM claims WHERE claim_id = 'CLM-2001'"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("lacks the scope billing.denial.write or billing.payment.write (changing writeoffs)"), "{e}");
+    pool.close().await;
+    actors::grant(&db.pool, ADMIN, &clerk.name, Scope::DenialWrite).await.unwrap();
+    let pool = clerk.pool().await;
+    let e = sqlx::query(&insert("payment")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains("payment entries come from remittances"), "a write-off scope posts no payment: {e}");
+    pool.close().await;
+}
