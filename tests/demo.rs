@@ -39,6 +39,22 @@ async fn database_exists(name: &str) -> bool {
     exists
 }
 
+/// The demo's people are logins of the whole cluster (ann, sam, sue): two
+/// demos on the test server at once would share the names, so they take
+/// turns.
+static ONE_DEMO_ON_THE_SERVER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn no_demo_logins_left() {
+    let opts = PgConnectOptions::from_str(&server_url()).expect("a postgres URL").database("postgres");
+    let mut conn = opts.connect().await.expect("the test server answers");
+    let left: Vec<String> = sqlx::query_scalar("SELECT rolname::text FROM pg_roles WHERE rolname IN ('ann', 'sam', 'sue') OR rolname LIKE 'remitd\\_demo\\_%'")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    assert!(left.is_empty(), "roles left behind: {left:?}");
+}
+
 fn assert_in(out: &str, needles: &[&str]) {
     for n in needles {
         assert!(out.contains(n), "{n:?} is not in the output:\n{out}");
@@ -47,6 +63,7 @@ fn assert_in(out: &str, needles: &[&str]) {
 
 #[tokio::test]
 async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
+    let _turn = ONE_DEMO_ON_THE_SERVER.lock().await;
     let run = demo().env("DATABASE_URL", server_url()).assert().success();
     let out = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
     assert_in(
@@ -73,6 +90,9 @@ async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
             // The denial, written off with a reason, refused without the scope.
             "OPEN, 600.00 denied [CO-50]",
             "lacks the scope billing.denial.write",
+            // Each person on their own login; the database refuses too.
+            "each step runs as the person it names",
+            "sam tries it in psql on her own login: the database refuses: actor sam lacks the scope",
             "writes it off as non-covered",
             "600.00 POSTED; denial is WRITE_OFF",
             // The payer's reversal reopens it; the corrected claim resolves it.
@@ -98,6 +118,8 @@ async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
     assert!(!database_exists(name).await, "{name} is left behind");
     let folder = word_after(&out, "on drop folder ");
     assert!(!std::path::Path::new(folder).exists(), "{folder} is left behind");
+    assert!(out.contains(&format!("logins and roles {name}_daemon, {name}_owner, {name}_staff, ann, sam, sue dropped")), "{out}");
+    no_demo_logins_left().await;
 }
 
 /// `initdb` as the demo finds it: on PATH, else under /usr/lib/postgresql.
@@ -130,6 +152,7 @@ fn the_demo_starts_a_throwaway_cluster_when_asked_and_removes_it() {
 
 #[tokio::test]
 async fn ctrl_c_still_cleans_up() {
+    let _turn = ONE_DEMO_ON_THE_SERVER.lock().await;
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("remitd"))
         .current_dir(std::env::temp_dir())
         .arg("demo")
@@ -164,6 +187,7 @@ async fn ctrl_c_still_cleans_up() {
     assert!(err.contains("interrupted by Ctrl-C"), "{err}");
     assert!(rest.contains("daemon stopped") && rest.contains(&format!("database {name} dropped")), "{rest}");
     assert!(!database_exists(&name).await, "{name} is left behind");
+    no_demo_logins_left().await;
 }
 
 /// The clean-up holds the demo database's name before `migrate` creates it,

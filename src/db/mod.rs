@@ -103,6 +103,16 @@ pub async fn open(url: &str) -> Result<PgPool, DbError> {
     }
 }
 
+/// `url` with its user replaced by `user`, without a password (the login
+/// proves itself as `pg_hba.conf` says).
+pub fn with_user(url: &str, user: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = rest[..authority_end].rfind('@').map_or(0, |at| at + 1);
+    format!("{}{user}@{}", &url[..start], &rest[host..])
+}
+
 /// `url` with its database part replaced by `name` (query parameters kept).
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -122,6 +132,14 @@ pub fn with_database(url: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_user_of_a_url_is_replaced() {
+        assert_eq!(with_user("postgres://postgres@127.0.0.1:5432/d", "ann"), "postgres://ann@127.0.0.1:5432/d");
+        assert_eq!(with_user("postgres://u:p%40ss@h/d?sslmode=require", "ann"), "postgres://ann@h/d?sslmode=require");
+        assert_eq!(with_user("postgres://h:5432/d", "ann"), "postgres://ann@h:5432/d");
+        assert_eq!(with_user("postgres:///d?host=/run/postgresql", "ann"), "postgres://ann@/d?host=/run/postgresql");
+    }
 
     #[test]
     fn the_database_part_of_a_url_is_replaced() {

@@ -253,6 +253,20 @@ impl DemoDatabase {
         Ok(DemoDatabase { url: crate::db::with_database(&server.url, &name), name, admin })
     }
 
+    /// Drops `roles` (those the demo created), once its database is gone.
+    pub async fn drop_roles(&self, roles: &[String]) -> anyhow::Result<()> {
+        let mut conn = self.admin.connect().await.context("cannot reach PostgreSQL to drop the demo's logins")?;
+        // People and the daemon first: the owner and staff groups go last.
+        for role in roles.iter().rev() {
+            sqlx::query(&format!("DROP ROLE IF EXISTS \"{}\"", role.replace('"', "\"\"")))
+                .execute(&mut conn)
+                .await
+                .with_context(|| format!("cannot drop role {role}"))?;
+        }
+        let _ = conn.close().await;
+        Ok(())
+    }
+
     /// Drops the database, ending any session still on it. Returns whether
     /// there was one to drop: the clean-up holds the name before `migrate`
     /// creates it, so a failure early on leaves nothing behind.

@@ -10,6 +10,7 @@
 //!
 //! - [`database`]: finding a server; the demo's own database.
 //! - [`daemon`]: the in-process daemon and dropping files into it.
+//! - [`people`]: the daemon's and each person's own login.
 //! - [`story`]: the steps, in order.
 //! - [`show`]: printing amounts and claims.
 //! - [`samples`]: the sample files, built into the binary.
@@ -35,6 +36,7 @@ macro_rules! say_part {
 
 pub mod daemon;
 pub mod database;
+pub mod people;
 pub mod samples;
 pub mod show;
 pub mod story;
@@ -61,8 +63,11 @@ struct Held {
     cluster: Option<Cluster>,
     database: Option<DemoDatabase>,
     pool: Option<PgPool>,
+    /// Roles created for the demo's logins, dropped after the database.
+    roles: Vec<String>,
     folder: Option<tempfile::TempDir>,
     daemon: Option<Arc<Daemon>>,
+    logins: Option<Arc<people::Logins>>,
     story: Option<AbortHandle>,
 }
 
@@ -153,11 +158,14 @@ async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
     held.pool = Some(pool.clone());
     say!("  created database {} and applied the schema ({} migrations)", db.name, crate::db::MIGRATOR.iter().count());
     let held_back = story::prepare(&pool).await?;
+    let logins = people::sign_in(&db, &pool, &story::PEOPLE, &mut held.roles).await?.map(Arc::new);
+    held.logins = logins.clone();
 
     say!();
     say!("Daemon");
     let folder = held.folder.insert(tempfile::Builder::new().prefix("remitd-demo.").tempdir().context("cannot create a temporary drop folder")?);
-    let daemon = Arc::new(Daemon::start(&db.url, folder.path())?);
+    let daemon_url = logins.as_ref().map_or(db.url.clone(), |l| l.daemon_url.clone());
+    let daemon = Arc::new(Daemon::start(&daemon_url, folder.path())?);
     held.daemon = Some(daemon.clone());
     say!("  running in this process, as `remitd run` would, on drop folder {}", folder.path().display());
     say!("  (inbox/, archive/, error/; files are taken when renamed into inbox/)");
@@ -165,7 +173,7 @@ async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
     say!("  GET http://{}/readyz: {ready}", daemon.http);
 
     let categories = crate::posting::load_categories(&pool).await?;
-    let demo = Demo { pool, daemon, categories, held_back };
+    let demo = Demo { pool, daemon, categories, held_back, logins };
     // A task of its own, so that a step that panics still leads to the clean-up.
     let story = tokio::spawn(async move {
         for (i, (title, step)) in STEPS.iter().enumerate() {
@@ -206,6 +214,9 @@ impl Held {
                 Err(e) => problems.push(e.context("stopping the daemon")),
             }
         }
+        if let Some(logins) = self.logins.take() {
+            logins.close().await;
+        }
         if let Some(pool) = self.pool.take() {
             pool.close().await;
         }
@@ -213,6 +224,12 @@ impl Held {
             match db.drop_database().await {
                 Ok(true) => say!("  database {} dropped", db.name),
                 Ok(false) => say!("  database {} was never created", db.name),
+                Err(e) => problems.push(e),
+            }
+            let roles = std::mem::take(&mut self.roles);
+            match db.drop_roles(&roles).await {
+                Ok(()) if roles.is_empty() => {}
+                Ok(()) => say!("  logins and roles {} dropped", roles.join(", ")),
                 Err(e) => problems.push(e),
             }
         }

@@ -35,6 +35,8 @@ const BILLER: &str = "ann";
 const SUPERVISOR: &str = "sam";
 /// The billing manager, who runs the small-balance sweep.
 const MANAGER: &str = "sue";
+/// Everyone who acts in the story.
+pub const PEOPLE: [&str; 3] = [BILLER, SUPERVISOR, MANAGER];
 
 /// What every step works with.
 pub struct Demo {
@@ -43,6 +45,15 @@ pub struct Demo {
     pub categories: CarcCategories,
     /// The claims CSV row(s) of [`HELD_BACK`], imported in the unmatched step.
     pub held_back: Vec<ImportClaim>,
+    /// Each person's own login, when the server allows them.
+    pub logins: Option<std::sync::Arc<super::people::Logins>>,
+}
+
+impl Demo {
+    /// The connection `person` acts on: their own login, or the owner's.
+    fn as_person(&self, person: &str) -> &PgPool {
+        self.logins.as_ref().and_then(|l| l.pool(person)).unwrap_or(&self.pool)
+    }
 }
 
 pub type StepFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
@@ -245,11 +256,26 @@ fn denial_written_off(demo: &Demo) -> StepFuture<'_> {
 
         let request =
             |actor| writeoff::Request { denial_id: d.id, reason: "non-covered", note: Some("payer upheld medical necessity denial"), amount: None, actor };
-        match writeoff::write_off(&demo.pool, request(SUPERVISOR)).await {
+        match writeoff::write_off(demo.as_person(SUPERVISOR), request(SUPERVISOR)).await {
             Err(e) => say!("  {SUPERVISOR} tries to write it off: refused: {e}"),
             Ok(o) => bail!("{SUPERVISOR} wrote off denial #{} without the scope: {o:?}", d.id),
         }
-        let out = writeoff::write_off(&demo.pool, request(BILLER)).await?;
+        if let Some(own) = demo.logins.as_ref().and_then(|l| l.pool(SUPERVISOR)) {
+            let direct = sqlx::query(
+                "INSERT INTO ledger_entries (claim_id, kind, amount, actor) SELECT claim_id, 'write_off', amount, session_user FROM denials WHERE id = $1",
+            )
+            .bind(d.id)
+            .execute(own)
+            .await;
+            match direct {
+                Err(e) => say!(
+                    "  {SUPERVISOR} tries it in psql on her own login: the database refuses: {}",
+                    e.as_database_error().map_or(e.to_string(), |d| d.message().to_string())
+                ),
+                Ok(_) => bail!("the database let {SUPERVISOR} write a ledger entry without the scope"),
+            }
+        }
+        let out = writeoff::write_off(demo.as_person(BILLER), request(BILLER)).await?;
         say!(
             "  {BILLER} writes it off as non-covered: write-off #{}, receipt #{}, {} {}; denial is {}",
             out.writeoff_id,
@@ -321,7 +347,7 @@ fn small_balance_sweep(demo: &Demo) -> StepFuture<'_> {
             bail!("the sweep preview found no small balance");
         }
         say!("  $ remitd sweep --post ... --actor {MANAGER}");
-        let posted = crate::sweep::post(&demo.pool, &p, MANAGER).await?;
+        let posted = crate::sweep::post(demo.as_person(MANAGER), &p, MANAGER).await?;
         say!(
             "    run #{}, receipt #{}: {} written off, TOTALS {}; {} left on the out-of-range report",
             posted.run.unwrap_or_default(),
@@ -330,7 +356,7 @@ fn small_balance_sweep(demo: &Demo) -> StepFuture<'_> {
             report::dollars(posted.total(Section::WrittenOff)),
             count(posted.count(Section::OutOfRange), "balance")
         );
-        let again = crate::sweep::post(&demo.pool, &p, MANAGER).await?;
+        let again = crate::sweep::post(demo.as_person(MANAGER), &p, MANAGER).await?;
         say!("  posted again with the same parameters: {} written off, nothing recorded", again.count(Section::WrittenOff));
         let first = posted.section(Section::WrittenOff).next().map(|l| l.claim_id.clone()).unwrap_or_default();
         show::claims(&demo.pool, &[first.as_str()]).await?;
