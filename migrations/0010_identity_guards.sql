@@ -62,9 +62,10 @@ CREATE TRIGGER sweep_runs_name_the_login AFTER INSERT ON sweep_runs
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_rows_name_the_login('actor');
 
 -- What a person's login may put in the ledger: write-offs and what moves
--- with them (their reversals, the PR moves, charge corrections), and only
--- holding a write-off scope. Payments, adjustments, denials and payer
--- reversals come from remittances: the daemon's (or the owner's) alone.
+-- with them (their undoing, the PR moves, charge corrections), and only
+-- holding a write-off scope (or the approver's, posting what she
+-- approved). Payments, adjustments, denials and payer reversals come from
+-- remittances: the daemon's (or the owner's) alone.
 CREATE FUNCTION remitd_entries_by_scope() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -73,20 +74,36 @@ BEGIN
     IF remitd_login_is_owner() OR remitd_login_is_daemon() THEN
         RETURN NULL;
     END IF;
-    SELECT kind INTO kind_found FROM new_rows
-    WHERE kind NOT IN ('write_off', 'write_off_reversal', 'patient_responsibility', 'other_adjustment', 'charge_correction') LIMIT 1;
+    SELECT n.kind INTO kind_found FROM new_rows n
+    WHERE n.kind NOT IN ('write_off', 'write_off_reversal', 'patient_responsibility', 'other_adjustment', 'charge_correction')
+      -- an undo reverses a write-off's own entries
+      AND NOT (n.kind = 'reversal' AND EXISTS (SELECT 1 FROM ledger_entries r WHERE r.id = n.reverses_entry_id AND r.writeoff_id IS NOT NULL))
+    LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION '% entries come from remittances, posted by the daemon; logged in as %', kind_found, session_user
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF NOT (remitd_login_holds('billing.denial.write') OR remitd_login_holds('billing.payment.write')) THEN
+    -- (An approver posts the write-offs she approves.)
+    IF NOT (remitd_login_holds('billing.denial.write') OR remitd_login_holds('billing.payment.write')
+            OR remitd_login_holds('billing.writeoff.approve')) THEN
         RAISE EXCEPTION 'actor % lacks the scope billing.denial.write or billing.payment.write (writing %)', session_user, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- A write-off's entries come with a posted write-off, and add up to no
+    -- more than it: nobody writes money off beside the workflow.
+    PERFORM 1 FROM new_rows n LEFT JOIN writeoffs w ON w.id = n.writeoff_id
+    WHERE n.kind IN ('write_off', 'patient_responsibility', 'other_adjustment')
+      AND (w.id IS NULL OR w.status <> 'POSTED'
+           OR (SELECT sum(e.amount) FROM ledger_entries e WHERE e.writeoff_id = w.id AND e.kind IN ('write_off', 'other_adjustment')) > w.amount);
+    IF FOUND THEN
+        RAISE EXCEPTION 'a write-off entry comes only with a posted write-off of that amount (logged in as %)', session_user
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER ledger_entries_by_scope AFTER INSERT ON ledger_entries
+-- (Named to fire after the name check: statement triggers fire in name order.)
+CREATE TRIGGER ledger_entries_only_writeoffs_by_scope AFTER INSERT ON ledger_entries
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_entries_by_scope();
 
 -- Statement trigger: the login holds scope TG_ARGV[0] before the table
@@ -106,6 +123,68 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
+
+-- A person's write-off starts as a request (PENDING_APPROVAL); the
+-- workflow posts it, under the approval gate below.
+CREATE FUNCTION remitd_writeoffs_start_as_requests() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF remitd_login_is_owner() OR remitd_login_is_daemon() THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM new_rows WHERE status <> 'PENDING_APPROVAL';
+    IF FOUND THEN
+        RAISE EXCEPTION 'a write-off starts as a request (PENDING_APPROVAL); logged in as %', session_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER writeoffs_start_as_requests AFTER INSERT ON writeoffs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_writeoffs_start_as_requests();
+
+-- The approval gate, for a person posting their own request in the
+-- transaction that made it: under `all` every manual write-off waits;
+-- under `above:AMOUNT` what is written off or requested on the denial (for
+-- a PR write-off, on the claim) counts together. A sweep run is not gated,
+-- and needs the approver's scope.
+CREATE FUNCTION remitd_self_posting_gated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    policy text;
+    id_found bigint;
+BEGIN
+    IF remitd_login_is_owner() OR remitd_login_is_daemon() THEN
+        RETURN NULL;
+    END IF;
+    SELECT value INTO policy FROM settings WHERE key = 'writeoff.approval';
+    PERFORM 1 FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN writeoff_receipts r ON r.id = n.receipt_id
+    WHERE o.status = 'PENDING_APPROVAL' AND n.status = 'POSTED' AND o.requested_at = now() AND r.kind = 'sweep';
+    IF FOUND AND NOT remitd_login_holds('billing.writeoff.approve') THEN
+        RAISE EXCEPTION 'actor % lacks the scope billing.writeoff.approve (posting a sweep)', session_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT n.id INTO id_found
+    FROM new_rows n JOIN old_rows o ON o.id = n.id JOIN writeoff_receipts r ON r.id = n.receipt_id
+    WHERE o.status = 'PENDING_APPROVAL' AND n.status = 'POSTED' AND o.requested_at = now() AND r.kind <> 'sweep'
+      AND (policy = 'all'
+           OR (policy LIKE 'above:%' AND (
+                SELECT sum(w.amount) FROM writeoffs w
+                WHERE w.status IN ('POSTED', 'PENDING_APPROVAL')
+                  AND CASE WHEN n.denial_id IS NOT NULL THEN w.denial_id = n.denial_id
+                           ELSE w.claim_id = n.claim_id AND EXISTS (SELECT 1 FROM writeoff_parts p WHERE p.writeoff_id = w.id) END
+              ) > substr(policy, 7)::numeric))
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'write-off #% waits for approval under the policy %: an approver posts it', id_found, policy
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER writeoffs_self_posting_gated AFTER UPDATE ON writeoffs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_self_posting_gated();
 
 -- Write-off requests: a person needs a write-off scope (which one a reason
 -- takes is the workflow's check).

@@ -326,3 +326,112 @@ async fn the_ledger_takes_from_a_person_only_write_offs_and_only_with_a_scope() 
     assert!(e.contains("payment entries come from remittances"), "a write-off scope posts no payment: {e}");
     pool.close().await;
 }
+
+/// A person with the write-off scope, in `psql`, cannot go around the
+/// workflow: a write-off starts as a request, posting one's own request
+/// passes the approval gate, and ledger entries come only with a posted
+/// write-off of that amount.
+#[tokio::test]
+async fn the_approval_gate_holds_in_psql_too() {
+    let db = setup().await;
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[Scope::DenialWrite])]).await;
+    writeoff::set_approval_policy(&db.pool, "sam", Approval::parse("above:100").unwrap()).await.unwrap();
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    let pool = clerk.pool().await;
+    let me = clerk.name.clone();
+    let small = Request { denial_id: d.id, reason: "bad-debt", note: None, amount: Some(common::dec("50.00")), actor: &me };
+    let posted = writeoff::write_off(&pool, small).await.unwrap();
+    assert_eq!(posted.status.as_str(), "POSTED", "under the limit, the workflow posts it");
+
+    let refused = |e: sqlx::Error| e.as_database_error().map(|d| (d.code().map(|c| c.into_owned()), d.message().to_string())).unwrap();
+    let entry = |writeoff: &str| {
+        format!("INSERT INTO ledger_entries (claim_id, kind, amount, actor, writeoff_id) SELECT claim_id, 'write_off', 10.00, session_user, {writeoff} FROM denials WHERE id = {}", d.id)
+    };
+    let (code, e) = refused(sqlx::query(&entry("NULL")).execute(&pool).await.unwrap_err());
+    assert_eq!(code.as_deref(), Some("42501"));
+    assert!(e.starts_with("a write-off entry comes only with a posted write-off of that amount"), "{e}");
+    let (_, e) = refused(sqlx::query(&entry(&posted.writeoff_id.to_string())).execute(&pool).await.unwrap_err());
+    assert!(e.starts_with("a write-off entry comes only with a posted write-off of that amount"), "a second 10.00 on a 50.00 write-off: {e}");
+
+    let mut tx = pool.begin().await.unwrap();
+    let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let insert = |receipt: i64, status: &str| {
+        format!(
+            "INSERT INTO writeoffs (receipt_id, denial_id, claim_id, amount, bucket, reason, requested_by, status)
+             SELECT {receipt}, id, claim_id, 200.00, 'insurance', 'bad-debt', session_user, '{status}' FROM denials WHERE id = {} RETURNING id",
+            d.id
+        )
+    };
+    let (_, e) = refused(sqlx::query_scalar::<_, i64>(&insert(receipt, "POSTED")).fetch_one(&mut *tx).await.unwrap_err());
+    assert!(e.starts_with("a write-off starts as a request"), "{e}");
+    tx.rollback().await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar(&insert(receipt, "PENDING_APPROVAL")).fetch_one(&mut *tx).await.unwrap_or_else(|e| panic!("{e}"));
+    let (_, e) = refused(
+        sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap_err(),
+    );
+    assert_eq!(e, format!("write-off #{id} waits for approval under the policy above:100: an approver posts it"));
+    tx.rollback().await.unwrap();
+    pool.close().await;
+}
+
+/// The everyday workflows still work for a person on their own login,
+/// through every guard: a PR write-off and its undo, a denial write-off
+/// and its undo, an appeal.
+#[tokio::test]
+async fn a_person_on_their_own_login_works_the_everyday_workflows() {
+    let db = setup().await;
+    ingest(&db.pool, &sample("valid/paid-claims.835")).await;
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[Scope::DenialWrite, Scope::PaymentWrite])]).await;
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &clerk.url).env_remove("REMITD_ACTOR").args(args).output().unwrap();
+        assert!(out.status.success(), "remitd {args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    };
+    let pr = cli(&["pr-writeoff", "CLM-1002", "--line", "1", "--carc", "1=10.00", "--reason", "patient-uncollectable"]);
+    assert!(pr.contains("posted"), "{pr}");
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    cli(&["denial", "appeal", &d.id.to_string()]);
+    cli(&["denial", "withdraw-appeal", &d.id.to_string()]);
+    cli(&["denial", "writeoff", &d.id.to_string(), "--reason", "bad-debt", "--amount", "20"]);
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM writeoffs ORDER BY id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        cli(&["writeoff", "undo", &id.to_string(), "--reason", "entered in error"]);
+    }
+    let actors: Vec<String> = sqlx::query_scalar("SELECT DISTINCT actor FROM audit_log WHERE action LIKE 'writeoff%' OR action LIKE 'denial_appeal%'")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(actors, std::slice::from_ref(&clerk.name));
+
+    // Under `all`, a supervisor on her own login approves; the clerk then
+    // reopens by hand and writes off in bulk.
+    let boss = db.login_role("boss").await;
+    db.people(&[(&boss.name, &[Scope::WriteoffApprove])]).await;
+    let as_boss = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &boss.url).env_remove("REMITD_ACTOR").args(args).output().unwrap();
+        assert!(out.status.success(), "remitd {args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    };
+    as_boss(&["writeoff", "policy", "--approval", "all"]);
+    let waiting = cli(&["denial", "writeoff", &d.id.to_string(), "--reason", "bad-debt"]);
+    assert!(waiting.contains("pending approval"), "{waiting}");
+    let id: i64 = sqlx::query_scalar("SELECT max(id) FROM writeoffs").fetch_one(&db.pool).await.unwrap();
+    let approved = as_boss(&["writeoff", "approve", &id.to_string()]);
+    assert!(approved.contains("posted"), "{approved}");
+    cli(&["denial", "reopen", &d.id.to_string()]);
+    as_boss(&["writeoff", "policy", "--approval", "off"]);
+    let bulk = cli(&["denial", "bulk-writeoff", "--reason", "bad-debt", "--claim", "CLM-2001"]);
+    assert!(bulk.contains("1 of 1 written off"), "{bulk}");
+    common::assert_balances_add_up(&db.pool).await;
+}
