@@ -108,26 +108,26 @@ CREATE TRIGGER ledger_entries_only_writeoffs_by_scope AFTER INSERT ON ledger_ent
 
 -- Statement trigger: the login holds scope TG_ARGV[0] before the table
 -- changes at all. With the arguments (scope, 'daemon') the daemon may make
--- the change too (it applies the configured approval policy at start);
--- with (scope, 'or', other) either scope will do.
+-- the change too (it applies the configured approval policy at start).
 CREATE FUNCTION remitd_change_needs_scope() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF remitd_login_holds(TG_ARGV[0])
-       OR (TG_NARGS > 1 AND TG_ARGV[1] = 'daemon' AND remitd_login_is_daemon())
-       OR (TG_NARGS > 2 AND TG_ARGV[1] = 'or' AND remitd_login_holds(TG_ARGV[2])) THEN
+    IF remitd_login_holds(TG_ARGV[0]) OR (TG_NARGS > 1 AND TG_ARGV[1] = 'daemon' AND remitd_login_is_daemon()) THEN
         RETURN NULL;
     END IF;
-    RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user,
-        TG_ARGV[0] || CASE WHEN TG_NARGS > 2 AND TG_ARGV[1] = 'or' THEN ' or ' || TG_ARGV[2] ELSE '' END, TG_TABLE_NAME
+    RAISE EXCEPTION 'actor % lacks the scope % (changing %)', session_user, TG_ARGV[0], TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
 
--- A person's write-off starts as a request (PENDING_APPROVAL); the
--- workflow posts it, under the approval gate below.
+-- A person's write-off starts as a request (PENDING_APPROVAL), which the
+-- workflow posts under the approval gate below, and takes the scope its
+-- kind takes: a contractual or patient-responsibility write-off
+-- billing.payment.write, any other billing.denial.write.
 CREATE FUNCTION remitd_writeoffs_start_as_requests() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    needed text;
 BEGIN
     IF remitd_login_is_owner() OR remitd_login_is_daemon() THEN
         RETURN NULL;
@@ -135,6 +135,16 @@ BEGIN
     PERFORM 1 FROM new_rows WHERE status <> 'PENDING_APPROVAL';
     IF FOUND THEN
         RAISE EXCEPTION 'a write-off starts as a request (PENDING_APPROVAL); logged in as %', session_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT x.scope INTO needed
+    FROM (SELECT CASE WHEN n.reason = 'contractual' OR r.kind = 'patient_responsibility' THEN 'billing.payment.write'
+                      ELSE 'billing.denial.write' END AS scope
+          FROM new_rows n JOIN writeoff_receipts r ON r.id = n.receipt_id) x
+    WHERE NOT remitd_login_holds(x.scope)
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'actor % lacks the scope % (changing writeoffs)', session_user, needed
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
@@ -185,11 +195,6 @@ $$;
 CREATE TRIGGER writeoffs_self_posting_gated AFTER UPDATE ON writeoffs
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION remitd_self_posting_gated();
-
--- Write-off requests: a person needs a write-off scope (which one a reason
--- takes is the workflow's check).
-CREATE TRIGGER writeoffs_need_a_writeoff_scope BEFORE INSERT ON writeoffs
-    FOR EACH STATEMENT EXECUTE FUNCTION remitd_change_needs_scope('billing.denial.write', 'or', 'billing.payment.write');
 
 -- Who may act: only an admin adds people, grants and revokes.
 CREATE TRIGGER actors_change_needs_admin BEFORE INSERT OR UPDATE OR DELETE ON actors

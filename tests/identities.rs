@@ -311,19 +311,23 @@ async fn the_ledger_takes_from_a_person_only_write_offs_and_only_with_a_scope() 
     assert!(e.contains(&format!("actor {me} lacks the scope billing.denial.write or billing.payment.write (writing ledger_entries)")), "{e}");
     let e = sqlx::query(&insert("payment")).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains("payment entries come from remittances, posted by the daemon"), "{e}");
-    let e = sqlx::query(&format!(
-        "INSERT INTO writeoffs (receipt_id, claim_id, amount, bucket, reason, requested_by, status) SELECT 1, id, 1.00, 'insurance', 'bad-debt', '{me}', 'POSTED' FROM claims WHERE claim_id = 'CLM-2001'"
-    ))
-    .execute(&pool)
-    .await
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("lacks the scope billing.denial.write or billing.payment.write (changing writeoffs)"), "{e}");
+    let request = |reason: &str| {
+        format!(
+            "WITH r AS (INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, '{reason}') RETURNING id)
+             INSERT INTO writeoffs (receipt_id, claim_id, amount, bucket, reason, requested_by, status)
+             SELECT r.id, c.id, 1.00, 'insurance', '{reason}', session_user, 'PENDING_APPROVAL' FROM r, claims c WHERE c.claim_id = 'CLM-2001'"
+        )
+    };
+    let e = sqlx::query(&request("bad-debt")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("actor {me} lacks the scope billing.denial.write (changing writeoffs)")), "{e}");
     pool.close().await;
     actors::grant(&db.pool, ADMIN, &clerk.name, Scope::DenialWrite).await.unwrap();
     let pool = clerk.pool().await;
     let e = sqlx::query(&insert("payment")).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains("payment entries come from remittances"), "a write-off scope posts no payment: {e}");
+    let e = sqlx::query(&request("contractual")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("actor {me} lacks the scope billing.payment.write (changing writeoffs)")), "contractual takes payment.write: {e}");
+    sqlx::query(&request("bad-debt")).execute(&pool).await.expect("a request with the right scope");
     pool.close().await;
 }
 
