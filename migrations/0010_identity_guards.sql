@@ -123,7 +123,8 @@ $$;
 -- A person's write-off starts as a request (PENDING_APPROVAL), which the
 -- workflow posts under the approval gate below, and takes the scope its
 -- kind takes: a contractual or patient-responsibility write-off
--- billing.payment.write, any other billing.denial.write.
+-- billing.payment.write, any other billing.denial.write. On a denial, the
+-- requests never add up to more than was denied.
 CREATE FUNCTION remitd_writeoffs_start_as_requests() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -146,6 +147,15 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'actor % lacks the scope % (changing writeoffs)', session_user, needed
             USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- Never more than was denied, and nothing on a denial the payer resolved.
+    PERFORM 1 FROM (SELECT DISTINCT denial_id FROM new_rows WHERE denial_id IS NOT NULL) n
+    JOIN denials d ON d.id = n.denial_id
+    WHERE d.status = 'RESOLVED'
+       OR (SELECT sum(x.amount) FROM writeoffs x WHERE x.denial_id = d.id AND x.status IN ('POSTED', 'PENDING_APPROVAL')) > d.amount;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a write-off takes no more than what remains of its denial (logged in as %)', session_user
+            USING ERRCODE = 'check_violation';
     END IF;
     RETURN NULL;
 END

@@ -328,6 +328,12 @@ async fn the_ledger_takes_from_a_person_only_write_offs_and_only_with_a_scope() 
     let e = sqlx::query(&request("contractual")).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains(&format!("actor {me} lacks the scope billing.payment.write (changing writeoffs)")), "contractual takes payment.write: {e}");
     sqlx::query(&request("bad-debt")).execute(&pool).await.expect("a request with the right scope");
+    let over = "WITH r AS (INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id)
+                INSERT INTO writeoffs (receipt_id, denial_id, claim_id, amount, bucket, reason, requested_by, status)
+                SELECT r.id, d.id, d.claim_id, d.amount + 0.01, 'insurance', 'bad-debt', session_user, 'PENDING_APPROVAL'
+                FROM r, denials d JOIN claims c ON c.id = d.claim_id WHERE c.claim_id = 'CLM-2001'";
+    let e = sqlx::query(over).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains("a write-off takes no more than what remains of its denial"), "{e}");
     pool.close().await;
 }
 
