@@ -445,3 +445,19 @@ async fn a_person_on_their_own_login_works_the_everyday_workflows() {
     assert!(bulk.contains("1 of 1 written off"), "{bulk}");
     common::assert_balances_add_up(&db.pool).await;
 }
+
+/// Undoing takes the scope posting took: a PR write-off is undone with
+/// billing.payment.write, not with billing.denial.write.
+#[tokio::test]
+async fn undoing_a_pr_write_off_takes_the_scope_that_posted_it() {
+    let db = setup().await;
+    ingest(&db.pool, &sample("valid/paid-claims.835")).await;
+    db.people(&[("dee", &[Scope::DenialWrite]), ("pam", &[Scope::PaymentWrite])]).await;
+    let amounts = std::collections::BTreeMap::from([("1".to_string(), common::dec("10.00"))]);
+    let req =
+        remitd::writeoff::patient::PrRequest { claim_id: "CLM-1002", line: Some(1), amounts, reason: "patient-uncollectable", actor: "pam", preview: false };
+    let posted = remitd::writeoff::patient::pr_writeoff(&db.pool, req).await.unwrap().writeoff.expect("posted");
+    let e = writeoff::undo(&db.pool, posted.writeoff_id, "dee", "wrong claim").await.unwrap_err();
+    assert!(matches!(&e, ActionError::Forbidden { scope, .. } if scope == "billing.payment.write"), "{e}");
+    assert_eq!(writeoff::undo(&db.pool, posted.writeoff_id, "pam", "wrong claim").await.unwrap(), common::dec("10.00"));
+}

@@ -56,6 +56,8 @@ async fn the_daemon_posts_as_system_but_can_change_no_table_and_write_nothing_of
     }
     let e = sqlx::query("INSERT INTO audit_log (actor, action) VALUES ('ann', 'approval_policy_set')").execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains("naming ann as its actor is refused"), "{e}");
+    let e = sqlx::query("INSERT INTO actor_scopes (actor, scope) VALUES ('system', 'billing.denial.write')").execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains(&format!("actor {} lacks the scope remitd.admin", daemon.name)), "the daemon grants nothing: {e}");
     pool.close().await;
 
     // It posts remittances, as system.
