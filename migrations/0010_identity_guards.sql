@@ -89,14 +89,17 @@ BEGIN
         RAISE EXCEPTION 'actor % lacks the scope billing.denial.write or billing.payment.write (writing %)', session_user, TG_TABLE_NAME
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    -- A write-off's entries come with a posted write-off, and add up to no
-    -- more than it: nobody writes money off beside the workflow.
+    -- A write-off's entries come with a posted write-off whose posting is
+    -- in the audit log already, and add up to no more than it: nobody
+    -- writes money off beside the workflow, or without a trace.
     PERFORM 1 FROM new_rows n LEFT JOIN writeoffs w ON w.id = n.writeoff_id
     WHERE n.kind IN ('write_off', 'patient_responsibility', 'other_adjustment')
       AND (w.id IS NULL OR w.status <> 'POSTED'
+           OR NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.writeoff_id = w.id
+                          AND a.action IN ('writeoff_posted', 'writeoff_approved', 'pr_writeoff_posted'))
            OR (SELECT sum(e.amount) FROM ledger_entries e WHERE e.writeoff_id = w.id AND e.kind IN ('write_off', 'other_adjustment')) > w.amount);
     IF FOUND THEN
-        RAISE EXCEPTION 'a write-off entry comes only with a posted write-off of that amount (logged in as %)', session_user
+        RAISE EXCEPTION 'a write-off entry comes only with a posted, audited write-off of that amount (logged in as %)', session_user
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;

@@ -92,7 +92,7 @@ async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
             "lacks the scope billing.denial.write",
             // Each person on their own login; the database refuses too.
             "each step runs as the person it names",
-            "sam tries it in psql on her own login: the database refuses: a write-off entry comes only with a posted write-off",
+            "sam tries it in psql on her own login: the database refuses: a write-off entry comes only with a posted, audited write-off",
             "writes it off as non-covered",
             "600.00 POSTED; denial is WRITE_OFF",
             // The payer's reversal reopens it; the corrected claim resolves it.

@@ -360,9 +360,9 @@ async fn the_approval_gate_holds_in_psql_too() {
     };
     let (code, e) = refused(sqlx::query(&entry("NULL")).execute(&pool).await.unwrap_err());
     assert_eq!(code.as_deref(), Some("42501"));
-    assert!(e.starts_with("a write-off entry comes only with a posted write-off of that amount"), "{e}");
+    assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off of that amount"), "{e}");
     let (_, e) = refused(sqlx::query(&entry(&posted.writeoff_id.to_string())).execute(&pool).await.unwrap_err());
-    assert!(e.starts_with("a write-off entry comes only with a posted write-off of that amount"), "a second 10.00 on a 50.00 write-off: {e}");
+    assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off of that amount"), "a second 10.00 on a 50.00 write-off: {e}");
 
     let mut tx = pool.begin().await.unwrap();
     let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
@@ -389,6 +389,27 @@ async fn the_approval_gate_holds_in_psql_too() {
         sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap_err(),
     );
     assert_eq!(e, format!("write-off #{id} waits for approval under the policy above:100: an approver posts it"));
+    tx.rollback().await.unwrap();
+
+    // Under the limit the gate lets a person post her own 20.00 by hand, but
+    // its entry goes in only after its audit row.
+    let mut tx = pool.begin().await.unwrap();
+    let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar(&insert(receipt, "PENDING_APPROVAL").replace("200.00", "20.00")).fetch_one(&mut *tx).await.unwrap();
+    sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap();
+    let entry = entry(&id.to_string()).replace("10.00", "20.00");
+    sqlx::query("SAVEPOINT before_entry").execute(&mut *tx).await.unwrap();
+    let (_, e) = refused(sqlx::query(&entry).execute(&mut *tx).await.unwrap_err());
+    assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off"), "no audit row yet: {e}");
+    sqlx::query("ROLLBACK TO SAVEPOINT before_entry").execute(&mut *tx).await.unwrap();
+    sqlx::query(&format!("INSERT INTO audit_log (actor, action, writeoff_id, amount) VALUES (session_user, 'writeoff_posted', {id}, 20.00)"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(&entry).execute(&mut *tx).await.expect("audited, within the gate and the denial: the database takes it");
     tx.rollback().await.unwrap();
     pool.close().await;
 }

@@ -149,8 +149,8 @@ pub async fn write_off(conn: &mut PgConnection, run: i64, receipt: i64, actor: &
     let denials: Vec<i64> = made.iter().filter_map(|w| w.denial_id).collect();
     // Inserted waiting, posted in the same transaction by the one routine
     // every write-off posts through; the sweep's parameters are its approval.
-    post(conn, Selection::Receipt(receipt), actor, Some(actor)).await?;
     audit::record_writeoffs(conn, &ids, actor, "writeoff_posted", serde_json::json!({ "sweep_run": run })).await?;
+    post(conn, Selection::Receipt(receipt), actor, Some(actor)).await?;
     crate::denials::close_written_off(conn, &denials).await?;
     Ok(ids.len())
 }

@@ -152,8 +152,10 @@ async fn write_off_in(db: &mut PgConnection, d: &Locked, req: &Request<'_>, rece
         audit(db, req.actor, "writeoff_requested", fields).await?;
         WriteoffStatus::PendingApproval
     } else {
-        money::post(db, Selection::One(writeoff_id), req.actor, None).await?;
+        // The audit row first: the database takes a person's write-off
+        // entries only once their audit row is there.
         audit(db, req.actor, "writeoff_posted", fields).await?;
+        money::post(db, Selection::One(writeoff_id), req.actor, None).await?;
         WriteoffStatus::Posted
     };
     let denial_status = denials::settle_status(db, d.id).await?;
@@ -252,8 +254,8 @@ async fn decide_in(db: &mut PgConnection, writeoff_id: i64, actor: &str, approve
                 w.id
             )));
         }
-        money::post(db, Selection::One(w.id), actor, Some(actor)).await?;
         audit(db, actor, "writeoff_approved", fields).await?;
+        money::post(db, Selection::One(w.id), actor, Some(actor)).await?;
         WriteoffStatus::Posted
     } else {
         money::withdraw(db, &[w.id], WriteoffStatus::Rejected, actor).await?;

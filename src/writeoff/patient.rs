@@ -235,8 +235,8 @@ pub async fn pr_writeoff(pool: &PgPool, req: PrRequest<'_>) -> Result<PrOutcome,
         audit(&mut db, req.actor, "pr_writeoff_requested", fields).await?;
         WriteoffStatus::PendingApproval
     } else {
-        money::post(&mut db, Selection::One(writeoff_id), req.actor, None).await?;
         audit(&mut db, req.actor, "pr_writeoff_posted", fields).await?;
+        money::post(&mut db, Selection::One(writeoff_id), req.actor, None).await?;
         WriteoffStatus::Posted
     };
     db.commit().await?;
