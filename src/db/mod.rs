@@ -87,6 +87,8 @@ pub async fn open(url: &str) -> Result<PgPool, DbError> {
         Err(DbError::Connect(e)) if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "3D000") => return migrate(url).await,
         Err(e) => return Err(e),
     };
+    // What `remitd_login_is_owner()` says, asked directly: before the first
+    // migration that function does not exist yet.
     let owner: bool = sqlx::query_scalar("SELECT pg_has_role(session_user, d.datdba, 'MEMBER') FROM pg_database d WHERE d.datname = current_database()")
         .fetch_one(&pool)
         .await
