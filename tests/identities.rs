@@ -40,6 +40,20 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// What a person could type in `psql`: a receipt and, in one statement, a
+/// write-off of `amount` (an SQL expression over `d`, the denial) in
+/// `status` on CLM-2001, on its denial or (`on_denial` false) on the claim.
+/// Returns the write-off's id.
+fn write_off_by_hand(on_denial: bool, amount: &str, reason: &str, status: &str) -> String {
+    let denial = if on_denial { "d.id" } else { "NULL" };
+    format!(
+        "WITH r AS (INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, '{reason}') RETURNING id)
+         INSERT INTO writeoffs (receipt_id, denial_id, claim_id, amount, bucket, reason, requested_by, status)
+         SELECT r.id, {denial}, c.id, {amount}, 'insurance', '{reason}', session_user, '{status}'
+         FROM r, claims c JOIN denials d ON d.claim_id = c.id WHERE c.claim_id = 'CLM-2001' RETURNING id"
+    )
+}
+
 async fn scopes_of(db: &TestDb, name: &str) -> Vec<String> {
     actors::list(&db.pool).await.unwrap().into_iter().find(|(n, _)| n == name).map(|(_, s)| s).unwrap_or_default()
 }
@@ -311,13 +325,7 @@ async fn the_ledger_takes_from_a_person_only_write_offs_and_only_with_a_scope() 
     assert!(e.contains(&format!("actor {me} lacks the scope billing.denial.write or billing.payment.write (writing ledger_entries)")), "{e}");
     let e = sqlx::query(&insert("payment")).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains("payment entries come from remittances, posted by the daemon"), "{e}");
-    let request = |reason: &str| {
-        format!(
-            "WITH r AS (INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, '{reason}') RETURNING id)
-             INSERT INTO writeoffs (receipt_id, claim_id, amount, bucket, reason, requested_by, status)
-             SELECT r.id, c.id, 1.00, 'insurance', '{reason}', session_user, 'PENDING_APPROVAL' FROM r, claims c WHERE c.claim_id = 'CLM-2001'"
-        )
-    };
+    let request = |reason: &str| write_off_by_hand(false, "1.00", reason, "PENDING_APPROVAL");
     let e = sqlx::query(&request("bad-debt")).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains(&format!("actor {me} lacks the scope billing.denial.write (changing writeoffs)")), "{e}");
     pool.close().await;
@@ -328,11 +336,8 @@ async fn the_ledger_takes_from_a_person_only_write_offs_and_only_with_a_scope() 
     let e = sqlx::query(&request("contractual")).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains(&format!("actor {me} lacks the scope billing.payment.write (changing writeoffs)")), "contractual takes payment.write: {e}");
     sqlx::query(&request("bad-debt")).execute(&pool).await.expect("a request with the right scope");
-    let over = "WITH r AS (INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id)
-                INSERT INTO writeoffs (receipt_id, denial_id, claim_id, amount, bucket, reason, requested_by, status)
-                SELECT r.id, d.id, d.claim_id, d.amount + 0.01, 'insurance', 'bad-debt', session_user, 'PENDING_APPROVAL'
-                FROM r, denials d JOIN claims c ON c.id = d.claim_id WHERE c.claim_id = 'CLM-2001'";
-    let e = sqlx::query(over).execute(&pool).await.unwrap_err().to_string();
+    let over = write_off_by_hand(true, "d.amount + 0.01", "bad-debt", "PENDING_APPROVAL");
+    let e = sqlx::query(&over).execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains("a write-off takes no more than what remains of its denial"), "{e}");
     pool.close().await;
 }
@@ -355,36 +360,19 @@ async fn the_approval_gate_holds_in_psql_too() {
     assert_eq!(posted.status.as_str(), "POSTED", "under the limit, the workflow posts it");
 
     let refused = |e: sqlx::Error| e.as_database_error().map(|d| (d.code().map(|c| c.into_owned()), d.message().to_string())).unwrap();
-    let entry = |writeoff: &str| {
-        format!("INSERT INTO ledger_entries (claim_id, kind, amount, actor, writeoff_id) SELECT claim_id, 'write_off', 10.00, session_user, {writeoff} FROM denials WHERE id = {}", d.id)
+    let entry = |writeoff: &str, amount: &str| {
+        format!("INSERT INTO ledger_entries (claim_id, kind, amount, actor, writeoff_id) SELECT claim_id, 'write_off', {amount}, session_user, {writeoff} FROM denials WHERE id = {}", d.id)
     };
-    let (code, e) = refused(sqlx::query(&entry("NULL")).execute(&pool).await.unwrap_err());
+    let (code, e) = refused(sqlx::query(&entry("NULL", "10.00")).execute(&pool).await.unwrap_err());
     assert_eq!(code.as_deref(), Some("42501"));
     assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off of that amount"), "{e}");
-    let (_, e) = refused(sqlx::query(&entry(&posted.writeoff_id.to_string())).execute(&pool).await.unwrap_err());
+    let (_, e) = refused(sqlx::query(&entry(&posted.writeoff_id.to_string(), "10.00")).execute(&pool).await.unwrap_err());
     assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off of that amount"), "a second 10.00 on a 50.00 write-off: {e}");
 
-    let mut tx = pool.begin().await.unwrap();
-    let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    let insert = |receipt: i64, status: &str| {
-        format!(
-            "INSERT INTO writeoffs (receipt_id, denial_id, claim_id, amount, bucket, reason, requested_by, status)
-             SELECT {receipt}, id, claim_id, 200.00, 'insurance', 'bad-debt', session_user, '{status}' FROM denials WHERE id = {} RETURNING id",
-            d.id
-        )
-    };
-    let (_, e) = refused(sqlx::query_scalar::<_, i64>(&insert(receipt, "POSTED")).fetch_one(&mut *tx).await.unwrap_err());
+    let (_, e) = refused(sqlx::query(&write_off_by_hand(true, "200.00", "bad-debt", "POSTED")).execute(&pool).await.unwrap_err());
     assert!(e.starts_with("a write-off starts as a request"), "{e}");
-    tx.rollback().await.unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    let id: i64 = sqlx::query_scalar(&insert(receipt, "PENDING_APPROVAL")).fetch_one(&mut *tx).await.unwrap_or_else(|e| panic!("{e}"));
+    let id: i64 = sqlx::query_scalar(&write_off_by_hand(true, "200.00", "bad-debt", "PENDING_APPROVAL")).fetch_one(&mut *tx).await.unwrap();
     let (_, e) = refused(
         sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap_err(),
     );
@@ -394,13 +382,9 @@ async fn the_approval_gate_holds_in_psql_too() {
     // Under the limit the gate lets a person post her own 20.00 by hand, but
     // its entry goes in only after its audit row.
     let mut tx = pool.begin().await.unwrap();
-    let receipt: i64 = sqlx::query_scalar("INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    let id: i64 = sqlx::query_scalar(&insert(receipt, "PENDING_APPROVAL").replace("200.00", "20.00")).fetch_one(&mut *tx).await.unwrap();
+    let id: i64 = sqlx::query_scalar(&write_off_by_hand(true, "20.00", "bad-debt", "PENDING_APPROVAL")).fetch_one(&mut *tx).await.unwrap();
     sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap();
-    let entry = entry(&id.to_string()).replace("10.00", "20.00");
+    let entry = entry(&id.to_string(), "20.00");
     sqlx::query("SAVEPOINT before_entry").execute(&mut *tx).await.unwrap();
     let (_, e) = refused(sqlx::query(&entry).execute(&mut *tx).await.unwrap_err());
     assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off"), "no audit row yet: {e}");
