@@ -76,6 +76,21 @@ pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Resu
     }
 }
 
+/// The name what this session writes carries (`remitd_acting()`, migration
+/// 0011): `system` for the daemon's login and the database's owner, who
+/// post what remittances bring; a person's own login otherwise.
+pub async fn acting(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT remitd_acting() AS "acting!""#).fetch_one(conn).await
+}
+
+/// Whether this session may post remittances: the daemon's login or the
+/// database's owner. A person asks the daemon instead (a drop folder, a
+/// refeed request).
+pub async fn posts_remittances(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    Ok(acting(&mut conn).await? == SYSTEM_ACTOR)
+}
+
 /// Who this session acts as when no actor is named: its login.
 pub async fn login(pool: &PgPool) -> Result<String, ActionError> {
     Ok(sqlx::query_scalar!(r#"SELECT session_user AS "login!""#).fetch_one(pool).await?)

@@ -438,3 +438,71 @@ async fn the_daemon_runs_on_its_own_login_after_migrate_sets_up_the_roles() {
         sqlx::query_scalar("SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE relname = 'ledger_entries'").fetch_one(&db.pool).await.unwrap();
     assert!(owner.ends_with("_owner") && owner != login.name, "{owner}");
 }
+
+/// Support staff on their own logins, with the roles `migrate --daemon`
+/// sets up: a clerk cannot post a file herself (and is told where files
+/// go), imports the missing claim in her own name, and re-feeds the
+/// unmatched item by asking the daemon, which posts it as `system` and
+/// records who asked. In psql she can neither answer a request, nor ask in
+/// another's name, nor post or mark the queue herself.
+#[tokio::test]
+async fn support_staff_re_feed_by_asking_the_daemon() {
+    let db = TestDb::new().await;
+    common::import_csv(&db.pool, &sample_claims_except(&["CLM-1003"])).await;
+    let daemon_login = db.bare_login_role("daemon").await;
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).args(["migrate", "--daemon", &daemon_login.name]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let clerk = db.bare_login_role("clerk").await;
+    let database: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&db.pool).await.unwrap();
+    sqlx::query(&format!("GRANT \"{database}_staff\" TO {}", clerk.name)).execute(&db.pool).await.unwrap();
+    db.people(&[(&clerk.name, &[remitd::actors::Scope::PaymentWrite])]).await;
+    let folder = Folder::new();
+    let daemon = Daemon::spawn(&daemon_login.url, &folder, 0.2);
+    daemon.ready().await;
+    folder.drop_renamed(&sample("valid/paid-claims.835"), "paid.835");
+    wait_until("the file to be archived", Duration::from_secs(20), async || folder.archived().len() == 1).await;
+    let item = scalar(&db, "SELECT id FROM unmatched_claims WHERE state = 'open'").await.to_string();
+
+    let as_clerk = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &clerk.url).args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let out = as_clerk(&["ingest", sample("valid/paid-claims.835").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("put the files in a drop folder's inbox"), "{}", text(&out.stderr));
+
+    let early = as_clerk(&["unmatched", "refeed", &item]);
+    assert_eq!(early.status.code(), Some(1), "{}{}", text(&early.stdout), text(&early.stderr));
+    assert!(text(&early.stdout).contains("answered by the daemon") && text(&early.stdout).contains("still unmatched"), "{}", text(&early.stdout));
+
+    let csv = std::fs::read_to_string(sample("claims.csv")).unwrap();
+    let only: String = csv.lines().filter(|l| l.starts_with("claim_id,") || l.starts_with("CLM-1003,")).map(|l| format!("{l}\n")).collect();
+    let path = folder.root.join("CLM-1003.csv");
+    std::fs::write(&path, only).unwrap();
+    let out = as_clerk(&["claims", "import", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let imported: String =
+        sqlx::query_scalar("SELECT actor FROM audit_log WHERE action = 'claims_imported' ORDER BY id DESC LIMIT 1").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(imported, clerk.name, "imported in her own name");
+
+    let refed = as_clerk(&["unmatched", "refeed", &item]);
+    assert!(refed.status.success(), "{}{}", text(&refed.stdout), text(&refed.stderr));
+    assert!(text(&refed.stdout).contains(&format!("#{item}: posted")), "{}", text(&refed.stdout));
+    let paid: rust_decimal::Decimal = common::claim(&db.pool, "CLM-1003").await.paid;
+    assert_eq!(paid, common::dec("108.00"));
+    let (actor, asked): (String, String) =
+        sqlx::query_as("SELECT actor, detail->>'requested_by' FROM audit_log WHERE action = 'unmatched_refed'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((actor.as_str(), asked.as_str()), ("system", clerk.name.as_str()));
+
+    let pool = clerk.pool().await;
+    for (sql, refusal) in [
+        ("UPDATE refeed_requests SET outcome = '[]'".to_string(), "written by the daemon"),
+        ("INSERT INTO refeed_requests (requested_by) VALUES ('admin')".to_string(), "naming admin as its requested_by is refused"),
+        (format!("UPDATE unmatched_claims SET state = 'open' WHERE id = {item}"), "written by the daemon"),
+        ("INSERT INTO remittances (trace_number) VALUES ('FORGED')".to_string(), "written by the daemon"),
+    ] {
+        let e = sqlx::query(&sql).execute(&pool).await.expect_err(&sql).to_string();
+        assert!(e.contains(refusal), "{sql}: {e}");
+    }
+    pool.close().await;
+    drop(daemon);
+    common::assert_balances_add_up(&db.pool).await;
+}

@@ -85,7 +85,8 @@ async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
             "does not balance",
             // Unmatched, then re-fed.
             "CLM-6001 from",
-            "posted (1 claim)",
+            "she cannot post remittances, so she asks the daemon: refeed request #1, answered:",
+            "#1: posted (0 reversals, 0 denials opened)",
             "unmatched queue: 0 open items",
             // The denial, written off with a reason, refused without the scope.
             "OPEN, 600.00 denied [CO-50]",

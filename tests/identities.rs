@@ -6,7 +6,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{import_csv, ingest, sample, sample_claims_except, TestDb, ADMIN};
+use common::{clp_lines, import_csv, ingest, remittance_file, sample, sample_claims_except, svc, TestDb, ADMIN};
 use remitd::actors::{self, Scope};
 use remitd::denials;
 use remitd::ledger::ActionError;
@@ -287,9 +287,17 @@ async fn the_database_refuses_a_staff_login_what_its_scopes_do_not_allow() {
     assert!(e.contains("lacks the scope remitd.admin"), "{e}");
     let (_, e) = refused("UPDATE settings SET value = 'off' WHERE key = 'approval'".into()).await;
     assert!(e.contains("lacks the scope billing.writeoff.approve"), "{e}");
-    let (_, e) = refused(format!("UPDATE writeoffs SET status = 'POSTED', decided_by = requested_by WHERE id = {}", pending.writeoff_id)).await;
+    let (_, e) = refused(format!(
+        "UPDATE writeoffs SET status = 'POSTED', decided_by = requested_by, ledger_entry_id = (SELECT max(id) FROM ledger_entries) WHERE id = {}",
+        pending.writeoff_id
+    ))
+    .await;
     assert!(e.contains(&format!("{me} may not decide a write-off they requested")), "{e}");
-    let (_, e) = refused(format!("UPDATE writeoffs SET status = 'POSTED', decided_by = 'sam' WHERE id = {}", pending.writeoff_id)).await;
+    let (_, e) = refused(format!(
+        "UPDATE writeoffs SET status = 'POSTED', decided_by = 'sam', ledger_entry_id = (SELECT max(id) FROM ledger_entries) WHERE id = {}",
+        pending.writeoff_id
+    ))
+    .await;
     assert!(e.contains("lacks the scope billing.writeoff.approve"), "{e}");
     let (_, e) = refused("UPDATE audit_log SET actor = 'sam'".into()).await;
     assert!(e.contains("append-only") || e.contains("refused"), "{e}");
@@ -300,10 +308,13 @@ async fn the_database_refuses_a_staff_login_what_its_scopes_do_not_allow() {
     pool.close().await;
 
     // Not even the owner approves its own request in psql.
-    let e = sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = requested_by WHERE id = {}", pending.writeoff_id))
-        .execute(&db.pool)
-        .await
-        .unwrap_err();
+    let e = sqlx::query(&format!(
+        "UPDATE writeoffs SET status = 'POSTED', decided_by = requested_by, ledger_entry_id = (SELECT max(id) FROM ledger_entries) WHERE id = {}",
+        pending.writeoff_id
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap_err();
     assert!(e.to_string().contains("may not decide a write-off they requested"), "{e}");
     let still: String = sqlx::query_scalar("SELECT status FROM writeoffs WHERE id = $1").bind(pending.writeoff_id).fetch_one(&db.pool).await.unwrap();
     assert_eq!(still, "PENDING_APPROVAL");
@@ -374,26 +385,39 @@ async fn the_approval_gate_holds_in_psql_too() {
     let mut tx = pool.begin().await.unwrap();
     let id: i64 = sqlx::query_scalar(&write_off_by_hand(true, "200.00", "bad-debt", "PENDING_APPROVAL")).fetch_one(&mut *tx).await.unwrap();
     let (_, e) = refused(
-        sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap_err(),
+        sqlx::query(&format!(
+            "UPDATE writeoffs SET status = 'POSTED', decided_by = session_user, ledger_entry_id = (SELECT max(id) FROM ledger_entries) WHERE id = {id}"
+        ))
+        .execute(&mut *tx)
+        .await
+        .unwrap_err(),
     );
     assert_eq!(e, format!("write-off #{id} waits for approval under the policy above:100: an approver posts it"));
     tx.rollback().await.unwrap();
 
-    // Under the limit the gate lets a person post her own 20.00 by hand, but
-    // its entry goes in only after its audit row.
+    // Under the limit the gate lets a person post her own 20.00 by hand (its
+    // entry and its state in one statement, as the workflow does), but only
+    // after its audit row; and never posted without its entry.
     let mut tx = pool.begin().await.unwrap();
     let id: i64 = sqlx::query_scalar(&write_off_by_hand(true, "20.00", "bad-debt", "PENDING_APPROVAL")).fetch_one(&mut *tx).await.unwrap();
-    sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap();
-    let entry = entry(&id.to_string(), "20.00");
+    let post = format!(
+        "WITH e AS ({} RETURNING id) UPDATE writeoffs SET status = 'POSTED', decided_by = session_user, ledger_entry_id = (SELECT id FROM e) WHERE id = {id}",
+        entry(&id.to_string(), "20.00")
+    );
     sqlx::query("SAVEPOINT before_entry").execute(&mut *tx).await.unwrap();
-    let (_, e) = refused(sqlx::query(&entry).execute(&mut *tx).await.unwrap_err());
+    let (_, e) = refused(sqlx::query(&post).execute(&mut *tx).await.unwrap_err());
     assert!(e.starts_with("a write-off entry comes only with a posted, audited write-off"), "no audit row yet: {e}");
+    sqlx::query("ROLLBACK TO SAVEPOINT before_entry").execute(&mut *tx).await.unwrap();
+    let (_, e) = refused(
+        sqlx::query(&format!("UPDATE writeoffs SET status = 'POSTED', decided_by = session_user WHERE id = {id}")).execute(&mut *tx).await.unwrap_err(),
+    );
+    assert!(e.contains("a write-off is posted with its ledger entry"), "{e}");
     sqlx::query("ROLLBACK TO SAVEPOINT before_entry").execute(&mut *tx).await.unwrap();
     sqlx::query(&format!("INSERT INTO audit_log (actor, action, writeoff_id, amount) VALUES (session_user, 'writeoff_posted', {id}, 20.00)"))
         .execute(&mut *tx)
         .await
         .unwrap();
-    sqlx::query(&entry).execute(&mut *tx).await.expect("audited, within the gate and the denial: the database takes it");
+    sqlx::query(&post).execute(&mut *tx).await.expect("audited, within the gate and the denial: the database takes it");
     tx.rollback().await.unwrap();
     pool.close().await;
 }
@@ -465,4 +489,78 @@ async fn undoing_a_pr_write_off_takes_the_scope_that_posted_it() {
     let e = writeoff::undo(&db.pool, posted.writeoff_id, "dee", "wrong claim").await.unwrap_err();
     assert!(matches!(&e, ActionError::Forbidden { scope, .. } if scope == "billing.payment.write"), "{e}");
     assert_eq!(writeoff::undo(&db.pool, posted.writeoff_id, "pam", "wrong claim").await.unwrap(), common::dec("10.00"));
+}
+
+/// A write-off typed in psql fits what its line still owes, not only what
+/// was denied (else it takes from the claim's other lines), and once made,
+/// a write-off's terms, a denial's figures and a receipt never change, nor
+/// does a write-off's state move back.
+#[tokio::test]
+async fn in_psql_a_write_off_fits_its_line_and_what_was_decided_stays() {
+    let db = setup().await;
+    let rows = "TWO,A9,\"DOE, JANE\",1999999901,2024-01-01,99213,100.00,2024-01-02,1\nTWO,A9,\"DOE, JANE\",1999999901,2024-01-01,99214,200.00,2024-01-02,1\n";
+    import_csv(&db.pool, &format!("{}\n{rows}", common::CSV_HEADER)).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Both lines denied; then line 1 is paid 60.00 and 40.00 denied again:
+    // its first denial (100.00) now covers only the 40.00 line 1 owes.
+    let denied = |pcn: &str, first: &[(&str, &str, &str)]| {
+        clp_lines("TWO", "4", pcn, vec![svc("99213", "100.00", first), svc("99214", "200.00", &[("CO", "50", "200.00")])])
+    };
+    ingest(&db.pool, &remittance_file(dir.path(), "EFT-TWO-1", vec![denied("P1", &[("CO", "50", "100.00")])])).await;
+    ingest(&db.pool, &remittance_file(dir.path(), "EFT-TWO-2", vec![denied("P2", &[("CO", "50", "40.00")])])).await;
+    let first = denials::list(&db.pool, Some("TWO"), None).await.unwrap().remove(0);
+    assert_eq!((first.amount, first.remaining), (common::dec("100.00"), common::dec("40.00")));
+
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[Scope::DenialWrite])]).await;
+    let pool = clerk.pool().await;
+    let request = |amount: &str| {
+        format!(
+            "WITH r AS (INSERT INTO writeoff_receipts (kind, actor, reason) VALUES ('single', session_user, 'bad-debt') RETURNING id)
+             INSERT INTO writeoffs (receipt_id, denial_id, claim_id, service_line_id, amount, bucket, reason, requested_by, status)
+             SELECT r.id, d.id, d.claim_id, d.service_line_id, {amount}, 'insurance', 'bad-debt', session_user, 'PENDING_APPROVAL'
+             FROM r, denials d WHERE d.id = {} RETURNING id",
+            first.id
+        )
+    };
+    let e = sqlx::query(&request("100.00")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains("what its line still owes"), "{e}");
+    let e = sqlx::query(&request("40.01")).execute(&pool).await.unwrap_err().to_string();
+    assert!(e.contains("what its line still owes"), "{e}");
+    let fits: i64 = sqlx::query_scalar(&request("40.00")).fetch_one(&pool).await.unwrap();
+
+    let refused = |sql: String| {
+        let pool = pool.clone();
+        async move { sqlx::query(&sql).execute(&pool).await.expect_err(&sql).to_string() }
+    };
+    let e = refused(format!("UPDATE writeoffs SET amount = 100.00 WHERE id = {fits}")).await;
+    assert!(e.contains("terms never change"), "{e}");
+    let e = refused(format!("UPDATE writeoffs SET requested_by = 'ann' WHERE id = {fits}")).await;
+    assert!(e.contains("terms never change"), "{e}");
+    let e = refused(format!("UPDATE denials SET amount = 1000.00 WHERE id = {}", first.id)).await;
+    assert!(e.contains("what a remittance denied never changes"), "{e}");
+    let e = refused("UPDATE writeoff_receipts SET reason = 'small-balance'".into()).await;
+    assert!(e.contains("append-only"), "{e}");
+    let e = refused(
+        "INSERT INTO denials (claim_id, claim_posting_id, amount, reason_codes) SELECT claim_id, claim_posting_id, 5.00, reason_codes FROM denials LIMIT 1"
+            .into(),
+    )
+    .await;
+    assert!(e.contains("denials rows are written by the daemon"), "{e}");
+
+    // Posted, then undone through the workflow as the owner: the state
+    // never moves back, and an undone write-off cannot pose as posted.
+    let line2 = denials::list(&db.pool, Some("TWO"), None).await.unwrap().remove(1);
+    let posted =
+        writeoff::write_off(&db.pool, Request { denial_id: line2.id, reason: "bad-debt", note: None, amount: Some(common::dec("10.00")), actor: "ann" })
+            .await
+            .unwrap();
+    let done = posted.writeoff_id;
+    writeoff::undo(&db.pool, done, "ann", "entered in error").await.unwrap();
+    let e = refused(format!("UPDATE writeoffs SET status = 'POSTED' WHERE id = {done}")).await;
+    assert!(e.contains("never back"), "{e}");
+    let e = sqlx::query(&format!("UPDATE writeoffs SET status = 'PENDING_APPROVAL' WHERE id = {done}")).execute(&db.pool).await.unwrap_err().to_string();
+    assert!(e.contains("never back"), "not even the owner: {e}");
+    pool.close().await;
+    common::assert_balances_add_up(&db.pool).await;
 }

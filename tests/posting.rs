@@ -130,19 +130,19 @@ async fn unmatched_claims_queue_and_post_after_the_claim_is_imported() {
     let cats = remitd::posting::load_categories(&db.pool).await.unwrap();
 
     // Still missing: stays queued, nothing posted.
-    let early = remitd::posting::unmatched::refeed(&db.pool, queue[0].id, &cats).await.unwrap();
+    let early = remitd::posting::unmatched::refeed(&db.pool, queue[0].id, &cats, None).await.unwrap();
     assert!(matches!(early, remitd::posting::unmatched::Refeed::StillUnmatched { .. }), "{early:?}");
 
     let all = std::fs::read_to_string(sample("claims.csv")).unwrap();
     let only: String = all.lines().filter(|l| l.starts_with("claim_id,") || l.starts_with("CLM-1003,")).map(|l| format!("{l}\n")).collect();
     import_csv(&db.pool, &only).await;
-    let refed = remitd::posting::unmatched::refeed(&db.pool, queue[0].id, &cats).await.unwrap();
+    let refed = remitd::posting::unmatched::refeed(&db.pool, queue[0].id, &cats, None).await.unwrap();
     assert!(matches!(refed, remitd::posting::unmatched::Refeed::Posted(_)), "{refed:?}");
     let c = claim(&db.pool, "CLM-1003").await;
     assert_eq!(c.paid, dec("108.00"));
     assert!(remitd::posting::unmatched::list(&db.pool, false).await.unwrap().is_empty());
     // Re-feeding again does nothing.
-    let twice = remitd::posting::unmatched::refeed(&db.pool, queue[0].id, &cats).await.unwrap();
+    let twice = remitd::posting::unmatched::refeed(&db.pool, queue[0].id, &cats, None).await.unwrap();
     assert!(matches!(twice, remitd::posting::unmatched::Refeed::NotOpen { .. }), "{twice:?}");
     assert_eq!(claim(&db.pool, "CLM-1003").await.paid, dec("108.00"));
 }

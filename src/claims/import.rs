@@ -268,8 +268,12 @@ async fn import(pool: &PgPool, claims: &[ImportClaim], amend: Option<Amend<'_>>)
             message: format!("account {account} belongs to a patient with another name in the database; renaming an account takes an amendment (--amend --actor NAME --reason TEXT)"),
         });
     }
-    if let Some(a) = amend {
-        crate::actors::require(&mut tx, a.actor, crate::actors::Scope::PaymentWrite).await.map_err(|e| ImportError::Refused(e.to_string()))?;
+    // A person imports on their own name, with the scope claims' money
+    // takes; the daemon's login and the owner import as `system`.
+    let acting = crate::actors::acting(&mut tx).await?;
+    let actor = amend.map_or(acting.as_str(), |a| a.actor);
+    if amend.is_some() || actor != SYSTEM_ACTOR {
+        crate::actors::require(&mut tx, actor, crate::actors::Scope::PaymentWrite).await.map_err(|e| ImportError::Refused(e.to_string()))?;
     }
 
     let (numbers, names): (Vec<&str>, Vec<&str>) = names.into_iter().unzip();
@@ -357,7 +361,6 @@ async fn import(pool: &PgPool, claims: &[ImportClaim], amend: Option<Amend<'_>>)
     .execute(&mut *tx)
     .await?;
 
-    let actor = amend.map_or(SYSTEM_ACTOR, |a| a.actor);
     if let Some(a) = amend {
         amend_claims(&mut tx, &amended, a).await?;
         for account in &renamed {

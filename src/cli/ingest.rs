@@ -17,6 +17,19 @@ pub struct Args {
 }
 
 pub async fn run(pool: PgPool, args: Args) -> u8 {
+    // Posting is the daemon's: a person's login is told where files go
+    // before anything is read (the database would refuse the posting).
+    match crate::actors::posts_remittances(&pool).await {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!(
+                "refused: posting remittances is the daemon's, and this login is a person's: put the files in a drop folder's inbox \
+                 (the daemon posts them; refused files land in its error folder with the reason), or run remitd on the daemon's login"
+            );
+            return EXIT_REFUSED;
+        }
+        Err(e) => return fail(e),
+    }
     let cats = match load_categories(&pool).await {
         Ok(c) => c,
         Err(e) => return fail(e),

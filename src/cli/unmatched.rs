@@ -1,11 +1,12 @@
 //! `remitd unmatched list|show|refeed`.
 
+use std::time::Duration;
+
 use sqlx::PgPool;
 
 use super::{fail, print_json, ListFormat, EXIT_REFUSED};
 use crate::output::shown;
-use crate::posting::load_categories;
-use crate::posting::unmatched::{self, Refeed};
+use crate::posting::unmatched::{self, Asked};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -23,7 +24,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
-    /// Post queued items whose claim can now be matched.
+    /// Post queued items whose claim can now be matched. On a person's
+    /// login this asks the daemon, which posts, and waits for its answer.
     Refeed {
         /// Item to re-feed.
         #[arg(required_unless_present = "all", conflicts_with = "all")]
@@ -31,6 +33,9 @@ pub enum Command {
         /// Every open item.
         #[arg(long)]
         all: bool,
+        /// Seconds to wait for the daemon's answer to a person's request.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        wait: u64,
     },
 }
 
@@ -72,46 +77,32 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
             }
             Err(e) => fail(e),
         },
-        Command::Refeed { id, all } => {
-            let cats = match load_categories(&pool).await {
-                Ok(c) => c,
-                Err(e) => return fail(e),
-            };
-            let ids = match (id, all) {
-                (Some(id), _) => vec![id],
-                (None, _) => match unmatched::open_ids(&pool).await {
-                    Ok(ids) => ids,
-                    Err(e) => return fail(e),
-                },
-            };
-            let (mut posted, mut waiting) = (0, 0);
-            for id in &ids {
-                match unmatched::refeed(&pool, *id, &cats).await {
-                    Ok(Refeed::Posted(o)) => {
-                        posted += 1;
-                        println!("#{id}: posted ({} reversals, {} denials opened)", o.reversals, o.denials_opened);
-                    }
-                    Ok(Refeed::StillUnmatched { reason, needed }) => {
-                        waiting += 1;
-                        println!("#{id}: still unmatched: {reason}; {needed}");
-                    }
-                    Ok(Refeed::NotOpen { state }) => println!("#{id}: nothing to do, item is {state}"),
-                    Ok(Refeed::NotFound) => {
-                        waiting += 1;
-                        eprintln!("#{id}: no such item");
-                    }
-                    Err(e) => {
-                        waiting += 1;
-                        eprintln!("#{id}: {e}");
-                    }
-                }
+        Command::Refeed { id, all: _, wait } => refeed(&pool, id, wait).await,
+    }
+}
+
+/// Re-feeds as the daemon's or the owner's login, or asks the daemon to.
+async fn refeed(pool: &PgPool, id: Option<i64>, wait: u64) -> u8 {
+    let tried = match unmatched::refeed_or_ask(pool, id, Duration::from_secs(wait)).await {
+        Ok(Asked::Done { request, tried }) => {
+            if let Some(r) = request {
+                println!("refeed request #{r}, answered by the daemon (it posts remittances):");
             }
-            println!("{posted} of {} re-fed", ids.len());
-            if waiting > 0 && id.is_some() {
-                EXIT_REFUSED
-            } else {
-                0
-            }
+            tried
         }
+        Ok(Asked::Queued(r)) => {
+            println!("refeed request #{r}: no answer from the daemon within {wait} s; it stays queued and the daemon answers it when it runs");
+            return 0;
+        }
+        Err(e) => return super::refused(e),
+    };
+    for t in &tried {
+        println!("#{}: {}", t.id, shown(&t.message));
+    }
+    println!("{} of {} re-fed", tried.iter().filter(|t| t.posted).count(), tried.len());
+    if id.is_some() && tried.iter().any(|t| t.waiting) {
+        EXIT_REFUSED
+    } else {
+        0
     }
 }

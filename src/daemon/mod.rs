@@ -16,6 +16,7 @@ pub mod files;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod refeeds;
 pub mod scheduler;
 pub mod telemetry;
 pub mod watch;
@@ -189,6 +190,8 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
         scheduler::spawn(pool.clone(), config.sweep.clone(), schedule, clock, shared.clone(), stop_rx.clone())
     });
 
+    let refeeder = refeeds::spawn(pool.clone(), stop_rx.clone());
+
     let (events_tx, mut events) = mpsc::unbounded_channel::<notify::Event>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
@@ -251,6 +254,7 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
         // A sweep in flight commits (or rolls back) before the pool closes.
         let _ = sweeper.await;
     }
+    let _ = refeeder.await;
     let _ = http.await;
     pool.close().await;
     info!("stopped");

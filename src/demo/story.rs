@@ -22,7 +22,7 @@ use crate::actors::{self, Scope};
 use crate::claims::import::{self, ImportClaim};
 use crate::denials;
 use crate::posting::plan::CarcCategories;
-use crate::posting::unmatched::{self, Refeed};
+use crate::posting::unmatched::{self, Asked};
 use crate::writeoff::{self, history};
 
 /// The claim left out of the first import, so a remittance for it is queued.
@@ -226,10 +226,18 @@ fn unmatched_refed(demo: &Demo) -> StepFuture<'_> {
         say!("    #{} {} from {} (trace {})", item.id, item.claim_ref, item.payer, item.trace_number);
         say!("    reason: {}", item.reason);
         say!("    needed: {}", item.needed);
-        let summary = import::write(&demo.pool, &demo.held_back).await?;
-        say!("  support imports the missing claim ({}) and re-feeds the item:", count(summary.claims, "claim"));
-        match unmatched::refeed(&demo.pool, item.id, &demo.categories).await? {
-            Refeed::Posted(o) => say!("    #{}: posted ({})", item.id, count(o.posted, "claim")),
+        let support = demo.as_person(BILLER);
+        let summary = import::write(support, &demo.held_back).await?;
+        say!("  {BILLER} (support) imports the missing claim ({}) on her own login and re-feeds the item:", count(summary.claims, "claim"));
+        match unmatched::refeed_or_ask(support, Some(item.id), super::READY_TIMEOUT).await? {
+            Asked::Done { request, tried } if tried.iter().all(|t| t.posted) => {
+                if let Some(r) = request {
+                    say!("    she cannot post remittances, so she asks the daemon: refeed request #{r}, answered:");
+                }
+                for t in tried {
+                    say!("    #{}: {}", t.id, t.message);
+                }
+            }
             other => bail!("re-feeding #{} did not post: {other:?}", item.id),
         }
         say!("  unmatched queue: {}", count(unmatched::list(&demo.pool, false).await?.len(), "open item"));

@@ -17,7 +17,8 @@
 //!   RESOLVED, as is one superseded by a corrected claim.
 //!
 //! Everything here runs inside the posting's transaction, under its claim
-//! locks, as `system`, and is audited with the remittance's trace number.
+//! locks, and is audited with its cause: as `system` with the remittance's
+//! trace number, or as the person whose charge correction called for it.
 
 use std::collections::BTreeSet;
 
@@ -60,6 +61,17 @@ pub enum Source<'a> {
 }
 
 impl Source<'_> {
+    /// Who acts on what the change calls for: `system` for a payer's
+    /// remittance, the person who corrected the charges for a correction
+    /// (the consequences of a person's change are theirs, and a person's
+    /// login writes in no other name).
+    fn actor(&self) -> &str {
+        match self {
+            Source::Remittance(_) => SYSTEM_ACTOR,
+            Source::Correction { actor, .. } => actor,
+        }
+    }
+
     /// The remittance, if any (0 names none: no remittance has that id).
     fn remittance(&self) -> i64 {
         match self {
@@ -71,6 +83,7 @@ impl Source<'_> {
 
 /// Why `system` acted, as audit rows and memos name it.
 struct Cause {
+    actor: String,
     why: String,
     detail: serde_json::Value,
 }
@@ -86,18 +99,18 @@ impl Cause {
                 (format!("{what}, charge corrected by {actor}"), serde_json::json!({ "corrected_by": actor, "correction": reason, "cause": what }))
             }
         };
-        Ok(Cause { why, detail: merged(base, extra) })
+        Ok(Cause { actor: source.actor().to_string(), why, detail: merged(base, extra) })
     }
 }
 
-/// Gives back posted write-offs as `system`, each audited.
+/// Gives back posted write-offs, each audited.
 async fn reverse_writeoffs(conn: &mut PgConnection, ids: &[i64], cause: &Cause) -> Result<Vec<Changed>, sqlx::Error> {
-    super::give_back(conn, ids, SYSTEM_ACTOR, &cause.why, &cause.detail).await
+    super::give_back(conn, ids, &cause.actor, &cause.why, &cause.detail).await
 }
 
-/// Cancels waiting requests as `system`, each audited.
+/// Cancels waiting requests, each audited.
 async fn cancel_requests(conn: &mut PgConnection, ids: &[i64], cause: &Cause) -> Result<Vec<Changed>, sqlx::Error> {
-    super::cancel(conn, ids, SYSTEM_ACTOR, &cause.why, &cause.detail).await
+    super::cancel(conn, ids, &cause.actor, &cause.why, &cause.detail).await
 }
 
 /// Denials whose write-offs changed take the status their figures call for
@@ -108,7 +121,7 @@ async fn reopen_touched(conn: &mut PgConnection, touched: &BTreeSet<i64>, cause:
         let status = settle_status(conn, d).await?;
         let claim = sqlx::query_scalar!("SELECT claim_id FROM denials WHERE id = $1", d).fetch_one(&mut *conn).await?;
         let detail = Some(merged(cause.detail.clone(), serde_json::json!({ "status": status })));
-        audit(conn, SYSTEM_ACTOR, "denial_reopened", Audit { claim_id: Some(claim), denial_id: Some(d), reason: Some(&cause.why), detail, ..Audit::default() })
+        audit(conn, &cause.actor, "denial_reopened", Audit { claim_id: Some(claim), denial_id: Some(d), reason: Some(&cause.why), detail, ..Audit::default() })
             .await?;
     }
     Ok(touched.len())
@@ -298,7 +311,7 @@ async fn resolve_denials(conn: &mut PgConnection, source: Source<'_>, claims: &[
         out.requests_cancelled += cancel_requests(conn, &waiting, &cause).await?.len();
         if resolve {
             super::resolve(conn, d.id).await?;
-            ledger::audit::record_denials(conn, &[d.id], SYSTEM_ACTOR, "denial_resolved", cause.detail).await?;
+            ledger::audit::record_denials(conn, &[d.id], &cause.actor, "denial_resolved", cause.detail).await?;
             out.resolved += 1;
         } else {
             settle_status(conn, d.id).await?;
