@@ -32,14 +32,6 @@ use crate::x12::ParseError;
 /// backend per connection; two keep both cores of a small server busy.
 pub const POSTING_WORKERS: usize = 2;
 
-/// The result of a posting task; a panicked task is a bug, reported as such.
-fn joined(done: Result<Result<PostOutcome, sqlx::Error>, tokio::task::JoinError>) -> Result<PostOutcome, IngestError> {
-    match done {
-        Ok(result) => Ok(result?),
-        Err(e) => Err(IngestError::Task(e.to_string())),
-    }
-}
-
 /// What became of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileOutcome {
@@ -53,9 +45,18 @@ pub enum FileOutcome {
     Busy { file_id: i64 },
     /// Not a valid 835; nothing was posted.
     Refused { file_id: i64, error: ParseError },
+    /// Not read at all: not a regular file, or larger than the limit.
+    NotTaken { reason: String },
+    /// Some transaction sets posted and the rest did not: the database
+    /// refused one set's data, sets conflict with payments posted before
+    /// (held for a person), or the file changed while it was read.
+    /// `reason` says which sets posted and why the rest did not; feeding
+    /// the complete file again posts only the rest.
+    Partial { file_id: i64, reason: String, posted: usize, conflicts: Vec<i64> },
     /// Asked to stop: the transaction sets in flight committed, the rest
-    /// post when the file is fed again.
-    Interrupted { file_id: i64 },
+    /// post when the file is fed again (no file id when the stop came while
+    /// the file was still being read).
+    Interrupted { file_id: Option<i64> },
 }
 
 /// How a caller steers a long ingest: it may ask it to stop between
@@ -65,6 +66,7 @@ pub enum FileOutcome {
 pub struct Stop {
     stop: Option<tokio::sync::watch::Receiver<bool>>,
     progress: Option<Arc<AtomicU64>>,
+    max_bytes: Option<u64>,
 }
 
 impl Stop {
@@ -75,12 +77,17 @@ impl Stop {
 
     /// Stops once `receiver` holds `true`.
     pub fn on(receiver: tokio::sync::watch::Receiver<bool>) -> Self {
-        Stop { stop: Some(receiver), progress: None }
+        Stop { stop: Some(receiver), ..Stop::default() }
     }
 
     /// Counts progress (megabytes read, transaction sets posted) in `counter`.
     pub fn with_progress(self, counter: Arc<AtomicU64>) -> Self {
         Stop { progress: Some(counter), ..self }
+    }
+
+    /// Refuses, before reading a byte, a file larger than `bytes`.
+    pub fn with_max_bytes(self, bytes: u64) -> Self {
+        Stop { max_bytes: Some(bytes), ..self }
     }
 
     pub fn requested(&self) -> bool {
@@ -115,8 +122,23 @@ struct Hashing<'s, R> {
 /// Progress is reported every this many bytes read.
 const PROGRESS_BYTES: u64 = 8 << 20;
 
+/// The error a read returns once a stop is requested, so that hashing and
+/// parsing a large file end within a read of a SIGTERM.
+fn stopped_error() -> io::Error {
+    io::Error::other(STOPPED)
+}
+
+const STOPPED: &str = "stop requested";
+
+fn is_stop(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Other && e.to_string() == STOPPED
+}
+
 impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.requested() {
+            return Err(stopped_error());
+        }
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         if (self.bytes + n as u64) / PROGRESS_BYTES != self.bytes / PROGRESS_BYTES {
@@ -128,6 +150,36 @@ impl<R: Read> Read for Hashing<'_, R> {
 }
 
 type Inspection = (Vec<u8>, u64, Result<(), ParseError>);
+
+/// What identifies a file's bytes without reading them: compared before
+/// and after an ingest to see whether the file changed underneath it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Identity {
+    fn of(meta: &std::fs::Metadata) -> Identity {
+        use std::os::unix::fs::MetadataExt;
+        Identity { device: meta.dev(), inode: meta.ino(), len: meta.len(), modified: meta.modified().ok() }
+    }
+}
+
+/// Refuses, before opening it, what is not a regular file (a FIFO would
+/// block the open, a device never ends) or is larger than the limit.
+fn admissible(path: &Path, stop: &Stop) -> io::Result<Result<Identity, String>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Ok(Err("not a regular file (a device, pipe, socket or folder); only regular files are read".to_string()));
+    }
+    if let Some(max) = stop.max_bytes.filter(|max| meta.len() > *max) {
+        return Ok(Err(format!("{} bytes, larger than the limit of {max} bytes (max_file_bytes); nothing was read", meta.len())));
+    }
+    Ok(Ok(Identity::of(&meta)))
+}
 
 /// Hash, size and validity of a file, in one streaming pass.
 fn inspect(path: &Path, stop: &Stop) -> io::Result<Inspection> {
@@ -141,6 +193,9 @@ fn inspect(path: &Path, stop: &Stop) -> io::Result<Inspection> {
     }
     // Hash every byte even when parsing stopped early.
     io::copy(&mut src, &mut io::sink())?;
+    if stop.requested() {
+        return Err(stopped_error());
+    }
     Ok((src.hasher.finalize().to_vec(), src.bytes, verdict))
 }
 
@@ -152,10 +207,18 @@ pub async fn ingest_file(pool: &PgPool, path: &Path, cats: &CarcCategories) -> R
 /// Ingests one file, stopping between transaction sets when `stop` says so.
 pub async fn ingest_file_until(pool: &PgPool, path: &Path, cats: &CarcCategories, stop: &Stop) -> Result<FileOutcome, IngestError> {
     let io_err = |source| IngestError::Io { path: path.display().to_string(), source };
+    let identity = match admissible(path, stop).map_err(io_err)? {
+        Ok(identity) => identity,
+        Err(reason) => return Ok(FileOutcome::NotTaken { reason }),
+    };
     // CPU-bound and long on a large file: off the async workers.
     let (owned, probe) = (PathBuf::from(path), stop.clone());
     let inspected = tokio::task::spawn_blocking(move || inspect(&owned, &probe)).await.map_err(|e| IngestError::Task(e.to_string()))?;
-    let (hash, size, verdict) = inspected.map_err(io_err)?;
+    let (hash, size, verdict) = match inspected {
+        Ok(i) => i,
+        Err(e) if is_stop(&e) => return Ok(FileOutcome::Interrupted { file_id: None }),
+        Err(e) => return Err(io_err(e)),
+    };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let file_id = sqlx::query_scalar!(
         "INSERT INTO ingested_files (content_hash, file_name, size_bytes, state) VALUES ($1, $2, $3, 'processing')
@@ -173,7 +236,7 @@ pub async fn ingest_file_until(pool: &PgPool, path: &Path, cats: &CarcCategories
     if !locked {
         return Ok(FileOutcome::Busy { file_id });
     }
-    let outcome = ingest_locked(pool, path, file_id, verdict, cats, stop).await;
+    let outcome = ingest_locked(pool, path, Taken { file_id, identity, hash }, verdict, cats, stop).await;
     let unlocked = sqlx::query!("SELECT pg_advisory_unlock($1)", file_id).fetch_one(&mut *lock).await;
     if unlocked.is_err() {
         // A connection whose unlock failed must not go back to the pool holding the lock.
@@ -182,63 +245,126 @@ pub async fn ingest_file_until(pool: &PgPool, path: &Path, cats: &CarcCategories
     outcome
 }
 
+/// A file claimed for ingesting: its row, and what it was when inspected.
+struct Taken {
+    file_id: i64,
+    identity: Identity,
+    hash: Vec<u8>,
+}
+
+/// The transaction sets of one file as they come back from posting.
+#[derive(Default)]
+struct Sets {
+    seen: usize,
+    tests: usize,
+    posted: Vec<String>,
+    already: usize,
+    conflicts: Vec<(String, crate::posting::conflicts::Held)>,
+    claims: ClaimsOutcome,
+    /// The first set the database refused for its data, and why.
+    refused: Option<String>,
+    /// A connection or server error: the file waits for the database.
+    outage: Option<sqlx::Error>,
+}
+
+impl Sets {
+    fn tally(&mut self, label: String, result: Result<Result<PostOutcome, sqlx::Error>, tokio::task::JoinError>) -> Result<(), IngestError> {
+        match result.map_err(|e| IngestError::Task(e.to_string()))? {
+            Ok(PostOutcome::Posted { claims, .. }) => {
+                self.claims.add(&claims);
+                self.posted.push(label);
+            }
+            Ok(PostOutcome::AlreadyPosted { .. }) => self.already += 1,
+            Ok(PostOutcome::Conflict { held, .. }) => self.conflicts.push((label, held)),
+            Err(e) if crate::db::is_outage(&e) => {
+                self.outage.get_or_insert(e);
+            }
+            Err(e) => {
+                self.refused.get_or_insert(format!("transaction set {label}: the database refused its data: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether no more sets should be sent to post.
+    fn halted(&self) -> bool {
+        self.refused.is_some() || self.outage.is_some()
+    }
+
+    /// The reason a partial file is kept with: what posted, what did not,
+    /// why, and what feeding it again does.
+    fn partial_reason(&self, why: &[String]) -> String {
+        let posted = if self.posted.is_empty() { "none".to_string() } else { self.posted.join(", ") };
+        let before = if self.already > 0 { format!("; {} posted before", self.already) } else { String::new() };
+        format!(
+            "{}. Transaction sets posted from this file: {posted}{before}; the others were not posted. Feeding the complete file again posts only what is not posted yet.",
+            why.join("; ")
+        )
+    }
+}
+
+/// `ST02 (trace TRN02)`: how a transaction set is named in reasons.
+fn label(parsed: &Parsed) -> String {
+    format!("{} (trace {})", parsed.transaction.control_number, parsed.transaction.trace_number)
+}
+
 async fn ingest_locked(
     pool: &PgPool,
     path: &Path,
-    file_id: i64,
+    taken: Taken,
     verdict: Result<(), ParseError>,
     cats: &CarcCategories,
     stop: &Stop,
 ) -> Result<FileOutcome, IngestError> {
+    let file_id = taken.file_id;
     let state = sqlx::query_scalar!("SELECT state FROM ingested_files WHERE id = $1", file_id).fetch_one(pool).await?;
     if state == "posted" || state == "test" {
         return Ok(FileOutcome::Duplicate { file_id, state });
     }
     if let Err(error) = verdict {
-        sqlx::query!("UPDATE ingested_files SET state = 'refused', refusal_reason = $2, finished_at = now() WHERE id = $1", file_id, error.to_string())
-            .execute(pool)
-            .await?;
+        record(pool, file_id, "refused", Some(&error.to_string())).await?;
         return Ok(FileOutcome::Refused { file_id, error });
     }
     let file = File::open(path).map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
     // The reader runs on a blocking thread and hands over one transaction set
     // at a time through a small channel: memory stays bounded by a few sets.
+    // It hashes again as it reads: the bytes posted are the bytes inspected,
+    // or the file changed and the outcome says so.
     let (send, mut receive) = tokio::sync::mpsc::channel::<Result<Parsed, ParseError>>(POSTING_WORKERS * 2);
+    let probe = stop.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        for parsed in Reader::new(file) {
+        let mut src = Hashing { inner: file, hasher: Sha256::new(), bytes: 0, stop: &probe };
+        for parsed in Reader::new(&mut src) {
             if send.blocking_send(parsed).is_err() {
-                break;
+                return None;
             }
         }
+        io::copy(&mut src, &mut io::sink()).ok()?;
+        Some(src.hasher.finalize().to_vec())
     });
-    let (mut transactions, mut already, mut tests) = (0, 0, 0);
-    let mut claims = ClaimsOutcome::default();
-    let mut in_flight: JoinSet<Result<PostOutcome, sqlx::Error>> = JoinSet::new();
-    let mut tally = |outcome: PostOutcome, already: &mut usize| {
-        stop.advance();
-        match outcome {
-            PostOutcome::Posted { claims: c, .. } => claims.add(&c),
-            PostOutcome::AlreadyPosted { .. } => *already += 1,
-        }
-    };
+    let mut sets = Sets::default();
+    let mut unreadable = None;
+    let mut in_flight: JoinSet<(String, Result<PostOutcome, sqlx::Error>)> = JoinSet::new();
+    let mut interrupted = false;
     while let Some(parsed) = receive.recv().await {
         // Validated above; an error now means the file changed under us.
         let parsed = match parsed {
             Ok(p) => p,
             Err(error) => {
-                in_flight.shutdown().await;
-                return Ok(FileOutcome::Refused { file_id, error });
+                unreadable = Some(error);
+                break;
             }
         };
         if stop.requested() {
-            while let Some(done) = in_flight.join_next().await {
-                tally(joined(done)?, &mut already);
-            }
-            return Ok(FileOutcome::Interrupted { file_id });
+            interrupted = true;
+            break;
         }
-        transactions += 1;
+        if sets.halted() {
+            break;
+        }
+        sets.seen += 1;
         if parsed.interchange.usage == Usage::Test {
-            tests += 1;
+            sets.tests += 1;
             continue;
         }
         // A reversal may reverse a payment posted earlier in this very file:
@@ -246,24 +372,79 @@ async fn ingest_locked(
         let barrier = parsed.transaction.claims.iter().any(is_reversal);
         while in_flight.len() >= POSTING_WORKERS || (barrier && !in_flight.is_empty()) {
             if let Some(done) = in_flight.join_next().await {
-                tally(joined(done)?, &mut already);
+                let (label, result) = split(done);
+                sets.tally(label, result)?;
+                stop.advance();
             }
         }
+        if sets.halted() {
+            break;
+        }
         let (pool, cats) = (pool.clone(), cats.clone());
-        in_flight.spawn(async move { post_transaction(&pool, file_id, &parsed, &cats).await });
+        in_flight.spawn(async move { (label(&parsed), post_transaction(&pool, file_id, &parsed, &cats).await) });
     }
+    drop(receive);
     while let Some(done) = in_flight.join_next().await {
-        tally(joined(done)?, &mut already);
+        let (label, result) = split(done);
+        sets.tally(label, result)?;
+        stop.advance();
     }
-    let _ = reader.await;
-    let all_test = tests == transactions && transactions > 0;
-    let state = if all_test { "test" } else { "posted" };
+    let rehashed = reader.await.ok().flatten();
+    if let Some(e) = sets.outage.take() {
+        return Err(IngestError::Db(e));
+    }
+    let now = std::fs::metadata(path).ok().map(|m| Identity::of(&m));
+    let mut why = Vec::new();
+    if let Some(e) = &unreadable {
+        why.push(format!("the file changed while it was ingested and no longer reads as it did ({e})"));
+    } else if !interrupted && !sets.halted() && (rehashed.as_ref() != Some(&taken.hash) || now.as_ref() != Some(&taken.identity)) {
+        why.push("the file changed while it was ingested (its size, time or content differ from when it was read first)".to_string());
+    }
+    if let Some(r) = &sets.refused {
+        why.push(r.clone());
+    }
+    for (label, held) in &sets.conflicts {
+        if let crate::posting::conflicts::Held::Open(id) = held {
+            why.push(format!(
+                "transaction set {label} has the payer and trace number of a payment posted before, with different content: held as conflict #{id} (remitd conflicts show {id})"
+            ));
+        }
+    }
+    if interrupted {
+        let reason = sets.partial_reason(&["stopped by a shutdown".to_string()]);
+        record(pool, file_id, "partial", Some(&reason)).await?;
+        return Ok(FileOutcome::Interrupted { file_id: Some(file_id) });
+    }
+    if !why.is_empty() {
+        let reason = sets.partial_reason(&why);
+        let state = if sets.posted.is_empty() && sets.already == 0 { "refused" } else { "partial" };
+        record(pool, file_id, state, Some(&reason)).await?;
+        let conflicts = sets.conflicts.iter().filter_map(|(_, h)| if let crate::posting::conflicts::Held::Open(id) = h { Some(*id) } else { None }).collect();
+        return Ok(FileOutcome::Partial { file_id, reason, posted: sets.posted.len(), conflicts });
+    }
+    let all_test = sets.tests == sets.seen && sets.seen > 0;
     // A synchronous commit: it also makes every posting above durable (they
     // commit asynchronously, see `post_transaction`). Only after it returns
     // may the file be archived.
-    sqlx::query!("UPDATE ingested_files SET state = $2, refusal_reason = NULL, finished_at = now() WHERE id = $1", file_id, state).execute(pool).await?;
+    record(pool, file_id, if all_test { "test" } else { "posted" }, None).await?;
     if all_test {
-        return Ok(FileOutcome::Test { file_id, transactions });
+        return Ok(FileOutcome::Test { file_id, transactions: sets.seen });
     }
-    Ok(FileOutcome::Posted { file_id, transactions: transactions - tests, already_posted: already, claims })
+    Ok(FileOutcome::Posted { file_id, transactions: sets.seen - sets.tests, already_posted: sets.already, claims: sets.claims })
+}
+
+/// A posting task's label and result, a panicked task reported as such.
+fn split(
+    done: Result<(String, Result<PostOutcome, sqlx::Error>), tokio::task::JoinError>,
+) -> (String, Result<Result<PostOutcome, sqlx::Error>, tokio::task::JoinError>) {
+    match done {
+        Ok((label, result)) => (label, Ok(result)),
+        Err(e) => (String::from("?"), Err(e)),
+    }
+}
+
+/// Records what became of a file (synchronously committed).
+async fn record(pool: &PgPool, file_id: i64, state: &str, reason: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE ingested_files SET state = $2, refusal_reason = $3, finished_at = now() WHERE id = $1", file_id, state, reason).execute(pool).await?;
+    Ok(())
 }

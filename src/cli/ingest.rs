@@ -57,8 +57,16 @@ pub async fn run(pool: PgPool, args: Args) -> u8 {
                 println!("{name}: file #{file_id} is being ingested by another process right now");
                 code = EXIT_REFUSED;
             }
-            Ok(FileOutcome::Interrupted { file_id }) => {
-                println!("{name}: file #{file_id} interrupted; feed it again to finish");
+            Ok(FileOutcome::Interrupted { .. }) => {
+                println!("{name}: interrupted; feed it again to finish");
+                code = EXIT_REFUSED;
+            }
+            Ok(FileOutcome::NotTaken { reason }) => {
+                eprintln!("{name}: refused: {reason}");
+                code = EXIT_REFUSED;
+            }
+            Ok(FileOutcome::Partial { file_id, reason, .. }) => {
+                eprintln!("{name}: file #{file_id} posted in part: {}", escape_text(&reason));
                 code = EXIT_REFUSED;
             }
             Ok(FileOutcome::Refused { error, .. }) => {

@@ -71,6 +71,11 @@ pub struct DropFolder {
     /// is taken (files renamed into the inbox are taken at once).
     #[serde(default = "default_settle")]
     pub settle_secs: f64,
+    /// Files larger than this are refused before a byte is read (moved to
+    /// error/ with the reason): a runaway or hostile file cannot keep the
+    /// daemon hashing for minutes while every other file waits.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
 }
 
 impl DropFolder {
@@ -78,8 +83,9 @@ impl DropFolder {
         Duration::from_secs(self.poll_interval_secs.max(1))
     }
 
+    /// Checked at load to be finite and within 0 to 3600 s.
     pub fn settle(&self) -> Duration {
-        Duration::from_secs_f64(self.settle_secs.clamp(0.0, 3600.0))
+        Duration::try_from_secs_f64(self.settle_secs.clamp(0.0, 3600.0)).unwrap_or_default()
     }
 }
 
@@ -89,6 +95,12 @@ fn default_poll() -> u64 {
 
 fn default_settle() -> f64 {
     2.0
+}
+
+/// 2 GiB: twice the largest remittance file seen in practice, parsed in
+/// seconds.
+fn default_max_file_bytes() -> u64 {
+    2 << 30
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +214,15 @@ impl Config {
             if f.archive.starts_with(&f.inbox) || f.error.starts_with(&f.inbox) {
                 return problem("archive and error must not be inside the inbox");
             }
+            if !(f.settle_secs.is_finite() && (0.0..=3600.0).contains(&f.settle_secs)) {
+                return problem(&format!("settle_secs must be a number of seconds from 0 to 3600, not {}", f.settle_secs));
+            }
+            if !(1..=3600).contains(&f.poll_interval_secs) {
+                return problem(&format!("poll_interval_secs must be from 1 to 3600, not {}", f.poll_interval_secs));
+            }
+            if f.max_file_bytes == 0 {
+                return problem("max_file_bytes must be more than 0");
+            }
         }
         Ok(())
     }
@@ -274,6 +295,17 @@ mod tests {
             jail.create_file("gate.toml", &format!("{FILE}\n[writeoffs]\napproval = \"sometimes\"\n"))?;
             let e = Config::load(Path::new("gate.toml")).expect_err("bad approval policy");
             assert!(e.to_string().starts_with("[writeoffs]: approval policy must be off, all or above:AMOUNT"), "{e}");
+            for (key, value, says) in [
+                ("settle_secs", "nan", "settle_secs must be a number of seconds from 0 to 3600, not NaN"),
+                ("settle_secs", "-1.0", "settle_secs must be a number of seconds from 0 to 3600, not -1"),
+                ("settle_secs", "inf", "settle_secs must be a number of seconds from 0 to 3600, not inf"),
+                ("poll_interval_secs", "0", "poll_interval_secs must be from 1 to 3600, not 0"),
+                ("max_file_bytes", "0", "max_file_bytes must be more than 0"),
+            ] {
+                jail.create_file("bad.toml", &FILE.replace("error = \"/d/acme/error\"", &format!("error = \"/d/acme/error\"\n{key} = {value}")))?;
+                let e = Config::load(Path::new("bad.toml")).expect_err(key);
+                assert_eq!(e.to_string(), format!("drop folder \"acme\": {says}"));
+            }
             jail.create_file("typo.toml", &format!("{FILE}\nunknown_key = 1\n"))?;
             let e = Config::load(Path::new("typo.toml")).expect_err("unknown key");
             assert!(e.to_string().contains("unknown_key"), "{e}");

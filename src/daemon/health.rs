@@ -1,6 +1,8 @@
-//! What `/readyz` reports: whether the database answers and every drop
-//! folder's watcher runs.
+//! What `/readyz` reports: whether the database answers, every drop
+//! folder's watcher runs, and every drop folder can be used (its inbox
+//! readable, its archive and error folders writable).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -8,6 +10,8 @@ use std::sync::Mutex;
 pub struct Health {
     /// The last database problem, or `None` while the database answers.
     database: Mutex<Option<String>>,
+    /// Drop folders that cannot be used now, by name, with why.
+    folders: Mutex<BTreeMap<String, String>>,
     watchers_expected: AtomicUsize,
     watchers_running: AtomicUsize,
     starting: Mutex<bool>,
@@ -36,6 +40,16 @@ impl Health {
         self.database.lock().map(|d| d.is_none()).unwrap_or(false)
     }
 
+    /// Records whether drop folder `name` can be used; returns whether that
+    /// changed (the caller logs changes, not every look).
+    pub fn folder(&self, name: &str, problem: Option<String>) -> bool {
+        let Ok(mut f) = self.folders.lock() else { return false };
+        match problem {
+            Some(p) => f.insert(name.to_string(), p.clone()).as_ref() != Some(&p),
+            None => f.remove(name).is_some(),
+        }
+    }
+
     pub fn watchers(&self, running: usize) {
         self.watchers_running.store(running, Ordering::SeqCst);
     }
@@ -56,6 +70,9 @@ impl Health {
             if let Some(p) = d.as_ref() {
                 out.push(format!("database: {p}"));
             }
+        }
+        if let Ok(f) = self.folders.lock() {
+            out.extend(f.iter().map(|(name, p)| format!("drop folder {name:?}: {p}")));
         }
         let (running, expected) = (self.watchers_running.load(Ordering::SeqCst), self.watchers_expected.load(Ordering::SeqCst));
         if running < expected {

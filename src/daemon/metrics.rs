@@ -19,6 +19,8 @@ pub struct Metrics {
     pub files_refused: Family<FolderLabel, Counter>,
     pub files_duplicate: Family<FolderLabel, Counter>,
     pub files_test: Family<FolderLabel, Counter>,
+    pub files_partial: Family<FolderLabel, Counter>,
+    pub conflicts_held: Counter,
     pub claims_posted: Counter,
     pub claims_unmatched: Counter,
     pub reversals: Counter,
@@ -37,6 +39,8 @@ impl Default for Metrics {
             files_refused: Family::default(),
             files_duplicate: Family::default(),
             files_test: Family::default(),
+            files_partial: Family::default(),
+            conflicts_held: Counter::default(),
             claims_posted: Counter::default(),
             claims_unmatched: Counter::default(),
             reversals: Counter::default(),
@@ -52,6 +56,12 @@ impl Default for Metrics {
         registry.register("files_refused", "Files refused as invalid and moved to error/", m.files_refused.clone());
         registry.register("files_duplicate", "Files already ingested before, archived again", m.files_duplicate.clone());
         registry.register("files_test", "Test files (ISA15 = T) recorded, never posted", m.files_test.clone());
+        registry.register("files_partial", "Files posted in part and moved to error/ with what posted and why the rest did not", m.files_partial.clone());
+        registry.register(
+            "conflicts_held",
+            "Transaction sets held because their payer and trace were posted before with other content",
+            m.conflicts_held.clone(),
+        );
         registry.register("claims_posted", "Remittance claims posted to the ledger", m.claims_posted.clone());
         registry.register("claims_unmatched", "Remittance claims queued as unmatched", m.claims_unmatched.clone());
         registry.register("reversals", "Payer reversals posted", m.reversals.clone());

@@ -55,6 +55,8 @@ pub enum DaemonError {
     Watch { folder: String, path: String, detail: String },
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    #[error("drop folder {folder:?}: {problem}")]
+    Folder { folder: String, problem: String },
 }
 
 /// Longest wait between attempts while the database is down.
@@ -164,11 +166,12 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
     let server = axum::serve(listener, http::router(shared.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
     let http = tokio::spawn(async move { server.await });
 
+    // A folder that cannot be used at start is a configuration mistake:
+    // say which and stop. Later, the same check makes `/readyz` say so.
     for f in &config.drop_folders {
-        for dir in [&f.inbox, &f.archive, &f.error] {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                warn!(folder = %f.name, path = %dir.display(), error = %e, "cannot create drop folder directory");
-            }
+        let _ = std::fs::create_dir_all(&f.inbox);
+        if let Some(problem) = Inbox::new(f.clone()).problem() {
+            return Err(DaemonError::Folder { folder: f.name.clone(), problem });
         }
     }
     status("connecting to the database");
@@ -232,14 +235,27 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
         if retry_at.is_some_and(|t| now < t) {
             continue;
         }
-        match sweep_inboxes(&mut inboxes, &pool, &shared, &stop, now).await {
-            Ok(()) => {
-                if retry_at.take().is_some() {
+        // After an outage, the database is back only when it answers; until
+        // then each failed look doubles the wait, up to a minute.
+        if retry_at.is_some() {
+            match sqlx::query("SELECT 1").execute(&pool).await {
+                Ok(_) => {
+                    retry_at = None;
+                    shared.health.database_ok();
                     info!("database back: ingesting again");
                     status(&format!("watching {} drop folders", inboxes.len()));
                 }
-                delay = Duration::from_secs(1);
+                Err(e) => {
+                    warn!(error = %e, retry_in_secs = delay.as_secs(), "database still unreachable: files stay in the inbox");
+                    shared.health.database_down(e.to_string());
+                    retry_at = Some(now + delay);
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                    continue;
+                }
             }
+        }
+        match sweep_inboxes(&mut inboxes, &pool, &shared, &stop, now).await {
+            Ok(()) => delay = Duration::from_secs(1),
             Err(e) => {
                 warn!(error = %e, retry_in_secs = delay.as_secs(), "database error: files stay in the inbox");
                 status(&format!("database error, retrying: {e}"));
@@ -310,6 +326,17 @@ async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, shared: &Shared, st
         if !inbox.scan_due(now) {
             continue;
         }
+        let problem = inbox.problem_now(now);
+        if shared.health.folder(&inbox.folder.name, problem.clone()) {
+            match &problem {
+                Some(p) => error!(folder = %inbox.folder.name, problem = %p, "drop folder cannot be used: its files wait in the inbox"),
+                None => info!(folder = %inbox.folder.name, "drop folder usable again"),
+            }
+        }
+        if problem.is_some() {
+            inbox.last_scan = Some(now);
+            continue;
+        }
         let ready = match inbox.scan(now) {
             Ok(r) => r,
             Err(e) => {
@@ -330,11 +357,13 @@ async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, shared: &Shared, st
 /// Ingests one whole file and moves it according to its fate. The CARC
 /// categories are read for each file, so a change applies from the next.
 async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, shared: &Shared, stop: &Stop) -> Result<(), sqlx::Error> {
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    // Names are bytes; logs show them lossily.
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let label = FolderLabel { folder: folder.name.clone() };
     let started = Instant::now();
     let cats = load_categories(pool).await?;
-    let outcome = match ingest_file_until(pool, file, &cats, stop).await {
+    let steer = stop.clone().with_max_bytes(folder.max_file_bytes);
+    let outcome = match ingest_file_until(pool, file, &cats, &steer).await {
         Ok(o) => o,
         Err(IngestError::Db(e)) => {
             shared.metrics.database_errors.inc();
@@ -352,6 +381,7 @@ async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, shared: &
     shared.health.database_ok();
     let now = Utc::now();
     let archive = || files::move_into(file, &files::archive_dir(&folder.archive, now));
+    let refuse = |file, reason: &str, outcome| files::refuse(file, &folder.error, reason, outcome, now).map(|moved| moved.map(|(to, _)| to));
     let moved = match &outcome {
         FileOutcome::Posted { file_id, transactions, already_posted, claims } => {
             shared.metrics.files_ingested.get_or_create(&label).inc();
@@ -382,19 +412,30 @@ async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, shared: &
         FileOutcome::Refused { file_id, error } => {
             shared.metrics.files_refused.get_or_create(&label).inc();
             warn!(folder = %folder.name, file = %name, file_id, reason = %error, "refused: moved to error/");
-            files::refuse(file, &folder.error, &error.to_string(), now)
+            refuse(file, &error.to_string(), files::NOTHING_POSTED)
+        }
+        FileOutcome::NotTaken { reason } => {
+            shared.metrics.files_refused.get_or_create(&label).inc();
+            warn!(folder = %folder.name, file = %name, reason = %reason, "not read: moved to error/");
+            refuse(file, reason, files::NOTHING_POSTED)
+        }
+        FileOutcome::Partial { file_id, reason, posted, conflicts } => {
+            shared.metrics.files_partial.get_or_create(&label).inc();
+            shared.metrics.conflicts_held.inc_by(conflicts.len() as u64);
+            warn!(folder = %folder.name, file = %name, file_id, posted, conflicts = conflicts.len(), reason = %reason, "posted in part: moved to error/");
+            refuse(file, reason, "what posted is listed above and stays posted; the rest was not")
         }
         FileOutcome::Busy { file_id } => {
             debug!(folder = %folder.name, file = %name, file_id, "another instance is ingesting this file");
             return Ok(());
         }
         FileOutcome::Interrupted { file_id } => {
-            info!(folder = %folder.name, file = %name, file_id, "stopped part way: the rest posts at the next start");
+            info!(folder = %folder.name, file = %name, file_id = ?file_id, "stopped part way: the rest posts at the next start");
             return Ok(());
         }
     };
     if let Err(e) = moved {
-        error!(folder = %folder.name, file = %name, error = %e, "posted, but cannot move the file out of the inbox; it will be seen as a duplicate");
+        error!(folder = %folder.name, file = %name, error = %e, "its outcome is recorded, but the file cannot be moved out of the inbox; it will be seen as a duplicate");
     }
     Ok(())
 }

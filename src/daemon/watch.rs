@@ -39,11 +39,14 @@ pub struct Inbox {
     looks: HashMap<PathBuf, Look>,
     renamed: HashMap<PathBuf, Instant>,
     pub last_scan: Option<Instant>,
+    /// When the folders were last found usable (looked at again each poll
+    /// interval, not at every scan).
+    usable_at: Option<Instant>,
 }
 
 impl Inbox {
     pub fn new(folder: DropFolder) -> Self {
-        Inbox { folder, looks: HashMap::new(), renamed: HashMap::new(), last_scan: None }
+        Inbox { folder, looks: HashMap::new(), renamed: HashMap::new(), last_scan: None, usable_at: None }
     }
 
     /// A file was renamed into the inbox: it is whole.
@@ -71,9 +74,9 @@ impl Inbox {
         let mut present = Vec::new();
         for entry in std::fs::read_dir(&self.folder.inbox)? {
             let Ok(entry) = entry else { continue };
+            // Names are bytes: one that is not UTF-8 is taken all the same.
             let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if is_ignored(name) {
+            if is_ignored(&name.to_string_lossy()) {
                 continue;
             }
             let Ok(meta) = entry.metadata() else { continue };
@@ -104,6 +107,39 @@ impl Inbox {
         Ok(ready.into_iter().map(|(_, p)| p).collect())
     }
 
+    /// [`Inbox::problem`], looked at again once a poll interval has passed
+    /// since the folder was last found usable (at once while it is not).
+    pub fn problem_now(&mut self, now: Instant) -> Option<String> {
+        if self.usable_at.is_some_and(|t| now.saturating_duration_since(t) < self.folder.poll_interval()) {
+            return None;
+        }
+        let problem = self.problem();
+        self.usable_at = if problem.is_none() { Some(now) } else { None };
+        problem
+    }
+
+    /// Why this drop folder cannot be used now, if it cannot: its inbox
+    /// cannot be read, or its archive or error folder cannot be written
+    /// (each created when missing, then tried with a file of its own).
+    /// Files wait in the inbox meanwhile: a posted file that could not be
+    /// moved would be taken again and again.
+    pub fn problem(&self) -> Option<String> {
+        if let Err(e) = std::fs::read_dir(&self.folder.inbox) {
+            return Some(format!("inbox {}: {e}", self.folder.inbox.display()));
+        }
+        for (key, dir) in [("archive", &self.folder.archive), ("error", &self.folder.error)] {
+            let probe = dir.join(format!(".remitd-write-check-{}", std::process::id()));
+            let tried = std::fs::create_dir_all(dir).and_then(|()| std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&probe));
+            match tried {
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&probe);
+                }
+                Err(e) => return Some(format!("{key} {}: {e}", dir.display())),
+            }
+        }
+        None
+    }
+
     /// Whether `path` belongs to this inbox (directly inside it).
     pub fn holds(&self, path: &Path) -> bool {
         path.parent() == Some(self.folder.inbox.as_path())
@@ -123,6 +159,7 @@ mod tests {
             error: dir.join("../e"),
             poll_interval_secs: 1,
             settle_secs: settle,
+            max_file_bytes: 1 << 20,
         })
     }
 

@@ -151,3 +151,32 @@ mod tests {
         assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
     }
 }
+
+/// Whether `e` says the database cannot be reached or cannot work right
+/// now (the connection, the server's availability or resources, a
+/// transaction to retry), rather than that the data sent was wrong. The
+/// daemon waits and retries on the first kind and refuses the file on the
+/// second: a file whose content the database rejects must not stop every
+/// file behind it.
+pub fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            // 08 connection, 53 insufficient resources, 57P0x shutdown and
+            // startup, 58 system error, XX internal error; 42 (a missing
+            // privilege, table or function: the schema or the roles do not
+            // fit this binary, which ops must fix, not the file); 40001 and
+            // 40P01 serialization failure and deadlock, 55P03 lock not
+            // available, 25006 read-only (a standby during a failover).
+            ["08", "53", "57P", "58", "XX", "42"].iter().any(|class| code.starts_with(class)) || ["40001", "40P01", "55P03", "25006"].contains(&code.as_ref())
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Configuration(_) => true,
+        _ => false,
+    }
+}

@@ -56,6 +56,7 @@ impl Daemon {
             error: root.join("error"),
             poll_interval_secs: 1,
             settle_secs: 0.5,
+            max_file_bytes: 1 << 30,
         };
         for dir in [&folder.inbox, &folder.archive, &folder.error] {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

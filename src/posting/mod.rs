@@ -16,6 +16,7 @@
 //! writes anything about them; a larger one holds the whole ledger.
 
 pub mod categories;
+pub mod conflicts;
 pub mod matching;
 pub mod plan;
 pub mod unmatched;
@@ -82,9 +83,16 @@ pub enum PostOutcome {
         remittance_id: i64,
         claims: ClaimsOutcome,
     },
-    /// The payer's trace number was posted before; nothing was written.
+    /// The payer's trace number was posted before with the same content
+    /// (or before fingerprints were kept); nothing was written.
     AlreadyPosted {
         remittance_id: i64,
+    },
+    /// The payer's trace number was posted before with different content:
+    /// the set is held as a conflict for a person, nothing posted.
+    Conflict {
+        remittance_id: i64,
+        held: conflicts::Held,
     },
 }
 
@@ -92,7 +100,7 @@ impl PostOutcome {
     pub fn claims(&self) -> ClaimsOutcome {
         match self {
             PostOutcome::Posted { claims, .. } => claims.clone(),
-            PostOutcome::AlreadyPosted { .. } => ClaimsOutcome::default(),
+            PostOutcome::AlreadyPosted { .. } | PostOutcome::Conflict { .. } => ClaimsOutcome::default(),
         }
     }
 }
@@ -115,10 +123,11 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
     // are short statements over a set's rows, and a plan estimated over a
     // thousand-element array can cost more to compile than to run.
     sqlx::query!("SELECT set_config('synchronous_commit', 'off', true) AS commit, set_config('jit', 'off', true) AS jit").fetch_one(&mut *db).await?;
+    let fingerprint = conflicts::fingerprint(t);
     let inserted = sqlx::query_scalar!(
         "INSERT INTO remittances (file_id, interchange_control, transaction_control, payer_key, payer_name, trace_number,
-                                  payment_amount, payment_date, handling_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                  payment_amount, payment_date, handling_code, content_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (payer_key, trace_number) DO NOTHING RETURNING id",
         file_id,
         parsed.interchange.control_number.as_str(),
@@ -129,15 +138,21 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
         t.payment.amount,
         t.payment.date,
         t.payment.handling_code.as_str(),
+        &fingerprint,
     )
     .fetch_optional(&mut *db)
     .await?;
     let Some(remittance_id) = inserted else {
-        db.rollback().await?;
-        let remittance_id = sqlx::query_scalar!("SELECT id FROM remittances WHERE payer_key = $1 AND trace_number = $2", payer_key(t), t.trace_number.as_str())
-            .fetch_one(pool)
+        let posted = sqlx::query!("SELECT id, content_hash FROM remittances WHERE payer_key = $1 AND trace_number = $2", payer_key(t), t.trace_number.as_str())
+            .fetch_one(&mut *db)
             .await?;
-        return Ok(PostOutcome::AlreadyPosted { remittance_id });
+        if posted.content_hash.is_none_or(|h| h == fingerprint) {
+            db.rollback().await?;
+            return Ok(PostOutcome::AlreadyPosted { remittance_id: posted.id });
+        }
+        let held = conflicts::hold(&mut db, file_id, posted.id, t, &fingerprint).await?;
+        db.commit().await?;
+        return Ok(PostOutcome::Conflict { remittance_id: posted.id, held });
     };
     let claims: Vec<&Claim> = t.claims.iter().collect();
     let (outcome, unmatched) = post_claims(&mut db, hold, remittance_id, &claims, cats).await?;
