@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::model::Usage;
 use crate::parse::Parsed;
 use crate::parse::Reader;
+use crate::posting::conflicts::Held;
 use crate::posting::plan::CarcCategories;
 use crate::posting::{is_reversal, post_transaction, ClaimsOutcome, PostOutcome};
 use crate::x12::ParseError;
@@ -259,7 +260,8 @@ struct Sets {
     tests: usize,
     posted: Vec<String>,
     already: usize,
-    conflicts: Vec<(String, crate::posting::conflicts::Held)>,
+    /// Sets held as conflicts, with the conflict's number.
+    conflicts: Vec<(String, i64)>,
     claims: ClaimsOutcome,
     /// The first set the database refused for its data, and why.
     refused: Option<String>,
@@ -275,7 +277,9 @@ impl Sets {
                 self.posted.push(label);
             }
             Ok(PostOutcome::AlreadyPosted { .. }) => self.already += 1,
-            Ok(PostOutcome::Conflict { held, .. }) => self.conflicts.push((label, held)),
+            Ok(PostOutcome::Conflict { held: Held::Open(id), .. }) => self.conflicts.push((label, id)),
+            // A person resolved this very conflict before: a quiet duplicate now.
+            Ok(PostOutcome::Conflict { held: Held::Resolved(_), .. }) => self.already += 1,
             Err(e) if crate::db::is_outage(&e) => {
                 self.outage.get_or_insert(e);
             }
@@ -403,12 +407,10 @@ async fn ingest_locked(
     if let Some(r) = &sets.refused {
         why.push(r.clone());
     }
-    for (label, held) in &sets.conflicts {
-        if let crate::posting::conflicts::Held::Open(id) = held {
-            why.push(format!(
-                "transaction set {label} has the payer and trace number of a payment posted before, with different content: held as conflict #{id} (remitd conflicts show {id})"
-            ));
-        }
+    for (label, id) in &sets.conflicts {
+        why.push(format!(
+            "transaction set {label} has the payer and trace number of a payment posted before, with different content: held as conflict #{id} (remitd conflicts show {id})"
+        ));
     }
     if interrupted {
         let reason = sets.partial_reason(&["stopped by a shutdown".to_string()]);
@@ -419,7 +421,7 @@ async fn ingest_locked(
         let reason = sets.partial_reason(&why);
         let state = if sets.posted.is_empty() && sets.already == 0 { "refused" } else { "partial" };
         record(pool, file_id, state, Some(&reason)).await?;
-        let conflicts = sets.conflicts.iter().filter_map(|(_, h)| if let crate::posting::conflicts::Held::Open(id) = h { Some(*id) } else { None }).collect();
+        let conflicts = sets.conflicts.iter().map(|(_, id)| *id).collect();
         return Ok(FileOutcome::Partial { file_id, reason, posted: sets.posted.len(), conflicts });
     }
     let all_test = sets.tests == sets.seen && sets.seen > 0;

@@ -131,27 +131,6 @@ pub fn with_database(url: &str, name: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_user_of_a_url_is_replaced() {
-        assert_eq!(with_user("postgres://postgres@127.0.0.1:5432/d", "ann"), "postgres://ann@127.0.0.1:5432/d");
-        assert_eq!(with_user("postgres://u:p%40ss@h/d?sslmode=require", "ann"), "postgres://ann@h/d?sslmode=require");
-        assert_eq!(with_user("postgres://h:5432/d", "ann"), "postgres://ann@h:5432/d");
-        assert_eq!(with_user("postgres:///d?host=/run/postgresql", "ann"), "postgres://ann@/d?host=/run/postgresql");
-    }
-
-    #[test]
-    fn the_database_part_of_a_url_is_replaced() {
-        assert_eq!(with_database("postgres://u@h:5432/remitd", "d"), "postgres://u@h:5432/d");
-        assert_eq!(with_database("postgres://u@h:5432", "d"), "postgres://u@h:5432/d");
-        assert_eq!(with_database("postgres://u:p@h/x?sslmode=require", "d"), "postgres://u:p@h/d?sslmode=require");
-        assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
-    }
-}
-
 /// Whether `e` says the database cannot be reached or cannot work right
 /// now (the connection, the server's availability or resources, a
 /// transaction to retry), rather than that the data sent was wrong. The
@@ -178,5 +157,26 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::Configuration(_) => true,
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_user_of_a_url_is_replaced() {
+        assert_eq!(with_user("postgres://postgres@127.0.0.1:5432/d", "ann"), "postgres://ann@127.0.0.1:5432/d");
+        assert_eq!(with_user("postgres://u:p%40ss@h/d?sslmode=require", "ann"), "postgres://ann@h/d?sslmode=require");
+        assert_eq!(with_user("postgres://h:5432/d", "ann"), "postgres://ann@h:5432/d");
+        assert_eq!(with_user("postgres:///d?host=/run/postgresql", "ann"), "postgres://ann@/d?host=/run/postgresql");
+    }
+
+    #[test]
+    fn the_database_part_of_a_url_is_replaced() {
+        assert_eq!(with_database("postgres://u@h:5432/remitd", "d"), "postgres://u@h:5432/d");
+        assert_eq!(with_database("postgres://u@h:5432", "d"), "postgres://u@h:5432/d");
+        assert_eq!(with_database("postgres://u:p@h/x?sslmode=require", "d"), "postgres://u:p@h/d?sslmode=require");
+        assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
     }
 }
