@@ -43,8 +43,8 @@ pub enum ImportError {
     /// account's name), naming the line.
     #[error("line {line}: {message}")]
     Row { line: u64, message: String },
-    #[error("header must be {expected}, found {found}")]
-    Header { expected: String, found: String },
+    #[error("header must be {expected}: {problem}")]
+    Header { expected: String, problem: String },
     #[error("cannot read the CSV: {0}")]
     Csv(#[from] csv::Error),
     #[error("{0}")]
@@ -106,19 +106,21 @@ pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(src);
     let headers = rdr.byte_headers()?.clone();
     let found: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim_matches(' ').to_string()).collect();
-    let with_lcn = found.len() == 10 && found[9] == OPTIONAL;
-    if found[..found.len().min(9)] != HEADER[..] || !(found.len() == 9 || with_lcn) {
-        return Err(ImportError::Header { expected: format!("{} (optionally followed by {OPTIONAL})", HEADER.join(",")), found: found.join(",") });
+    // Told by position, never quoted: a file without its header has a row
+    // of patient data in its place.
+    let columns: Vec<&str> = HEADER.iter().copied().chain([OPTIONAL]).collect();
+    let problem = match (0..found.len().min(columns.len())).find(|&i| found[i] != columns[i]) {
+        Some(i) => Some(format!("column {} is not {}", i + 1, columns[i])),
+        None if !(HEADER.len()..=columns.len()).contains(&found.len()) => Some(format!("it has {} columns", found.len())),
+        None => None,
+    };
+    if let Some(problem) = problem {
+        return Err(ImportError::Header { expected: format!("{} (optionally followed by {OPTIONAL})", HEADER.join(",")), problem });
     }
     let mut claims = Claims::default();
     let mut refusals = Refusals::default();
     let mut record = ByteRecord::new();
-    loop {
-        match rdr.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(e.into()),
-        }
+    while rdr.read_byte_record(&mut record)? {
         let line = record.position().map_or(0, |p| p.line());
         match Row::check(&record, found.len()) {
             Ok(row) => {
