@@ -101,8 +101,10 @@ pub struct ImportSummary {
 /// refusal refuses the file, with every refusal found (each naming its
 /// line); a row with a bad value is not compared with others.
 pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
-    // Nothing trimmed or skipped here: fields::text drops the spaces around
-    // text values, and everything else is refused as found.
+    // No trimming here: fields::text drops the spaces around text values,
+    // and everything else is refused as found. Flexible, so that a row of
+    // another length is refused with its line like any other, not by the
+    // reader halfway through the file.
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(src);
     let headers = rdr.byte_headers()?.clone();
     let found: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim_matches(' ').to_string()).collect();
