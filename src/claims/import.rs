@@ -4,9 +4,10 @@
 //! `claim_id,account_number,patient_name,payer_id,service_date,procedure,line_charge,last_billed_date,times_billed`
 //! with an optional tenth column `line_control_number` (REF*6R as sent on the
 //! 837). Rows of one claim must agree on the claim-level columns. The whole
-//! file is checked before anything is written, then written in one database
-//! transaction with set-based upserts: a bad row refuses the file and
-//! nothing is half-imported. Re-importing a claim updates it, with one
+//! file is checked before anything is written (every value against what its
+//! column holds: [`super::fields`], [`super::check`]), then written in one
+//! database transaction with set-based upserts: a bad row refuses the file
+//! and nothing is half-imported. Re-importing a claim updates it, with one
 //! exception that protects the money: a claim that has postings keeps its
 //! charge and its lines unless the import is an amendment (see
 //! [`super::amend`]), which posts each change as a charge correction.
@@ -16,27 +17,34 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::str::FromStr;
 
 use chrono::NaiveDate;
+use csv::ByteRecord;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use super::amend::{changes, Change, StoredLine};
+use super::check::{Refusals, Row, RowProblem, LINES_PER_CLAIM_MAX};
+use super::fields::AMOUNT_MAX;
 use crate::denials::settle::{self, Source};
 use crate::ledger::charges::{correct, Correction};
 use crate::ledger::{self, audit, Audit, Hold, SYSTEM_ACTOR};
 
 pub const HEADER: [&str; 9] =
     ["claim_id", "account_number", "patient_name", "payer_id", "service_date", "procedure", "line_charge", "last_billed_date", "times_billed"];
-const OPTIONAL: &str = "line_control_number";
+pub const OPTIONAL: &str = "line_control_number";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
+    /// The rows the check refused, each with its line.
+    #[error("{0}")]
+    Rows(Refusals),
+    /// A refusal once the database is read (a posted claim's money, an
+    /// account's name), naming the line.
     #[error("line {line}: {message}")]
     Row { line: u64, message: String },
-    #[error("header must be {expected}, found {found}")]
-    Header { expected: String, found: String },
+    #[error("header must be {expected}: {problem}")]
+    Header { expected: String, problem: String },
     #[error("cannot read the CSV: {0}")]
     Csv(#[from] csv::Error),
     #[error("{0}")]
@@ -84,97 +92,136 @@ pub struct ImportSummary {
     pub lines: usize,
 }
 
-fn date(field: &str, name: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(field, "%Y-%m-%d").map_err(|_| format!("{name} must be a date YYYY-MM-DD, found {field:?}"))
+/// Reads and checks the whole CSV; nothing is written.
+///
+/// Every row is checked, value by value (see [`super::fields`]), and rows
+/// are grouped into claims: rows of one claim agree on its claim-level
+/// columns, an account has one patient name, a claim has at most
+/// [`LINES_PER_CLAIM_MAX`] lines and a charge the ledger can hold. Any
+/// refusal refuses the file, with every refusal found (each naming its
+/// line); a row with a bad value is not compared with others.
+pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
+    // No trimming here: fields::text drops the spaces around text values,
+    // and everything else is refused as found. Flexible, so that a row of
+    // another length is refused with its line like any other, not by the
+    // reader halfway through the file.
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(src);
+    let headers = rdr.byte_headers()?.clone();
+    let found: Vec<String> = headers.iter().map(|h| String::from_utf8_lossy(h).trim_matches(' ').to_string()).collect();
+    // Told by position, never quoted: a file without its header has a row
+    // of patient data in its place.
+    let columns: Vec<&str> = HEADER.iter().copied().chain([OPTIONAL]).collect();
+    let problem = match (0..found.len().min(columns.len())).find(|&i| found[i] != columns[i]) {
+        Some(i) => Some(format!("column {} is not {}", i + 1, columns[i])),
+        None if !(HEADER.len()..=columns.len()).contains(&found.len()) => Some(format!("it has {} columns", found.len())),
+        None => None,
+    };
+    if let Some(problem) = problem {
+        return Err(ImportError::Header { expected: format!("{} (optionally followed by {OPTIONAL})", HEADER.join(",")), problem });
+    }
+    let mut claims = Claims::default();
+    let mut refusals = Refusals::default();
+    let mut record = ByteRecord::new();
+    while rdr.read_byte_record(&mut record)? {
+        let line = record.position().map_or(0, |p| p.line());
+        match Row::check(&record, found.len()) {
+            Ok(row) => {
+                if let Err(problem) = claims.add(&row, line) {
+                    refusals.push(line, problem);
+                }
+            }
+            Err(problems) => problems.into_iter().for_each(|p| refusals.push(line, p)),
+        }
+    }
+    if !refusals.is_empty() {
+        return Err(ImportError::Rows(refusals));
+    }
+    Ok(claims.claims)
 }
 
-/// Reads and checks the whole CSV; nothing is written.
-pub fn read(src: impl Read) -> Result<Vec<ImportClaim>, ImportError> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(src);
-    let headers = rdr.headers()?.clone();
-    let found: Vec<&str> = headers.iter().collect();
-    let with_lcn = found.len() == 10 && found[9] == OPTIONAL;
-    if found[..found.len().min(9)] != HEADER[..] || !(found.len() == 9 || with_lcn) {
-        return Err(ImportError::Header { expected: format!("{} (optionally followed by {OPTIONAL})", HEADER.join(",")), found: found.join(",") });
-    }
-    let mut claims: Vec<ImportClaim> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    // Account number → (patient name, first CSV line naming it).
-    let mut accounts: HashMap<String, (String, u64)> = HashMap::new();
-    for record in rdr.records() {
-        let record = record?;
-        let line = record.position().map_or(0, |p| p.line());
-        let row_err = |message: String| ImportError::Row { line, message };
-        let get = |i: usize| record.get(i).unwrap_or_default();
-        let claim_id = get(0);
-        if claim_id.is_empty() {
-            return Err(row_err("claim_id is empty".into()));
-        }
-        for (i, name) in [(1, "account_number"), (2, "patient_name"), (3, "payer_id"), (5, "procedure")] {
-            if get(i).is_empty() {
-                return Err(row_err(format!("{name} is empty")));
-            }
-        }
-        let service_date = date(get(4), "service_date").map_err(row_err)?;
-        let charge = Decimal::from_str(get(6))
-            .ok()
-            .filter(|d| d.scale() <= 2)
-            .ok_or_else(|| row_err(format!("line_charge must be an amount with at most two decimals, found {:?}", get(6))))?;
-        let last_billed_date = if get(7).is_empty() { None } else { Some(date(get(7), "last_billed_date").map_err(row_err)?) };
-        let times_billed = if get(8).is_empty() {
-            0
-        } else {
-            get(8).parse::<i32>().ok().filter(|n| *n >= 0).ok_or_else(|| row_err(format!("times_billed must be a whole number, found {:?}", get(8))))?
-        };
-        let mut parts = get(5).split(':');
-        let procedure = parts.next().unwrap_or_default().to_string();
-        let modifiers: Vec<String> = parts.filter(|m| !m.is_empty()).map(str::to_string).collect();
-        if modifiers.len() > 4 {
-            return Err(row_err("procedure carries more than four modifiers".into()));
-        }
-        let lcn = if with_lcn { Some(get(9)).filter(|s| !s.is_empty()).map(str::to_string) } else { None };
-        let import_line = ImportLine { procedure, modifiers, charge, line_control_number: lcn, csv_line: line };
-        match accounts.get(get(1)) {
+/// Rows grouped into claims, in file order, with what the checks across
+/// rows need.
+#[derive(Default)]
+struct Claims {
+    claims: Vec<ImportClaim>,
+    /// Claim id → its place in `claims`.
+    index: HashMap<String, usize>,
+    /// The claims' charges so far, by place.
+    totals: Vec<Decimal>,
+    /// Account number → (patient name, first CSV line naming it).
+    accounts: HashMap<String, (String, u64)>,
+}
+
+impl Claims {
+    /// Adds a checked row (CSV line `line`) to its claim, or says why not.
+    fn add(&mut self, row: &Row<'_>, line: u64) -> Result<(), RowProblem> {
+        match self.accounts.get(row.account_number) {
             // No names in the message: it may be read where patient data must not be.
-            Some((name, first)) if name != get(2) => {
-                return Err(row_err(format!("account {} has another patient name than on line {first}", get(1))));
+            Some((name, first)) if name != row.patient_name => {
+                return Err(RowProblem::AccountName { account: row.account_number.to_string(), first_line: *first });
             }
             Some(_) => {}
             None => {
-                accounts.insert(get(1).to_string(), (get(2).to_string(), line));
+                self.accounts.insert(row.account_number.to_string(), (row.patient_name.to_string(), line));
             }
         }
-        match index.get(claim_id) {
-            Some(&i) => {
-                let c = &mut claims[i];
-                let same = c.account_number == get(1)
-                    && c.patient_name == get(2)
-                    && c.payer_code == get(3)
-                    && c.service_date == service_date
-                    && c.last_billed_date == last_billed_date
-                    && c.times_billed == times_billed;
-                if !same {
-                    return Err(row_err(format!("claim {claim_id} has different claim-level values than on line {}", c.first_line)));
-                }
-                c.lines.push(import_line);
-            }
-            None => {
-                index.insert(claim_id.to_string(), claims.len());
-                claims.push(ImportClaim {
-                    claim_id: claim_id.to_string(),
-                    account_number: get(1).to_string(),
-                    patient_name: get(2).to_string(),
-                    payer_code: get(3).to_string(),
-                    service_date,
-                    last_billed_date,
-                    times_billed,
-                    lines: vec![import_line],
-                    first_line: line,
-                });
-            }
+        let import_line = ImportLine {
+            procedure: row.procedure.clone(),
+            modifiers: row.modifiers.clone(),
+            charge: row.charge,
+            line_control_number: row.line_control_number.map(str::to_string),
+            csv_line: line,
+        };
+        let Some(&i) = self.index.get(row.claim_id) else {
+            self.index.insert(row.claim_id.to_string(), self.claims.len());
+            self.totals.push(row.charge);
+            self.claims.push(ImportClaim {
+                claim_id: row.claim_id.to_string(),
+                account_number: row.account_number.to_string(),
+                patient_name: row.patient_name.to_string(),
+                payer_code: row.payer_code.to_string(),
+                service_date: row.service_date,
+                last_billed_date: row.last_billed_date,
+                times_billed: row.times_billed,
+                lines: vec![import_line],
+                first_line: line,
+            });
+            return Ok(());
+        };
+        let c = &mut self.claims[i];
+        let differences = c.differences(row);
+        if !differences.is_empty() {
+            return Err(RowProblem::ClaimDiffers { claim_id: c.claim_id.clone(), columns: differences, first_line: c.first_line });
         }
+        // Each limit is refused once, on the row that passes it.
+        let full = c.lines.len() == LINES_PER_CLAIM_MAX;
+        c.lines.push(import_line);
+        let before = self.totals[i];
+        self.totals[i] += row.charge;
+        if full {
+            return Err(RowProblem::TooManyLines { claim_id: c.claim_id.clone() });
+        }
+        if before <= AMOUNT_MAX && self.totals[i] > AMOUNT_MAX {
+            return Err(RowProblem::ClaimTooLarge { claim_id: c.claim_id.clone() });
+        }
+        Ok(())
     }
-    Ok(claims)
+}
+
+impl ImportClaim {
+    /// The claim-level columns in which `row` differs from this claim
+    /// (names only: the patient's name is one of them).
+    fn differences(&self, row: &Row<'_>) -> Vec<&'static str> {
+        let same = [
+            ("account_number", self.account_number == row.account_number),
+            ("patient_name", self.patient_name == row.patient_name),
+            ("payer_id", self.payer_code == row.payer_code),
+            ("service_date", self.service_date == row.service_date),
+            ("last_billed_date", self.last_billed_date == row.last_billed_date),
+            ("times_billed", self.times_billed == row.times_billed),
+        ];
+        same.into_iter().filter(|(_, same)| !same).map(|(column, _)| column).collect()
+    }
 }
 
 /// Writes checked claims in one transaction. A claim with postings whose

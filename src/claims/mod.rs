@@ -2,6 +2,8 @@
 //! the claim view with balances derived from the ledger.
 
 pub mod amend;
+pub mod check;
 pub mod export;
+pub mod fields;
 pub mod import;
 pub mod view;
