@@ -4,6 +4,7 @@
 mod actors;
 mod carc;
 mod claims;
+mod conflicts;
 mod demo;
 mod generate;
 mod ingest;
@@ -107,6 +108,11 @@ enum Command {
         #[command(subcommand)]
         command: sweep::TxCommand,
     },
+    /// Payments held because their payer and trace number were posted before with other content.
+    Conflicts {
+        #[command(subcommand)]
+        command: conflicts::Command,
+    },
     /// Work the queue of remittance claims that matched no claim.
     Unmatched {
         #[command(subcommand)]
@@ -135,6 +141,7 @@ pub fn main() -> ExitCode {
         Command::Claim { command } => with_db(&url, |pool| claims::run_claim(pool, command)),
         Command::Ingest(args) => with_db(&url, |pool| ingest::run(pool, args)),
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
+        Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
         Command::Actor { command } => with_db(&url, |pool| actors::run_actor(pool, command)),
         Command::Admin { command } => with_db(&url, |pool| actors::run_admin(pool, command)),

@@ -306,28 +306,39 @@ pub fn reversal_of(c: &remitd::model::Claim) -> remitd::model::Claim {
 /// (a reversal alone) carries the difference as a provider adjustment, as
 /// payers do.
 pub fn remittance(trace: &str, claims: Vec<remitd::model::Claim>) -> Vec<u8> {
+    remittance_sets(vec![(trace, claims)])
+}
+
+/// One interchange of several transaction sets, each as [`remittance`]
+/// makes it (ST02 numbered from 0001).
+pub fn remittance_sets(sets: Vec<(&str, Vec<remitd::model::Claim>)>) -> Vec<u8> {
     let bytes = std::fs::read(sample("valid/reversal-and-correction.835")).unwrap();
     let doc = remitd::parse::FileDocument::read("base", &bytes[..]).unwrap();
-    let mut tx: remitd::model::Transaction = doc.transactions().next().unwrap().clone();
-    tx.claims = claims;
-    tx.trace_number = trace.into();
-    tx.trace.number = trace.into();
-    tx.provider_adjustments.clear();
-    let total: rust_decimal::Decimal = tx.claims.iter().map(|c| c.paid).sum();
-    if total < rust_decimal::Decimal::ZERO {
-        tx.provider_adjustments.push(remitd::model::ProviderAdjustment {
-            provider_id: "1999999984".into(),
-            fiscal_period_date: chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
-            reason: "WO".into(),
-            reference: Some(trace.into()),
-            amount: total,
-        });
-    }
-    tx.payment.amount = total.max(rust_decimal::Decimal::ZERO);
+    let base: remitd::model::Transaction = doc.transactions().next().unwrap().clone();
     let mut w = remitd::generate::X12Writer::new(Vec::new());
     w.open_interchange(78, false, "005010X221A1").unwrap();
-    w.transaction(&tx).unwrap();
-    w.close_interchange(78, 1).unwrap();
+    let count = sets.len();
+    for (n, (trace, claims)) in sets.into_iter().enumerate() {
+        let mut tx = base.clone();
+        tx.control_number = format!("{:04}", n + 1).as_str().into();
+        tx.claims = claims;
+        tx.trace_number = trace.into();
+        tx.trace.number = trace.into();
+        tx.provider_adjustments.clear();
+        let total: rust_decimal::Decimal = tx.claims.iter().map(|c| c.paid).sum();
+        if total < rust_decimal::Decimal::ZERO {
+            tx.provider_adjustments.push(remitd::model::ProviderAdjustment {
+                provider_id: "1999999984".into(),
+                fiscal_period_date: chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+                reason: "WO".into(),
+                reference: Some(trace.into()),
+                amount: total,
+            });
+        }
+        tx.payment.amount = total.max(rust_decimal::Decimal::ZERO);
+        w.transaction(&tx).unwrap();
+    }
+    w.close_interchange(78, count).unwrap();
     w.into_inner()
 }
 
