@@ -105,10 +105,15 @@ impl Daemon {
     }
 
     fn spawn_with(database_url: &str, folder: &Folder, settle: f64, env: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn_configured(database_url, folder, &format!("settle_secs = {settle}\n"), env)
+    }
+
+    /// With `folder_toml` inside the drop folder's table.
+    fn spawn_configured(database_url: &str, folder: &Folder, folder_toml: &str, env: &[(&str, &str)]) -> Daemon {
         let config_dir = tempfile::tempdir().unwrap();
         let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = format!(
-            "database_url = \"{database_url}\"\n[[drop_folders]]\nname = \"acme\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\nsettle_secs = {settle}\n[http]\nlisten = \"{http}\"\n",
+            "database_url = \"{database_url}\"\n[[drop_folders]]\nname = \"acme\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\n{folder_toml}[http]\nlisten = \"{http}\"\n",
             folder.inbox().display(),
             folder.root.join("archive").display(),
             folder.root.join("error").display(),
@@ -326,12 +331,15 @@ async fn database_down_then_up_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(folder.in_inbox().len(), 1, "the file waits in the inbox");
     assert!(folder.errors().is_empty(), "an outage is not a refusal");
+    wait_until("the back-off to grow", Duration::from_secs(30), async || daemon.log().contains("\"retry_in_secs\":4")).await;
+    assert!(!daemon.log().contains("database back"), "not back while it is down: {}", daemon.log());
 
     let _proxy = Outage::start(proxy.port).await;
     wait_until("the file posted after the outage", Duration::from_secs(90), async || folder.archived().len() == 1).await;
     assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 1);
     assert_eq!(scalar(&db, "SELECT count(*) FROM claim_postings").await, 3);
     wait_until("ready again", Duration::from_secs(30), async || http_get(http, "/readyz").is_some_and(|(s, _)| s == 200)).await;
+    assert_eq!(daemon.log().matches("database back").count(), 1, "{}", daemon.log());
 }
 
 #[tokio::test]
@@ -505,4 +513,118 @@ async fn support_staff_re_feed_by_asking_the_daemon() {
     pool.close().await;
     drop(daemon);
     common::assert_balances_add_up(&db.pool).await;
+}
+
+/// Claims `ids` of 100.00 each beside the samples', and a file of sets
+/// paying them, each `(trace, claim, contractual)`.
+async fn paid_sets(db: &TestDb, dir: &Path, name: &str, sets: &[(&str, &str, &str)]) -> PathBuf {
+    let path = dir.join(name);
+    let sets = sets.iter().map(|(trace, id, co)| (*trace, vec![common::clp(id, "1", "100.00", &format!("PCN-{trace}"), &[("CO", "45", co)])])).collect();
+    std::fs::write(&path, common::remittance_sets(sets)).unwrap();
+    let known: i64 = sqlx::query_scalar("SELECT count(*) FROM claims WHERE claim_id LIKE 'S_'").fetch_one(&db.pool).await.unwrap();
+    if known == 0 {
+        let rows: String = (1..=4).map(|n| format!("S{n},B{n},\"DOE, JANE\",1999999901,2024-01-01,99213,100.00,2024-01-02,1\n")).collect();
+        common::import_csv(&db.pool, &format!("{}\n{rows}", common::CSV_HEADER)).await;
+    }
+    path
+}
+
+/// One file's content can stop only that file: a set the database
+/// refuses, or a payment reusing a posted trace with other content, sends
+/// the file to error/ with a reason saying what posted and what did not,
+/// while the next file posts, `/readyz` stays ready, and the metrics count
+/// both.
+#[tokio::test]
+async fn a_file_the_database_refuses_in_part_goes_to_error_and_the_next_file_posts() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    sqlx::query("ALTER TABLE remittances ADD CONSTRAINT refuses_one_trace CHECK (trace_number <> 'EFT-REFUSED')").execute(&db.pool).await.unwrap();
+    let folder = Folder::new();
+    let daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    let staged = tempfile::tempdir().unwrap();
+    let refused = paid_sets(&db, staged.path(), "refused.835", &[("EFT-OK-1", "S1", "20.00"), ("EFT-REFUSED", "S2", "20.00")]).await;
+    folder.drop_renamed(&refused, "refused.835");
+    folder.drop_renamed(&sample("valid/paid-claims.835"), "next.835");
+    wait_until("both files handled", Duration::from_secs(30), async || folder.archived().len() == 1 && folder.errors().len() == 2).await;
+    let reason = std::fs::read_to_string(folder.root.join("error/refused.835.reason.txt")).unwrap();
+    assert!(reason.contains("transaction set 0002 (trace EFT-REFUSED): the database refused its data"), "{reason}");
+    assert!(reason.contains("Transaction sets posted from this file: 0001 (trace EFT-OK-1)"), "{reason}");
+    assert!(reason.contains("what posted is listed above and stays posted") && !reason.contains("nothing from this file was posted"), "{reason}");
+    assert_eq!(http_get(daemon.http, "/readyz").map(|(s, _)| s), Some(200), "a file's data is not an outage");
+
+    let conflict = paid_sets(&db, staged.path(), "conflict.835", &[("EFT-OK-1", "S1", "35.00"), ("EFT-OK-3", "S3", "20.00")]).await;
+    folder.drop_renamed(&conflict, "conflict.835");
+    wait_until("the conflicting file handled", Duration::from_secs(30), async || folder.errors().len() == 4).await;
+    let reason = std::fs::read_to_string(folder.root.join("error/conflict.835.reason.txt")).unwrap();
+    assert!(reason.contains("held as conflict #1") && reason.contains("posted from this file: 0002 (trace EFT-OK-3)"), "{reason}");
+    let metrics = http_get(daemon.http, "/metrics").unwrap().1;
+    assert!(metrics.contains("remitd_conflicts_held_total 1"), "{metrics}");
+    assert!(metrics.contains("remitd_files_partial_total{folder=\"acme\"} 2"), "{metrics}");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM ingested_files WHERE state = 'processing'").await, 0);
+    drop(daemon);
+    common::assert_balances_add_up(&db.pool).await;
+}
+
+/// A drop folder that cannot be used makes `/readyz` say which and why, in
+/// one log line (not one per look); its files wait and post once it is
+/// back. At start, the same problem stops the daemon, naming the folder.
+#[tokio::test]
+async fn an_unusable_drop_folder_is_named_by_readyz_once_and_its_files_wait() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    let aside = folder.root.join("inbox-aside");
+    std::fs::rename(folder.inbox(), &aside).unwrap();
+    let http = daemon.http;
+    wait_until("readiness to name the folder", Duration::from_secs(20), async || {
+        http_get(http, "/readyz").is_some_and(|(s, body)| s == 503 && body.contains("drop folder \"acme\": inbox"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(daemon.log().matches("drop folder cannot be used").count(), 1, "{}", daemon.log());
+    std::fs::rename(&aside, folder.inbox()).unwrap();
+    folder.drop_renamed(&sample("valid/paid-claims.835"), "after.835");
+    wait_until("the file posted once the folder is back", Duration::from_secs(20), async || folder.archived().len() == 1).await;
+    wait_until("ready again", Duration::from_secs(20), async || http_get(http, "/readyz").is_some_and(|(s, _)| s == 200)).await;
+    assert!(daemon.log().contains("drop folder usable again"), "{}", daemon.log());
+
+    // At start: an archive that cannot be made (its parent is a file).
+    let blocked = Folder::new();
+    std::fs::remove_dir(blocked.root.join("archive")).unwrap();
+    std::fs::write(blocked.root.join("archive"), "not a folder").unwrap();
+    let mut stopped = Daemon::spawn(&db.url, &blocked, 0.2);
+    let status = stopped.child.wait().unwrap();
+    assert!(!status.success());
+    assert!(stopped.log().contains("drop folder \\\"acme\\\": archive"), "{}", stopped.log());
+}
+
+/// A file over the size limit is refused before it is read; a file whose
+/// name is not UTF-8 posts and is archived under the same bytes.
+#[tokio::test]
+async fn a_file_over_the_size_limit_is_refused_unread_and_names_are_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let daemon = Daemon::spawn_configured(&db.url, &folder, "settle_secs = 0.2\nmax_file_bytes = 2000\n", &[]);
+    daemon.ready().await;
+    folder.drop_renamed(&sample("valid/multiple-interchanges.835"), "big.835");
+    wait_until("the big file refused", Duration::from_secs(20), async || folder.errors().len() == 2).await;
+    let reason = std::fs::read_to_string(folder.root.join("error/big.835.reason.txt")).unwrap();
+    assert!(reason.contains("larger than the limit of 2000 bytes (max_file_bytes); nothing was read"), "{reason}");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM ingested_files").await, 0, "not even hashed");
+
+    let small = tempfile::tempdir().unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.835");
+    let path = paid_sets(&db, small.path(), "small.835", &[("EFT-LATIN1", "S1", "20.00")]).await;
+    assert!(std::fs::metadata(&path).unwrap().len() < 2000);
+    let staged = folder.root.join("staged");
+    std::fs::copy(&path, &staged).unwrap();
+    std::fs::rename(&staged, folder.inbox().join(name)).unwrap();
+    wait_until("the file archived", Duration::from_secs(20), async || folder.archived().len() == 1).await;
+    assert_eq!(folder.archived()[0].file_name().unwrap().as_bytes(), b"caf\xe9.835");
+    assert!(daemon.log().contains("caf\u{fffd}.835"), "logged lossily: {}", daemon.log());
 }
