@@ -628,3 +628,42 @@ async fn a_file_over_the_size_limit_is_refused_unread_and_names_are_bytes() {
     assert_eq!(folder.archived()[0].file_name().unwrap().as_bytes(), b"caf\xe9.835");
     assert!(daemon.log().contains("caf\u{fffd}.835"), "logged lossily: {}", daemon.log());
 }
+
+/// SIGHUP reloads the configuration: a drop folder added is watched and
+/// its files post; a configuration that does not load is refused with the
+/// reason and the running one stays; the daemon never dies of the signal.
+#[tokio::test]
+async fn sighup_reloads_the_drop_folders_and_keeps_running_on_a_bad_configuration() {
+    let db = TestDb::new().await;
+    with_claims(&db).await;
+    let folder = Folder::new();
+    let mut daemon = Daemon::spawn(&db.url, &folder, 0.2);
+    daemon.ready().await;
+    let path = daemon._config_dir.path().join("remitd.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let beta = Folder::new();
+    let added = config.replacen(
+        "[http]",
+        &format!(
+            "[[drop_folders]]\nname = \"beta\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\nsettle_secs = 0.2\n[http]",
+            beta.inbox().display(),
+            beta.root.join("archive").display(),
+            beta.root.join("error").display()
+        ),
+        1,
+    );
+    std::fs::write(&path, &added).unwrap();
+    daemon.signal("-HUP");
+    wait_until("the reload", Duration::from_secs(20), async || daemon.log().contains("reloaded: drop folder added")).await;
+    beta.drop_renamed(&sample("valid/paid-claims.835"), "beta.835");
+    wait_until("the new folder's file posted", Duration::from_secs(20), async || beta.archived().len() == 1).await;
+
+    std::fs::write(&path, added.replace("settle_secs = 0.2\n[http]", "settle_secs = nan\n[http]")).unwrap();
+    daemon.signal("-HUP");
+    wait_until("the refusal", Duration::from_secs(20), async || daemon.log().contains("configuration not reloaded")).await;
+    assert!(daemon.log().contains("settle_secs must be a number of seconds from 0 to 3600, not NaN"), "{}", daemon.log());
+    folder.drop_renamed(&sample("valid/denial.835"), "still.835");
+    wait_until("still posting", Duration::from_secs(20), async || folder.archived().len() == 1).await;
+    assert!(daemon.child.try_wait().unwrap().is_none(), "still running");
+    assert_eq!(http_get(daemon.http, "/readyz").map(|(s, _)| s), Some(200));
+}

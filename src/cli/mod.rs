@@ -193,7 +193,7 @@ fn run_daemon(path: &std::path::Path) -> u8 {
         Err(e) => return fail(e),
     };
     block_on(async {
-        match crate::daemon::run(config).await {
+        match crate::daemon::run(config, path).await {
             Ok(()) => 0,
             Err(e) => {
                 tracing::error!(error = %e, "daemon failed");

@@ -50,6 +50,11 @@ impl Health {
         }
     }
 
+    /// How many drop folders there are now (a reload may change it).
+    pub fn expect_watchers(&self, expected: usize) {
+        self.watchers_expected.store(expected, Ordering::SeqCst);
+    }
+
     pub fn watchers(&self, running: usize) {
         self.watchers_running.store(running, Ordering::SeqCst);
     }

@@ -17,6 +17,7 @@ pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod refeeds;
+pub mod reload;
 pub mod scheduler;
 pub mod telemetry;
 pub mod watch;
@@ -74,19 +75,43 @@ fn status(text: &str) {
 }
 
 /// Flips the stop flag on SIGTERM or SIGINT.
-fn spawn_signal_handler(stop: signal::Sender<bool>) -> Result<(), DaemonError> {
+/// SIGTERM and SIGINT stop the daemon; SIGHUP asks for a reload.
+fn spawn_signal_handler(stop: signal::Sender<bool>, reload: mpsc::UnboundedSender<()>) -> Result<(), DaemonError> {
     use tokio::signal::unix::{signal as unix_signal, SignalKind};
     let mut term = unix_signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut int = unix_signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+    let mut hup = unix_signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => info!(signal = "SIGTERM", "stopping: finishing the transaction sets in flight"),
-            _ = int.recv() => info!(signal = "SIGINT", "stopping: finishing the transaction sets in flight"),
+        loop {
+            tokio::select! {
+                _ = term.recv() => info!(signal = "SIGTERM", "stopping: finishing the transaction sets in flight"),
+                _ = int.recv() => info!(signal = "SIGINT", "stopping: finishing the transaction sets in flight"),
+                _ = hup.recv() => {
+                    info!(signal = "SIGHUP", "reloading the configuration");
+                    let _ = reload.send(());
+                    continue;
+                }
+            }
+            break;
         }
         notify_systemd(&[NotifyState::Stopping]);
         let _ = stop.send(true);
     });
     Ok(())
+}
+
+/// Where a reload reads the configuration from, and the requests for one.
+pub struct Reloads {
+    path: std::path::PathBuf,
+    requests: mpsc::UnboundedReceiver<()>,
+}
+
+/// The next reload request; never, without reloads.
+async fn reload_requested(reloads: &mut Option<Reloads>) -> Option<std::path::PathBuf> {
+    match reloads {
+        Some(r) => r.requests.recv().await.map(|()| r.path.clone()),
+        None => std::future::pending().await,
+    }
 }
 
 async fn stopped(mut stop: signal::Receiver<bool>) {
@@ -147,17 +172,23 @@ fn spawn_database_probe(pool: PgPool, shared: Arc<Shared>, stop: signal::Receive
     });
 }
 
-/// Runs until SIGTERM or SIGINT.
-pub async fn run(config: Config) -> Result<(), DaemonError> {
+/// Runs until SIGTERM or SIGINT; SIGHUP reloads the configuration from
+/// `path`.
+pub async fn run(config: Config, path: &std::path::Path) -> Result<(), DaemonError> {
     let (stop_tx, stop_rx) = signal::channel(false);
-    spawn_signal_handler(stop_tx)?;
-    run_until(config, stop_rx).await
+    let (reload_tx, requests) = mpsc::unbounded_channel();
+    spawn_signal_handler(stop_tx, reload_tx)?;
+    serve(config, stop_rx, Some(Reloads { path: path.to_path_buf(), requests })).await
 }
 
 /// Runs until `stop_rx` holds `true`, installing no signal handler: for a
 /// caller that owns the process's signals and runs the daemon in-process
 /// (`remitd demo`). Stopping works as on SIGTERM.
 pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Result<(), DaemonError> {
+    serve(config, stop_rx, None).await
+}
+
+async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Option<Reloads>) -> Result<(), DaemonError> {
     let shared = Arc::new(Shared { metrics: Metrics::default(), health: Health::new(config.drop_folders.len()) });
 
     let listener =
@@ -187,34 +218,30 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
             Err(e) => warn!(error = %e, "cannot apply the configured write-off approval policy"),
         }
     }
-    let sweeper = config.sweep_schedule.clone().map(|schedule| {
-        info!(schedule = config.sweep.schedule.as_deref().unwrap_or_default(), time_zone = config.sweep.time_zone(), "small-balance sweep scheduled");
-        let clock = Arc::new(crate::sweep::schedule::SystemClock);
-        scheduler::spawn(pool.clone(), config.sweep.clone(), schedule, clock, shared.clone(), stop_rx.clone())
-    });
+    let sweeper = reload::Sweeper::start(&pool, &config, &shared);
 
     let refeeder = refeeds::spawn(pool.clone(), stop_rx.clone());
 
     let (events_tx, mut events) = mpsc::unbounded_channel::<notify::Event>();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
             let _ = events_tx.send(ev);
         }
     })
     .map_err(|e| DaemonError::Watch { folder: "*".into(), path: "-".into(), detail: e.to_string() })?;
-    let mut inboxes: Vec<Inbox> = Vec::new();
-    for f in &config.drop_folders {
-        watcher.watch(&f.inbox, RecursiveMode::NonRecursive).map_err(|e| DaemonError::Watch {
+    let mut running = reload::Running { inboxes: Vec::new(), watcher, sweeper, config };
+    for f in &running.config.drop_folders {
+        running.watcher.watch(&f.inbox, RecursiveMode::NonRecursive).map_err(|e| DaemonError::Watch {
             folder: f.name.clone(),
             path: f.inbox.display().to_string(),
             detail: e.to_string(),
         })?;
-        inboxes.push(Inbox::new(f.clone()));
+        running.inboxes.push(Inbox::new(f.clone()));
     }
-    shared.health.watchers(inboxes.len());
+    shared.health.watchers(running.inboxes.len());
     shared.health.started();
-    notify_systemd(&[NotifyState::Ready, NotifyState::Status(&format!("watching {} drop folders", inboxes.len()))]);
-    info!(folders = inboxes.len(), "ready");
+    notify_systemd(&[NotifyState::Ready, NotifyState::Status(&format!("watching {} drop folders", running.inboxes.len()))]);
+    info!(folders = running.inboxes.len(), "ready");
 
     let progress = Arc::new(AtomicU64::new(0));
     if let Some(every) = sd_notify::watchdog_enabled() {
@@ -227,8 +254,16 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
     loop {
         tokio::select! {
             _ = stopped(stop_rx.clone()) => break,
-            Some(ev) = events.recv() => note_event(&mut inboxes, ev),
+            Some(ev) = events.recv() => note_event(&mut running.inboxes, ev),
             _ = tick.tick() => {}
+            Some(path) = reload_requested(&mut reloads) => {
+                // Between files: nothing is being ingested now.
+                match Config::load(&path) {
+                    Ok(new) => running.apply(new, &pool, &shared).await,
+                    Err(e) => error!(error = %e, "configuration not reloaded: the running one stays"),
+                }
+                notify_systemd(&[NotifyState::Status(&format!("watching {} drop folders", running.inboxes.len()))]);
+            }
         }
         progress.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
@@ -243,7 +278,7 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
                     retry_at = None;
                     shared.health.database_ok();
                     info!("database back: ingesting again");
-                    status(&format!("watching {} drop folders", inboxes.len()));
+                    status(&format!("watching {} drop folders", running.inboxes.len()));
                 }
                 Err(e) => {
                     warn!(error = %e, retry_in_secs = delay.as_secs(), "database still unreachable: files stay in the inbox");
@@ -254,7 +289,7 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
                 }
             }
         }
-        match sweep_inboxes(&mut inboxes, &pool, &shared, &stop, now).await {
+        match sweep_inboxes(&mut running.inboxes, &pool, &shared, &stop, now).await {
             Ok(()) => delay = Duration::from_secs(1),
             Err(e) => {
                 warn!(error = %e, retry_in_secs = delay.as_secs(), "database error: files stay in the inbox");
@@ -265,10 +300,11 @@ pub async fn run_until(config: Config, stop_rx: signal::Receiver<bool>) -> Resul
             }
         }
     }
+    let reload::Running { watcher, sweeper, .. } = running;
     drop(watcher);
     if let Some(sweeper) = sweeper {
         // A sweep in flight commits (or rolls back) before the pool closes.
-        let _ = sweeper.await;
+        sweeper.stop().await;
     }
     let _ = refeeder.await;
     let _ = http.await;
