@@ -450,3 +450,27 @@ async fn record(pool: &PgPool, file_id: i64, state: &str, reason: Option<&str>) 
     sqlx::query!("UPDATE ingested_files SET state = $2, refusal_reason = $3, finished_at = now() WHERE id = $1", file_id, state, reason).execute(pool).await?;
     Ok(())
 }
+
+/// Files left `processing` by a process that ended part way (killed, or
+/// its database connection lost) become `partial`, naming what posted:
+/// no row says "being ingested" when nobody holds the file. A file held
+/// right now (its advisory lock taken) is left alone. Returns how many.
+pub async fn settle_abandoned(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let settled = sqlx::query!(
+        r#"WITH stale AS MATERIALIZED (SELECT id FROM ingested_files WHERE state = 'processing')
+           UPDATE ingested_files f
+           SET state = CASE WHEN posted.traces IS NULL THEN 'refused' ELSE 'partial' END,
+               finished_at = now(),
+               refusal_reason = 'the process ingesting it ended part way. Transaction sets posted from this file: '
+                                || COALESCE(posted.traces, 'none')
+                                || '; the others were not posted. Feeding the complete file again posts only what is not posted yet.'
+           FROM (SELECT i.id, (SELECT string_agg(r.transaction_control || ' (trace ' || r.trace_number || ')', ', ' ORDER BY r.id)
+                               FROM remittances r WHERE r.file_id = i.id) AS traces
+                 FROM stale i
+                 WHERE pg_try_advisory_xact_lock(i.id)) posted
+           WHERE f.id = posted.id"#,
+    )
+    .execute(pool)
+    .await?;
+    Ok(settled.rows_affected())
+}

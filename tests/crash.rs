@@ -64,6 +64,13 @@ async fn kill_during_ingest_then_refeed_posts_everything_exactly_once() {
     assert_eq!(partial(&db).await, 0, "a transaction set was half-posted");
     let file_state: String = sqlx::query_scalar("SELECT state FROM ingested_files").fetch_one(&db.pool).await.unwrap();
     assert_eq!(file_state, "processing");
+    // Nobody holds it now: the daemon's look at start (and after an outage)
+    // records it as partial, naming each set that posted.
+    assert_eq!(remitd::ingest::settle_abandoned(&db.pool).await.unwrap(), 1);
+    let (file_state, reason): (String, String) = sqlx::query_as("SELECT state, refusal_reason FROM ingested_files").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(file_state, if at_kill == 0 { "refused" } else { "partial" });
+    assert_eq!(reason.matches("(trace ").count() as i64, at_kill, "{reason}");
+    assert!(reason.starts_with("the process ingesting it ended part way"), "{reason}");
 
     // Feeding the same file again picks up where it stopped.
     assert!(remitd(&db).arg("ingest").arg(&file).status().unwrap().success());

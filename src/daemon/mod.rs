@@ -157,6 +157,16 @@ async fn connect(config: &Config, shared: &Shared, stop: &signal::Receiver<bool>
     }
 }
 
+/// Records files another run left half ingested (see
+/// [`crate::ingest::settle_abandoned`]); they post when fed again.
+async fn settle_abandoned(pool: &PgPool) {
+    match crate::ingest::settle_abandoned(pool).await {
+        Ok(0) => {}
+        Ok(n) => info!(files = n, "files left part way by an earlier run recorded as partial; they complete when fed again"),
+        Err(e) => warn!(error = %e, "cannot look for files left part way"),
+    }
+}
+
 /// Probes the database every few seconds so `/readyz` follows it.
 fn spawn_database_probe(pool: PgPool, shared: Arc<Shared>, stop: signal::Receiver<bool>) {
     tokio::spawn(async move {
@@ -211,6 +221,7 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
         return Ok(());
     };
     spawn_database_probe(pool.clone(), shared.clone(), stop_rx.clone());
+    settle_abandoned(&pool).await;
     if let Some(policy) = config.approval {
         match crate::writeoff::apply_configured_policy(&pool, policy).await {
             Ok(true) => info!(approval = %policy.as_setting(), "write-off approval policy set from the configuration"),
@@ -278,6 +289,7 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
                     retry_at = None;
                     shared.health.database_ok();
                     info!("database back: ingesting again");
+                    settle_abandoned(&pool).await;
                     status(&format!("watching {} drop folders", running.inboxes.len()));
                 }
                 Err(e) => {
