@@ -10,7 +10,7 @@ use super::balance;
 use super::segment::{field_error, FieldError, Seg};
 use crate::grammar::Grammar;
 use crate::model::{Address, Adjustment, Claim, Party, Payment, Person, ProviderAdjustment, QualifiedAmount, Reference, Service, Text, Trace, Transaction};
-use crate::x12::{tag_code, Problem};
+use crate::x12::{tag_code, Found, Problem};
 
 const ST: u32 = tag_code(b"ST");
 const BPR: u32 = tag_code(b"BPR");
@@ -231,7 +231,7 @@ impl Builder {
                 self.positions.services.push(ordinal);
                 Ok(())
             }
-            _ => Err(field_error("SVC01", Problem::UnexpectedSegment { found: "SVC".into(), hint: " before any CLP".into() })),
+            _ => Err(field_error("SVC01", Problem::UnexpectedSegment { found: Found::tag(b"SVC"), hint: " before any CLP".into() })),
         }
     }
 

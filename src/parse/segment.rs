@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use crate::grammar::elements::Values;
 use crate::model::Text;
 use crate::x12::values;
-use crate::x12::Problem;
+use crate::x12::{Found, Problem};
 
 /// An element problem found while building: element reference and problem.
 /// Boxed: a `Result` carrying it unboxed is over a hundred bytes, which every
@@ -155,6 +155,6 @@ impl<'a, 'e> Seg<'a, 'e> {
 
     #[cold]
     fn bad(&self, n: usize, expected: &str) -> FieldError {
-        field_error(self.reference(n), Problem::BadValue { expected: expected.to_string(), found: values::text(self.raw(n)).into() })
+        field_error(self.reference(n), Problem::BadValue { expected: expected.to_string(), found: Found::value(self.raw(n)) })
     }
 }
