@@ -546,6 +546,9 @@ impl State {
         if let Err(f) = balance::check(&transaction, &positions) {
             return Err(ParseError::new(with_tx(self, f.segment, f.tag, Some(f.element)), f.problem));
         }
+        if let Some((clp, figure, problem)) = positions.beyond {
+            return Err(ParseError::new(with_tx(self, clp, "CLP", figure.element()), problem));
+        }
         for (segment, message) in positions.warnings {
             let at = with_tx(self, segment, "CLP", Some("CLP05"));
             self.warn(at, message);

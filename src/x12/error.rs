@@ -91,6 +91,8 @@ pub enum Problem {
     /// An amount is a number, never patient data: it is always shown.
     #[error("amount {amount} is beyond what remitd stores (at most {max})")]
     AmountTooLarge { amount: Decimal, max: &'static str },
+    #[error("{figure} comes to {amount}, beyond what remitd stores (at most {max})")]
+    FigureTooLarge { figure: &'static str, amount: Decimal, max: &'static str },
     #[error("amount {amount} has a fraction of a cent: remitd stores amounts in whole cents and does not round them")]
     FractionOfCent { amount: Decimal },
     #[error("{guide} is not a supported implementation guide (supported: {supported})")]
