@@ -2,160 +2,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::daemon::{free_port, http_get, wait_until, Daemon, Folder};
 use common::{sample, sample_claims_except, TestDb};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A minimal HTTP/1.0 GET: status code and body.
-fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Some((status, body))
-}
-
-async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, timeout: Duration, mut check: F) {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-struct Folder {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-}
-
-impl Folder {
-    fn new() -> Folder {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        for sub in ["inbox", "archive", "error"] {
-            std::fs::create_dir_all(root.join(sub)).unwrap();
-        }
-        Folder { _dir: dir, root }
-    }
-
-    fn inbox(&self) -> PathBuf {
-        self.root.join("inbox")
-    }
-
-    /// Files under archive/ (any depth) and error/.
-    fn archived(&self) -> Vec<PathBuf> {
-        walk(&self.root.join("archive"))
-    }
-
-    fn errors(&self) -> Vec<PathBuf> {
-        walk(&self.root.join("error"))
-    }
-
-    fn in_inbox(&self) -> Vec<PathBuf> {
-        walk(&self.inbox())
-    }
-
-    /// Drops a file the way careful senders do: write aside, rename in.
-    fn drop_renamed(&self, src: &Path, name: &str) {
-        let tmp = self.root.join(format!(".{name}.tmp"));
-        std::fs::copy(src, &tmp).unwrap();
-        std::fs::rename(&tmp, self.inbox().join(name)).unwrap();
-    }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-struct Daemon {
-    child: Child,
-    http: SocketAddr,
-    _config_dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn spawn(database_url: &str, folder: &Folder, settle: f64) -> Daemon {
-        Daemon::spawn_with(database_url, folder, settle, &[])
-    }
-
-    fn spawn_with(database_url: &str, folder: &Folder, settle: f64, env: &[(&str, &str)]) -> Daemon {
-        Daemon::spawn_configured(database_url, folder, &format!("settle_secs = {settle}\n"), env)
-    }
-
-    /// With `folder_toml` inside the drop folder's table.
-    fn spawn_configured(database_url: &str, folder: &Folder, folder_toml: &str, env: &[(&str, &str)]) -> Daemon {
-        let config_dir = tempfile::tempdir().unwrap();
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let config = format!(
-            "database_url = \"{database_url}\"\n[[drop_folders]]\nname = \"acme\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\n{folder_toml}[http]\nlisten = \"{http}\"\n",
-            folder.inbox().display(),
-            folder.root.join("archive").display(),
-            folder.root.join("error").display(),
-        );
-        let path = config_dir.path().join("remitd.toml");
-        std::fs::write(&path, config).unwrap();
-        let log = std::fs::File::create(config_dir.path().join("log.jsonl")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
-            .args(["run", "--config"])
-            .arg(&path)
-            .env_remove("DATABASE_URL")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .envs(env.iter().copied())
-            .stdout(log)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Daemon { child, http, _config_dir: config_dir }
-    }
-
-    async fn ready(&self) {
-        let http = self.http;
-        wait_until("the daemon to be ready", Duration::from_secs(30), async || http_get(http, "/readyz").is_some_and(|(s, _)| s == 200)).await;
-    }
-
-    fn signal(&self, sig: &str) {
-        assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._config_dir.path().join("log.jsonl")).unwrap_or_default()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn scalar(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.expect(sql)
@@ -639,7 +492,7 @@ async fn sighup_reloads_the_drop_folders_and_keeps_running_on_a_bad_configuratio
     let folder = Folder::new();
     let mut daemon = Daemon::spawn(&db.url, &folder, 0.2);
     daemon.ready().await;
-    let path = daemon._config_dir.path().join("remitd.toml");
+    let path = daemon.config_path();
     let config = std::fs::read_to_string(&path).unwrap();
     let beta = Folder::new();
     let added = config.replacen(

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use super::schema::{DataType, OnInvalid, Usage};
 use super::{Element, Grammar, Segment};
 use crate::x12::error::Problem;
+use crate::x12::privacy::Found;
 use crate::x12::values;
 
 /// A refusal found in one element.
@@ -24,7 +25,18 @@ pub struct ElementError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ElementWarning {
     pub element: String,
-    pub message: String,
+    pub note: Note,
+}
+
+/// What an [`ElementWarning`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// Something odd, in words that quote nothing from the file.
+    Message(String),
+    /// A value that broke its type where the grammar only warns (its
+    /// `on_invalid`): the refusal it would have been, which the reader
+    /// tells as its location allows ([`Warning::ignored`](crate::x12::Warning::ignored)).
+    Ignored(Problem),
 }
 
 type Checked<T = ()> = Result<T, Box<ElementError>>;
@@ -173,6 +185,22 @@ pub fn check(grammar: &Grammar, seg: &Segment, elements: &[&[u8]], component: u8
     Ok(())
 }
 
+/// Refuses a control character (a byte below 0x20) in any element of a
+/// segment the lexer found one in. X12 allows none in data (line breaks
+/// are gone by now); PostgreSQL cannot store a NUL in text; and a name
+/// with an escape sequence in it is no name. `allowed` are the component
+/// and repetition separators in force, which may themselves be control
+/// characters and stand inside values.
+#[cold]
+pub fn check_characters(seg: &Segment, elements: &[&[u8]], allowed: [u8; 2]) -> Checked {
+    let Some(i) = elements.iter().position(|value| value.iter().any(|&b| b < 0x20 && !allowed.contains(&b))) else { return Ok(()) };
+    let (element, name) = match seg.elements.get(i) {
+        Some(def) => (def.reference.clone(), format!(" ({})", def.name)),
+        None => (format!("{}{:02}", seg.tag, i + 1), String::new()),
+    };
+    refuse(&element, Problem::BadValue { expected: format!("text without control characters{name}"), found: Found::value(elements[i]) })
+}
+
 /// The full rules for one element: what is wrong with it, as a refusal or
 /// as warnings.
 #[cold]
@@ -244,7 +272,7 @@ fn check_composite(grammar: &Grammar, def: &Element, value: &[u8], component: u8
     if separator != component {
         warnings.push(ElementWarning {
             element: def.reference.clone(),
-            message: format!("components are separated by {:?}, not by ISA16 {:?}", separator as char, component as char),
+            note: Note::Message(format!("components are separated by {:?}, not by ISA16 {:?}", separator as char, component as char)),
         });
     }
     let mut parts = value.split(|&b| b == separator);
@@ -266,7 +294,7 @@ fn check_presence(def: &Element, value: &[u8], warnings: &mut Vec<ElementWarning
         (false, Usage::NotUsed) => {
             warnings.push(ElementWarning {
                 element: def.reference.clone(),
-                message: format!("element ({}) is marked not used in the guide but holds a value", def.name),
+                note: Note::Message(format!("element ({}) is marked not used in the guide but holds a value", def.name)),
             });
             Ok(false)
         }
@@ -277,7 +305,8 @@ fn check_presence(def: &Element, value: &[u8], warnings: &mut Vec<ElementWarning
 fn check_simple(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Vec<ElementWarning>) -> Checked {
     match check_value(grammar, def, value, warnings) {
         Err(e) if def.on_invalid == OnInvalid::Warn => {
-            warnings.push(ElementWarning { message: format!("{} (ignored)", e.problem), element: e.element });
+            let ElementError { element, problem } = *e;
+            warnings.push(ElementWarning { element, note: Note::Ignored(problem) });
             Ok(())
         }
         other => other,
@@ -288,9 +317,7 @@ fn check_value(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Ve
     if !check_presence(def, value, warnings)? {
         return Ok(());
     }
-    let bad = |expected: &str| {
-        refuse(&def.reference, Problem::BadValue { expected: format!("{expected} ({})", def.name), found: String::from_utf8_lossy(value).into_owned() })
-    };
+    let bad = |expected: &str| refuse(&def.reference, Problem::BadValue { expected: format!("{expected} ({})", def.name), found: Found::value(value) });
     let length = match def.data_type {
         DataType::R if values::decimal(value).is_none() => return bad("an amount of X12 type R"),
         DataType::N0 if values::integer(value).is_none() => return bad("a whole number"),
@@ -303,7 +330,7 @@ fn check_value(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Ve
     if let Some(list) = def.codes {
         let codes = &grammar.code_lists[list];
         if !codes.contains(value) {
-            return refuse(&def.reference, Problem::UnknownCode { list: codes.name.clone(), found: String::from_utf8_lossy(value).into_owned() });
+            return refuse(&def.reference, Problem::UnknownCode { list: codes.name.clone(), found: Found::value(value) });
         }
     }
     if length < def.min {
@@ -312,7 +339,7 @@ fn check_value(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Ve
     if def.max > 0 && length > def.max {
         warnings.push(ElementWarning {
             element: def.reference.clone(),
-            message: format!("value is {length} characters long, the guide allows {} ({})", def.max, def.name),
+            note: Note::Message(format!("value is {length} characters long, the guide allows {} ({})", def.max, def.name)),
         });
     }
     Ok(())

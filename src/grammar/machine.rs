@@ -10,6 +10,7 @@
 use super::schema::Usage;
 use super::{lookup, Grammar, ItemKind};
 use crate::x12::error::Problem;
+use crate::x12::privacy::Found;
 
 #[derive(Debug, Clone, Copy)]
 struct Frame {
@@ -70,7 +71,7 @@ impl<'g> Machine<'g> {
             let Some(target) = lp.index.target(idx) else { unreachable!("the index has a target for every item") };
             let count = if idx == frame.pos { frame.count + 1 } else { 1 };
             if count > target.max {
-                return Err(self.too_many(frame, idx, tag));
+                return Err(self.too_many(frame, idx));
             }
             self.stack.truncate(depth + 1);
             self.stack[depth] = Frame { pos: idx, count, ..frame };
@@ -82,7 +83,7 @@ impl<'g> Machine<'g> {
                 }
             });
         }
-        Err(Problem::UnexpectedSegment { found: lossy(tag), hint: self.hint() })
+        Err(Problem::UnexpectedSegment { found: Found::tag(tag), hint: self.hint() })
     }
 
     /// Checks the end of the transaction set: every open loop has what it requires.
@@ -114,12 +115,14 @@ impl<'g> Machine<'g> {
     }
 
     #[cold]
-    fn too_many(&self, frame: Frame, idx: usize, tag: &[u8]) -> Problem {
+    /// Named by the grammar's tag, not the file's: the two match as codes,
+    /// which is not always byte for byte.
+    fn too_many(&self, frame: Frame, idx: usize) -> Problem {
         let g = self.grammar;
         let item = &g.loops[frame.loop_idx].items[idx];
         let loop_id = g.loops[frame.loop_idx].id.clone();
         match item.kind {
-            ItemKind::Segment(_) => Problem::TooManySegments { tag: lossy(tag), loop_id, max: item.max },
+            ItemKind::Segment(_) => Problem::TooManySegments { tag: lossy(&item.tag), loop_id, max: item.max },
             ItemKind::Loop(child) => Problem::TooManyLoops { loop_id: g.loops[child].id.clone(), max: item.max },
         }
     }

@@ -389,6 +389,18 @@ mod tests {
         }
     }
 
+    /// A refusal quotes only the tags `privacy` knows: a segment a
+    /// grammar gains must be known there too, or its refusals would call
+    /// it unrecognised.
+    #[test]
+    fn privacy_knows_every_grammar_tag() {
+        for guide in Grammar::built_in_guides() {
+            for seg in &Grammar::built_in(guide).unwrap().segments {
+                assert!(crate::x12::privacy::known_tag(&seg.tag), "{guide}: add {} to privacy::KNOWN_TAGS", seg.tag);
+            }
+        }
+    }
+
     const SMALL: &str = r#"
         [guide]
         id = "T"

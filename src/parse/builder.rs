@@ -7,10 +7,11 @@
 use rust_decimal::Decimal;
 
 use super::balance;
+use super::limits::{self, Figure};
 use super::segment::{field_error, FieldError, Seg};
 use crate::grammar::Grammar;
 use crate::model::{Address, Adjustment, Claim, Party, Payment, Person, ProviderAdjustment, QualifiedAmount, Reference, Service, Text, Trace, Transaction};
-use crate::x12::{tag_code, Problem};
+use crate::x12::{tag_code, Found, Problem};
 
 const ST: u32 = tag_code(b"ST");
 const BPR: u32 = tag_code(b"BPR");
@@ -70,6 +71,9 @@ pub struct Positions {
     pub paid: Decimal,
     /// Patient responsibility warnings, in claim order.
     pub warnings: Vec<(u64, String)>,
+    /// The first claim (its CLP ordinal) with a figure posting derives
+    /// that the ledger cannot store (see [`limits::claim_figures`]).
+    pub beyond: Option<(u64, Figure, Problem)>,
 }
 
 impl Positions {
@@ -169,14 +173,18 @@ impl Builder {
 
     /// Balances the last claim while it is still in cache, so that the check
     /// at the end of the transaction set need not walk every claim again
-    /// (see [`balance::check`]). No segment changes a claim once the next one
-    /// has begun.
+    /// (see [`balance::check`]), and checks what posting would derive from
+    /// it fits the ledger. No segment changes a claim once the next one has
+    /// begun.
     fn close_claim(&mut self) {
         let (Some(claim), Some(&(clp, _))) = (self.claims.last(), self.positions.claims.last()) else { return };
         let pos = &mut self.positions;
         pos.unbalanced |= !balance::claim_balances(claim);
         pos.paid += claim.paid;
         pos.warnings.extend(balance::patient_responsibility_warning(claim, clp));
+        if pos.beyond.is_none() {
+            pos.beyond = limits::claim_figures(claim).err().map(|(figure, problem)| (clp, figure, problem));
+        }
     }
 
     fn claim(&mut self, seg: &Seg<'_, '_>, ordinal: u64) -> Result<(), FieldError> {
@@ -214,9 +222,9 @@ impl Builder {
             charge: seg.amount(2, "Line Item Charge Amount")?,
             paid: seg.amount(3, "Line Item Provider Payment Amount")?,
             revenue_code: seg.opt(4),
-            units: seg.opt_amount(5)?,
+            units: seg.quantity(5)?,
             original_procedure,
-            original_units: seg.opt_amount(7)?,
+            original_units: seg.quantity(7)?,
             line_control_number: None,
             service_date: None,
             service_period_start: None,
@@ -231,7 +239,7 @@ impl Builder {
                 self.positions.services.push(ordinal);
                 Ok(())
             }
-            _ => Err(field_error("SVC01", Problem::UnexpectedSegment { found: "SVC".into(), hint: " before any CLP".into() })),
+            _ => Err(field_error("SVC01", Problem::UnexpectedSegment { found: Found::tag(b"SVC"), hint: " before any CLP".into() })),
         }
     }
 
@@ -322,7 +330,7 @@ fn adjustments(seg: &Seg<'_, '_>, into: &mut Vec<Adjustment>) -> Result<(), Fiel
         let Some(reason) = seg.opt(reason_el) else { continue };
         push_short(
             into,
-            Adjustment { group: group.clone(), reason, amount: seg.amount(reason_el + 1, "Adjustment Amount")?, quantity: seg.opt_amount(reason_el + 2)? },
+            Adjustment { group: group.clone(), reason, amount: seg.amount(reason_el + 1, "Adjustment Amount")?, quantity: seg.quantity(reason_el + 2)? },
         );
     }
     Ok(())

@@ -7,6 +7,7 @@
 pub mod balance;
 pub mod builder;
 pub mod document;
+pub mod limits;
 pub mod reader;
 pub mod segment;
 

@@ -15,13 +15,14 @@ use std::sync::Arc;
 use super::balance;
 use super::builder::{Builder, LoopRoles};
 use super::segment::Seg;
-use crate::grammar::elements::{self, ElementWarning, Values};
+use crate::grammar::elements::{self, ElementWarning, Note, Values};
 use crate::grammar::machine::Machine;
 use crate::grammar::Grammar;
 use crate::model::{GroupHeader, InterchangeHeader, Text, Transaction, Usage};
-use crate::x12::delimiters::IsaHeader;
+use crate::x12::delimiters::{Delimiters, IsaHeader};
 use crate::x12::error::{Location, ParseError, Problem, Result, Warning};
 use crate::x12::lexer::{Lexer, Split};
+use crate::x12::privacy::Found;
 use crate::x12::{tag_code, values};
 
 /// Warnings kept per file; past this they are only counted, so a file with a
@@ -61,8 +62,19 @@ struct OpenTransaction {
 struct Shape {
     /// ISA16, the component separator in force.
     component: u8,
+    /// ISA11 when it is a separator, else ISA16 again: with ISA16, the
+    /// bytes a value may hold even when they are control characters.
+    repetition: u8,
     /// Every byte of the segment is ASCII (see [`Split::Segment`]).
     ascii: bool,
+    /// Some byte of the segment is below 0x20 (see [`Split::Segment`]).
+    control: bool,
+}
+
+impl Shape {
+    fn of(d: &Delimiters, ascii: bool, control: bool) -> Shape {
+        Shape { component: d.component, repetition: d.repetition.unwrap_or(d.component), ascii, control }
+    }
 }
 
 /// What a segment asks the reader to do next.
@@ -138,8 +150,8 @@ impl<R: Read> Reader<R> {
     /// Reads one token and acts on it.
     fn next_step(&mut self) -> Result<Step> {
         let mut els = recycle(std::mem::take(&mut self.elements));
-        if let Some(Split::Segment { delimiters: d, ordinal, ascii, .. }) = self.lexer.fast_split(&mut els) {
-            let step = self.state.segment(&els, Shape { component: d.component, ascii }, ordinal);
+        if let Some(Split::Segment { delimiters: d, ordinal, ascii, control, .. }) = self.lexer.fast_split(&mut els) {
+            let step = self.state.segment(&els, Shape::of(&d, ascii, control), ordinal);
             self.elements = recycle(els);
             return step;
         }
@@ -148,11 +160,11 @@ impl<R: Read> Reader<R> {
             Err(e) => Err(e),
             Ok(None) => self.state.end_of_file().map(|_| Step::Finished),
             Ok(Some(Split::Interchange { header, ordinal })) => self.state.open_interchange(&header, ordinal).map(|_| Step::Continue),
-            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii })) => {
+            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control })) => {
                 if bytes.is_empty() {
                     Ok(Step::Continue)
                 } else {
-                    self.state.segment(&els, Shape { component: d.component, ascii }, ordinal)
+                    self.state.segment(&els, Shape::of(&d, ascii, control), ordinal)
                 }
             }
         };
@@ -214,8 +226,12 @@ impl State {
     }
 
     fn warn(&mut self, at: Location, message: String) {
+        self.keep(Warning { at, message });
+    }
+
+    fn keep(&mut self, warning: Warning) {
         if self.warnings.len() < MAX_WARNINGS {
-            self.warnings.push(Warning { at, message });
+            self.warnings.push(warning);
         } else {
             self.warnings_dropped += 1;
         }
@@ -288,7 +304,7 @@ impl State {
             return Err(ParseError::new(at, Problem::Truncated { context, expected }));
         }
         if self.interchanges == 0 {
-            return Err(ParseError::new(Location::default(), Problem::NoEnvelope { found: "an empty file".into() }));
+            return Err(ParseError::new(Location::default(), Problem::EmptyFile));
         }
         Ok(())
     }
@@ -319,8 +335,8 @@ impl State {
             self.close_interchange(els, file_ordinal)
         } else {
             let expected = if in_group { "ST or GE" } else { "GS or IEA" };
-            let found = String::from_utf8_lossy(raw_tag).into_owned();
-            self.fail(file_ordinal, &found, None, Problem::UnexpectedSegment { found: found.clone(), hint: format!(" (expected {expected})") })
+            let problem = Problem::UnexpectedSegment { found: Found::tag(raw_tag), hint: format!(" (expected {expected})") };
+            self.fail(file_ordinal, tag_text(raw_tag), None, problem)
         }
     }
 
@@ -413,12 +429,7 @@ impl State {
         let Some((first_time, group_header)) = group else { return Ok(Step::Continue) };
         self.tx = None;
         if get(1) != "835" {
-            return self.fail(
-                1,
-                "ST",
-                Some("ST01"),
-                Problem::BadValue { expected: "835 (health care claim payment/advice)".into(), found: get(1).to_string() },
-            );
+            return self.fail(1, "ST", Some("ST01"), Problem::BadValue { expected: "835 (health care claim payment/advice)".into(), found: get(1).into() });
         }
         let declared = if get(3).is_empty() { group_header.version.clone() } else { get(3) };
         let Some(grammar) = grammar_for(&declared) else {
@@ -457,6 +468,11 @@ impl State {
             Err(problem) => return self.fail(ordinal, tag_text(raw_tag), None, problem),
         };
         let def = &tx.grammar.segments[placement.segment];
+        if shape.control {
+            if let Err(e) = elements::check_characters(def, &els[1..], [shape.component, shape.repetition]) {
+                return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem);
+            }
+        }
         if let Err(e) = elements::check(tx.grammar, def, &els[1..], shape.component, &mut self.element_warnings, &mut self.values) {
             return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem);
         }
@@ -475,7 +491,10 @@ impl State {
             let pending = std::mem::take(&mut self.element_warnings);
             for w in pending {
                 let at = self.loc(Some(ordinal), tag_text(raw_tag), Some(w.element));
-                self.warn(at, w.message);
+                match w.note {
+                    Note::Message(message) => self.warn(at, message),
+                    Note::Ignored(problem) => self.keep(Warning::ignored(at, problem)),
+                }
             }
         }
         if raw_tag == b"SE" {
@@ -526,6 +545,9 @@ impl State {
         self.claims_hint = transaction.claims.len();
         if let Err(f) = balance::check(&transaction, &positions) {
             return Err(ParseError::new(with_tx(self, f.segment, f.tag, Some(f.element)), f.problem));
+        }
+        if let Some((clp, figure, problem)) = positions.beyond {
+            return Err(ParseError::new(with_tx(self, clp, "CLP", figure.element()), problem));
         }
         for (segment, message) in positions.warnings {
             let at = with_tx(self, segment, "CLP", Some("CLP05"));

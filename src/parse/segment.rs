@@ -7,10 +7,11 @@
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
+use super::limits;
 use crate::grammar::elements::Values;
 use crate::model::Text;
 use crate::x12::values;
-use crate::x12::Problem;
+use crate::x12::{Found, Problem};
 
 /// An element problem found while building: element reference and problem.
 /// Boxed: a `Result` carrying it unboxed is over a hundred bytes, which every
@@ -105,20 +106,29 @@ impl<'a, 'e> Seg<'a, 'e> {
         self.opt(n).ok_or_else(|| self.missing(n, name))
     }
 
+    /// A required amount of money: present, of type `R`, and one the ledger
+    /// stores exactly ([`limits::storable`]).
     #[inline(always)]
     pub fn amount(&self, n: usize, name: &str) -> Result<Decimal, FieldError> {
-        let raw = self.raw(n);
-        if raw.is_empty() {
-            return Err(self.missing(n, name));
+        match self.opt_amount(n)? {
+            Some(amount) => Ok(amount),
+            None => Err(self.missing(n, name)),
         }
-        if let Some(value) = self.values.decimal(n - 1) {
-            return Ok(value);
-        }
-        values::decimal(raw).ok_or_else(|| self.bad(n, "an amount (X12 type R)"))
     }
 
+    /// An amount of money that may be absent (see [`Seg::amount`]).
     #[inline(always)]
     pub fn opt_amount(&self, n: usize) -> Result<Option<Decimal>, FieldError> {
+        match self.quantity(n)? {
+            Some(amount) => limits::storable(amount).map(Some).map_err(|problem| field_error(self.reference(n), problem)),
+            None => Ok(None),
+        }
+    }
+
+    /// A number of type `R` that is not money (service units, a CAS
+    /// quantity): not posted, so only its type is checked.
+    #[inline(always)]
+    pub fn quantity(&self, n: usize) -> Result<Option<Decimal>, FieldError> {
         let raw = self.raw(n);
         if raw.is_empty() {
             return Ok(None);
@@ -155,6 +165,6 @@ impl<'a, 'e> Seg<'a, 'e> {
 
     #[cold]
     fn bad(&self, n: usize, expected: &str) -> FieldError {
-        field_error(self.reference(n), Problem::BadValue { expected: expected.to_string(), found: values::text(self.raw(n)).into() })
+        field_error(self.reference(n), Problem::BadValue { expected: expected.to_string(), found: Found::value(self.raw(n)) })
     }
 }

@@ -219,6 +219,54 @@ mod tests {
         assert_eq!(total(&plan, Kind::PatientResponsibility), d("100"));
     }
 
+    /// Whatever the CARC categories, a claim the parser accepts (every
+    /// amount storable, `parse::limits::claim_figures` passed) plans only
+    /// entries and denials the ledger's columns hold.
+    #[test]
+    fn what_the_parser_accepts_plans_only_storable_amounts() {
+        use crate::parse::limits::{claim_figures, storable};
+        let mut rng = fastrand::Rng::with_seed(11);
+        let amount = |rng: &mut fastrand::Rng| Decimal::new(rng.i64(-100_000_000_000_000..100_000_000_000_000), 2);
+        let groups = ["CO", "PI", "OA", "PR"];
+        let (mut planned, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut cats = CarcCategories::default();
+            for g in groups {
+                let set = if rng.bool() { &mut cats.denial } else { &mut cats.contractual };
+                set.insert((g.to_string(), "1".to_string()));
+            }
+            let adjustments = |rng: &mut fastrand::Rng| -> Vec<Adjustment> {
+                (0..rng.usize(0..4))
+                    .map(|_| Adjustment { group: groups[rng.usize(..4)].into(), reason: "1".into(), amount: amount(rng), quantity: None })
+                    .collect()
+            };
+            let services: Vec<Service> = (0..rng.usize(0..4))
+                .map(|_| {
+                    let adjustments = adjustments(&mut rng);
+                    let charge = amount(&mut rng);
+                    let paid = charge - adjustments.iter().map(|a| a.amount).sum::<Decimal>();
+                    Service { charge, paid, adjustments, ..Service::default() }
+                })
+                .collect();
+            let claim_adjustments = adjustments(&mut rng);
+            let charge = amount(&mut rng);
+            let all: Decimal = claim_adjustments.iter().chain(services.iter().flat_map(|s| &s.adjustments)).map(|a| a.amount).sum();
+            let status = if rng.bool() { "4" } else { "1" };
+            let c = Claim { status_code: status.into(), charge, paid: charge - all, adjustments: claim_adjustments, services, ..Claim::default() };
+            let elements = [c.charge, c.paid].into_iter().chain(c.services.iter().flat_map(|s| [s.charge, s.paid]));
+            if elements.into_iter().any(|a| storable(a).is_err()) || claim_figures(&c).is_err() {
+                refused += 1;
+                continue;
+            }
+            planned += 1;
+            let plan = plan_claim(&c, &cats);
+            for a in plan.entries.iter().map(|e| e.amount).chain(plan.denials.iter().map(|d| d.amount)) {
+                assert!(storable(a).is_ok(), "{a} planned from {c:?}");
+            }
+        }
+        assert!(planned > 1_000 && refused > 1_000, "both kinds drawn: {planned} planned, {refused} refused");
+    }
+
     #[test]
     fn interest_is_its_own_entry() {
         let mut c = claim("1", "100", "100", vec![], vec![]);

@@ -109,7 +109,10 @@ pub fn scan_isa(raw: &[u8], at_eof: bool) -> IsaScan {
                 Ok((_, (sep, fields, component, segment))) => {
                     build_header(sep, &fields, component, segment).map_or_else(IsaScan::Invalid, |h| IsaScan::Found(h, i))
                 }
-                Err(e) => IsaScan::Invalid(format!("could not split the ISA header: {e:?}")),
+                // Not the parser's error: it would quote the bytes it
+                // stopped at, and a refusal quotes nothing it cannot vouch
+                // for (see `privacy`).
+                Err(_) => IsaScan::Invalid("could not split the ISA header into its 16 elements".into()),
             };
         }
     }

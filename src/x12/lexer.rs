@@ -20,6 +20,7 @@ use nom::{IResult, Needed};
 
 use super::delimiters::{scan_isa, Delimiters, IsaHeader, IsaScan};
 use super::error::{Location, ParseError, Problem, Result};
+use super::privacy::Found;
 use super::scan;
 
 const CHUNK: usize = 256 * 1024;
@@ -84,8 +85,9 @@ pub enum Split<'a> {
     /// A segment as in [`Token::Segment`]; its elements are in the vector
     /// passed to [`Lexer::next_split`]. `ascii`: every byte of `bytes` is
     /// below 0x80, which callers may rely on for memory safety (element
-    /// text then needs no UTF-8 check).
-    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64, ascii: bool },
+    /// text then needs no UTF-8 check). `control`: some byte of `bytes` is
+    /// below 0x20 (maybe only a separator), so its values need a look.
+    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64, ascii: bool, control: bool },
 }
 
 /// Where a cleaned segment's bytes are.
@@ -192,7 +194,7 @@ impl<R: Read> Lexer<R> {
             Some(Place::Scratch) => &self.scratch[..],
         };
         split_elements(d.element, bytes, els);
-        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: bytes.is_ascii() }))
+        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: bytes.is_ascii(), control: bytes.iter().any(|&b| b < 0x20) }))
     }
 
     /// The fast lane of [`next_split`](Self::next_split): the next segment of
@@ -230,7 +232,7 @@ impl<R: Read> Lexer<R> {
         self.start += used;
         self.bytes_read += used as u64;
         self.segments_read = ordinal;
-        Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: found.ascii })
+        Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: found.ascii, control: found.control })
     }
 
     /// Skips what may stand before a segment (see [`padding`]); false at the
@@ -293,7 +295,7 @@ impl<R: Read> Lexer<R> {
         loop {
             let window = &self.buf[self.start..self.end];
             if window.len() >= 3 && !window.starts_with(b"ISA") {
-                let found = String::from_utf8_lossy(&window[..window.len().min(20)]).into_owned();
+                let found = Found::leading_tag(window);
                 let problem = if self.segments_read == 0 {
                     Problem::NoEnvelope { found }
                 } else {

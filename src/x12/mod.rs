@@ -1,14 +1,16 @@
 //! X12 syntax: delimiters, the streaming lexer (with [`scan`], its fast
 //! lane), simple data types and the error vocabulary every layer above
-//! reports in.
+//! reports in, with [`privacy`] deciding what of a file it may quote.
 
 pub mod delimiters;
 pub mod error;
 pub mod lexer;
+pub mod privacy;
 pub mod scan;
 pub mod values;
 
 pub use error::{Location, ParseError, Problem, Warning};
+pub use privacy::Found;
 
 /// A segment tag packed into an integer (`b"CLP"` → one `u32`), so matching a
 /// segment against grammar items and builder rules compares numbers, not

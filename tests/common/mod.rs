@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,0 +1,166 @@
+//! The real daemon on temporary folders: spawning it with a config of its
+//! own, dropping files the way senders do, waiting for their fate.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A minimal HTTP/1.0 GET: status code and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+pub async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, timeout: Duration, mut check: F) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+pub struct Folder {
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl Folder {
+    pub fn new() -> Folder {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        for sub in ["inbox", "archive", "error"] {
+            std::fs::create_dir_all(root.join(sub)).unwrap();
+        }
+        Folder { _dir: dir, root }
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.root.join("inbox")
+    }
+
+    /// Files under archive/ (any depth) and error/.
+    pub fn archived(&self) -> Vec<PathBuf> {
+        walk(&self.root.join("archive"))
+    }
+
+    pub fn errors(&self) -> Vec<PathBuf> {
+        walk(&self.root.join("error"))
+    }
+
+    pub fn in_inbox(&self) -> Vec<PathBuf> {
+        walk(&self.inbox())
+    }
+
+    /// Drops a file the way careful senders do: write aside, rename in.
+    pub fn drop_renamed(&self, src: &Path, name: &str) {
+        let tmp = self.root.join(format!(".{name}.tmp"));
+        std::fs::copy(src, &tmp).unwrap();
+        std::fs::rename(&tmp, self.inbox().join(name)).unwrap();
+    }
+}
+
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub struct Daemon {
+    pub child: Child,
+    pub http: SocketAddr,
+    config_dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    pub fn spawn(database_url: &str, folder: &Folder, settle: f64) -> Daemon {
+        Daemon::spawn_with(database_url, folder, settle, &[])
+    }
+
+    pub fn spawn_with(database_url: &str, folder: &Folder, settle: f64, env: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn_configured(database_url, folder, &format!("settle_secs = {settle}\n"), env)
+    }
+
+    /// With `folder_toml` inside the drop folder's table.
+    pub fn spawn_configured(database_url: &str, folder: &Folder, folder_toml: &str, env: &[(&str, &str)]) -> Daemon {
+        let config_dir = tempfile::tempdir().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let config = format!(
+            "database_url = \"{database_url}\"\n[[drop_folders]]\nname = \"acme\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\n{folder_toml}[http]\nlisten = \"{http}\"\n",
+            folder.inbox().display(),
+            folder.root.join("archive").display(),
+            folder.root.join("error").display(),
+        );
+        let path = config_dir.path().join("remitd.toml");
+        std::fs::write(&path, config).unwrap();
+        let log = std::fs::File::create(config_dir.path().join("log.jsonl")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env_remove("DATABASE_URL")
+            .env_remove("JOURNAL_STREAM")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .envs(env.iter().copied())
+            .stdout(log)
+            .stderr(std::fs::File::create(config_dir.path().join("stderr.txt")).unwrap())
+            .spawn()
+            .unwrap();
+        Daemon { child, http, config_dir }
+    }
+
+    pub async fn ready(&self) {
+        let http = self.http;
+        wait_until("the daemon to be ready", Duration::from_secs(30), async || http_get(http, "/readyz").is_some_and(|(s, _)| s == 200)).await;
+    }
+
+    pub fn signal(&self, sig: &str) {
+        assert!(Command::new("kill").args([sig, &self.child.id().to_string()]).status().unwrap().success());
+    }
+
+    /// Its configuration file (a test may rewrite it, then send SIGHUP).
+    pub fn config_path(&self) -> PathBuf {
+        self.config_dir.path().join("remitd.toml")
+    }
+
+    /// What it logged (JSON lines on standard output).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.config_dir.path().join("log.jsonl")).unwrap_or_default()
+    }
+
+    /// What it wrote to standard error (nothing, normally).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.config_dir.path().join("stderr.txt")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
