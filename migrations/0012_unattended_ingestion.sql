@@ -3,8 +3,8 @@
 --
 -- 1. A file can end `partial`: some of its transaction sets posted and the
 --    rest did not (the database refused one set's data, a set conflicts
---    with an earlier payment, the file changed while it was read, or the
---    daemon was stopped). `refusal_reason` says which sets posted and why
+--    with an earlier payment, the file changed while it was read, the
+--    daemon was stopped, or the process ingesting it died). `refusal_reason` says which sets posted and why
 --    the rest did not; feeding the file again posts only the rest.
 -- 2. Each remittance keeps a fingerprint of its content (SHA-256 of the
 --    transaction set as parsed), so a later set with the same payer and
@@ -18,6 +18,11 @@
 ALTER TABLE ingested_files DROP CONSTRAINT ingested_files_state_check;
 ALTER TABLE ingested_files ADD CONSTRAINT ingested_files_state_check
     CHECK (state IN ('processing', 'posted', 'refused', 'test', 'partial'));
+
+-- How many times a process ended while ingesting the file (killed, out of
+-- memory): after two, the daemon refuses it rather than die on it forever.
+-- Back to 0 when it is refused, so a file dropped again is tried again.
+ALTER TABLE ingested_files ADD COLUMN abandoned INT NOT NULL DEFAULT 0;
 
 ALTER TABLE remittances ADD COLUMN content_hash BYTEA;
 

@@ -321,13 +321,21 @@ async fn ingest_locked(
     stop: &Stop,
 ) -> Result<FileOutcome, IngestError> {
     let file_id = taken.file_id;
-    let state = sqlx::query_scalar!("SELECT state FROM ingested_files WHERE id = $1", file_id).fetch_one(pool).await?;
-    if state == "posted" || state == "test" {
-        return Ok(FileOutcome::Duplicate { file_id, state });
+    let row = sqlx::query!("SELECT state, abandoned, refusal_reason FROM ingested_files WHERE id = $1", file_id).fetch_one(pool).await?;
+    if row.state == "posted" || row.state == "test" {
+        return Ok(FileOutcome::Duplicate { file_id, state: row.state });
     }
     if let Err(error) = verdict {
         record(pool, file_id, "refused", Some(&error.to_string())).await?;
         return Ok(FileOutcome::Refused { file_id, error });
+    }
+    if row.abandoned >= ABANDONED_LIMIT {
+        return refuse_abandoned(pool, file_id, row.abandoned, row.refusal_reason.unwrap_or_default()).await;
+    }
+    // Being ingested again (after a partial or abandoned attempt): if this
+    // process dies too, the next look finds it `processing` and counts it.
+    if row.state != "processing" {
+        sqlx::query!("UPDATE ingested_files SET state = 'processing' WHERE id = $1", file_id).execute(pool).await?;
     }
     let file = File::open(path).map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
     // The reader runs on a blocking thread and hands over one transaction set
@@ -445,6 +453,27 @@ fn split(
     }
 }
 
+/// Times a process may end while ingesting one file before the file is
+/// refused: a file that kills whoever reads it (a transaction set needing
+/// more memory than the service may have) must not stop every file behind
+/// it forever.
+const ABANDONED_LIMIT: i32 = 2;
+
+/// Refuses a file the process died on [`ABANDONED_LIMIT`] times; `before`
+/// is the reason recorded the last time (it names what posted). The count
+/// starts again, so a file dropped in again after a fix is tried again.
+async fn refuse_abandoned(pool: &PgPool, file_id: i64, times: i32, before: String) -> Result<FileOutcome, IngestError> {
+    let reason = format!(
+        "the process ingesting this file ended {times} times part way (killed, for example for running out of memory: one transaction set's model is held while it posts); refused so that the files behind it go. Last time: {before}"
+    );
+    let posted = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM remittances WHERE file_id = $1"#, file_id).fetch_one(pool).await?;
+    let state = if posted == 0 { "refused" } else { "partial" };
+    sqlx::query!("UPDATE ingested_files SET state = $2, refusal_reason = $3, abandoned = 0, finished_at = now() WHERE id = $1", file_id, state, reason)
+        .execute(pool)
+        .await?;
+    Ok(FileOutcome::Partial { file_id, reason, posted: usize::try_from(posted).unwrap_or(0), conflicts: Vec::new() })
+}
+
 /// Records what became of a file (synchronously committed).
 async fn record(pool: &PgPool, file_id: i64, state: &str, reason: Option<&str>) -> Result<(), sqlx::Error> {
     sqlx::query!("UPDATE ingested_files SET state = $2, refusal_reason = $3, finished_at = now() WHERE id = $1", file_id, state, reason).execute(pool).await?;
@@ -461,6 +490,7 @@ pub async fn settle_abandoned(pool: &PgPool) -> Result<u64, sqlx::Error> {
            UPDATE ingested_files f
            SET state = CASE WHEN posted.traces IS NULL THEN 'refused' ELSE 'partial' END,
                finished_at = now(),
+               abandoned = f.abandoned + 1,
                refusal_reason = 'the process ingesting it ended part way. Transaction sets posted from this file: '
                                 || COALESCE(posted.traces, 'none')
                                 || '; the others were not posted. Feeding the complete file again posts only what is not posted yet.'

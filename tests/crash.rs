@@ -64,9 +64,13 @@ async fn kill_during_ingest_then_refeed_posts_everything_exactly_once() {
     assert_eq!(partial(&db).await, 0, "a transaction set was half-posted");
     let file_state: String = sqlx::query_scalar("SELECT state FROM ingested_files").fetch_one(&db.pool).await.unwrap();
     assert_eq!(file_state, "processing");
-    // Nobody holds it now: the daemon's look at start (and after an outage)
-    // records it as partial, naming each set that posted.
-    assert_eq!(remitd::ingest::settle_abandoned(&db.pool).await.unwrap(), 1);
+    // Nobody holds it once the server has seen the killed connection go:
+    // the daemon's look at start (and after an outage) records it as
+    // partial, naming each set that posted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while remitd::ingest::settle_abandoned(&db.pool).await.unwrap() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (file_state, reason): (String, String) = sqlx::query_as("SELECT state, refusal_reason FROM ingested_files").fetch_one(&db.pool).await.unwrap();
     assert_eq!(file_state, if at_kill == 0 { "refused" } else { "partial" });
     assert_eq!(reason.matches("(trace ").count() as i64, at_kill, "{reason}");
@@ -152,4 +156,53 @@ async fn kill_during_sweep_post_leaves_each_balance_whole() {
     assert_eq!(incomplete_writeoffs(&db).await, 0);
     let left = "SELECT count(*) FROM claim_owed WHERE insurance_balance BETWEEN 0.01 AND 10 OR patient_balance BETWEEN 0.01 AND 10";
     assert_eq!(scalar(&db, left).await, 0, "no small balance left");
+}
+
+/// A file the process dies on (killed while it posts, as the kernel does
+/// when memory runs out) is tried again, but after the second death it is
+/// refused with the reason, so it cannot keep every file behind it waiting;
+/// what posted stays posted and is named.
+#[tokio::test]
+async fn a_file_that_kills_its_reader_twice_is_refused_the_third_time() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deadly.835");
+    let csv = dir.path().join("claims.csv");
+    let status = remitd(&db)
+        .args(["generate", "--transactions", &TRANSACTIONS.to_string(), "--claims-per-transaction", &CLAIMS.to_string(), "-o"])
+        .arg(&file)
+        .arg("--claims-csv")
+        .arg(&csv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(remitd(&db).args(["claims", "import"]).arg(&csv).status().unwrap().success());
+    for death in 1..=2i64 {
+        let before = scalar(&db, "SELECT count(*) FROM remittances").await;
+        let mut child = remitd(&db).arg("ingest").arg(&file).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while scalar(&db, "SELECT count(*) FROM remittances").await <= before && Instant::now() < deadline {
+            assert!(child.try_wait().unwrap().is_none(), "the ingest finished before it could be killed; make the file larger");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // What the daemon does at its next start, once the server has seen
+        // the killed connection go (and its lock with it).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while remitd::ingest::settle_abandoned(&db.pool).await.unwrap() == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(scalar(&db, "SELECT abandoned::bigint FROM ingested_files").await, death);
+    }
+    let out = remitd(&db).arg("ingest").arg(&file).stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("the process ingesting this file ended 2 times part way"), "{said}");
+    let (state, abandoned): (String, i32) = sqlx::query_as("SELECT state, abandoned FROM ingested_files").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((state.as_str(), abandoned), ("partial", 0), "refused, and tried again if dropped again");
+    assert_eq!(partial(&db).await, 0, "no transaction set half-posted");
+    // Dropped in again (after a fix), it is tried and completes.
+    assert!(remitd(&db).arg("ingest").arg(&file).status().unwrap().success());
+    assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, TRANSACTIONS);
 }
