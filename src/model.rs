@@ -78,6 +78,25 @@ pub struct Transaction {
     pub provider_adjustments: Vec<ProviderAdjustment>,
 }
 
+impl Transaction {
+    /// The set without its claims and provider adjustments: what every
+    /// part of a set read in parts shares.
+    pub fn head(&self) -> Transaction {
+        Transaction {
+            control_number: self.control_number.clone(),
+            implementation_guide: self.implementation_guide.clone(),
+            trace_number: self.trace_number.clone(),
+            trace: self.trace.clone(),
+            payment: self.payment.clone(),
+            production_date: self.production_date,
+            payer: self.payer.clone(),
+            payee: self.payee.clone(),
+            claims: Vec::new(),
+            provider_adjustments: Vec::new(),
+        }
+    }
+}
+
 /// TRN: reassociation trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trace {

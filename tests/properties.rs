@@ -8,7 +8,8 @@ use rust_decimal::Decimal;
 
 use remitd::generate::X12Writer;
 use remitd::model::{Address, Adjustment, Claim, Party, Payment, Person, ProviderAdjustment, Service, Trace, Transaction};
-use remitd::parse::FileDocument;
+use remitd::parse::{FileDocument, Parsed, Reader};
+use remitd::posting::conflicts::{fingerprint, Fingerprint};
 use remitd::x12::Problem;
 
 fn cents(c: i64) -> Decimal {
@@ -165,6 +166,40 @@ proptest! {
         let parsed: Vec<&Transaction> = doc.transactions().collect();
         prop_assert_eq!(parsed.len(), 1);
         prop_assert_eq!(parsed[0], &tx);
+    }
+
+    #[test]
+    fn a_set_read_in_parts_is_the_set_read_whole(tx in transaction(), size in 1usize..4) {
+        let bytes = render(&tx);
+        let parts: Vec<Parsed> = Reader::in_parts(&bytes[..], size).collect::<Result<_, _>>().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert!(!parts.is_empty());
+        let mut claims = Vec::new();
+        let mut print = Fingerprint::begin(&parts[0].transaction);
+        for (i, p) in parts.iter().enumerate() {
+            let last = i + 1 == parts.len();
+            prop_assert_eq!((p.part.index as usize, p.part.last), (i, last));
+            prop_assert_eq!(p.transaction.head(), tx.head());
+            prop_assert!(p.transaction.claims.len() <= size.max(1) && (last || p.transaction.claims.len() == size));
+            prop_assert!(last || p.transaction.provider_adjustments.is_empty());
+            print.claims(&p.transaction.claims);
+            claims.extend(p.transaction.claims.iter().cloned());
+        }
+        prop_assert_eq!(&claims, &tx.claims);
+        prop_assert_eq!(&parts[parts.len() - 1].transaction.provider_adjustments, &tx.provider_adjustments);
+        prop_assert_eq!(print.finish(&tx.provider_adjustments), fingerprint(&tx));
+    }
+
+    #[test]
+    fn reading_in_parts_refuses_what_reading_whole_refuses(mut tx in transaction(), which in any::<prop::sample::Index>(), cent in 1i64..1000) {
+        // Unbalance one claim (or, without claims, the payment).
+        match tx.claims.len() {
+            0 => tx.payment.amount += cents(cent),
+            n => tx.claims[which.index(n)].paid += cents(cent),
+        }
+        let bytes = render(&tx);
+        let whole = Reader::new(&bytes[..]).find_map(Result::err).expect("refused whole");
+        let parts = Reader::in_parts(&bytes[..], 1).find_map(Result::err).expect("refused in parts");
+        prop_assert_eq!(whole.to_string(), parts.to_string());
     }
 
     #[test]

@@ -213,3 +213,151 @@ async fn a_device_or_a_pipe_is_refused_before_it_is_read() {
     assert!(text(&out).contains("refused: not a regular file"), "{}", text(&out));
     assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ingested_files").fetch_one(&db.pool).await.unwrap(), 0);
 }
+
+/// `n` claims `B00000`.., one line of 100.00 each, and a set paying each
+/// 80.00 under trace `trace`.
+async fn large_set(db: &TestDb, n: usize, trace: &str) -> (Vec<String>, Vec<u8>) {
+    let ids: Vec<String> = (0..n).map(|i| format!("B{i:05}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    claims(db, &refs).await;
+    let set = ids.iter().map(|id| paid(id, "20.00")).collect();
+    (ids, remittance_sets(vec![(trace, set)]))
+}
+
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&db.pool).await.unwrap()
+}
+
+/// A set of more claims than one part holds (memory holds a part at a
+/// time) posts as one payment: every claim once, one remittance and audit
+/// row, and the same fingerprint as the set read whole, so the same set
+/// fed again is a quiet duplicate and altered content is held, not posted.
+#[tokio::test]
+async fn a_set_larger_than_a_part_posts_as_one_payment() {
+    let db = TestDb::new().await;
+    let n = remitd::parse::PART_CLAIMS * 2 + 500;
+    let (ids, bytes) = large_set(&db, n, "EFT-LARGE").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.835");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let out = ingest(&db, &file);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(count(&db, "SELECT count(*) FROM remittances").await, 1);
+    assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, n as i64);
+    assert_eq!(count(&db, "SELECT count(DISTINCT claim_id) FROM claim_postings").await, n as i64, "every claim posted once");
+    let posted: serde_json::Value = sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'remittance_posted'").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(posted["claims_posted"], n);
+    let whole = remitd::parse::FileDocument::read("large", &bytes[..]).unwrap();
+    let whole = whole.transactions().next().unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT content_hash FROM remittances").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(stored, remitd::posting::conflicts::fingerprint(whole), "read in parts or whole, one fingerprint");
+    for id in [&ids[0], &ids[n / 2], &ids[n - 1]] {
+        assert_eq!(common::claim(&db.pool, id).await.paid, dec("80.00"), "{id}");
+    }
+
+    // The same set in other bytes (a line break after each segment).
+    let resent = dir.path().join("resent.835");
+    std::fs::write(&resent, String::from_utf8(bytes.clone()).unwrap().replace('~', "~\n")).unwrap();
+    let again = ingest(&db, &resent);
+    assert!(again.status.success() && text(&again).contains("1 already posted before"), "{}", text(&again));
+    let mut altered = whole.clone();
+    altered.claims[n - 1] = paid(&ids[n - 1], "30.00");
+    altered.payment.amount -= dec("10.00");
+    let other = dir.path().join("altered.835");
+    std::fs::write(&other, remittance_sets(vec![("EFT-LARGE", altered.claims)])).unwrap();
+    let out = ingest(&db, &other);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("held as conflict #1"), "{}", text(&out));
+    assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, n as i64, "the altered set posted nothing");
+    let held: serde_json::Value = sqlx::query_scalar("SELECT transaction FROM remittance_conflicts").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(held["trace_number"], "EFT-LARGE");
+    assert_balances_add_up(&db.pool).await;
+}
+
+/// The parts of one set post all or nothing: a claim the database refuses
+/// in the last part takes back every part before it.
+#[tokio::test]
+async fn a_large_set_refused_in_its_last_part_posts_none_of_its_parts() {
+    let db = TestDb::new().await;
+    let n = remitd::parse::PART_CLAIMS * 2 + 500;
+    let (ids, bytes) = large_set(&db, n, "EFT-LARGE").await;
+    let last = format!("PCN-{}", ids[n - 1]);
+    sqlx::query(&format!("ALTER TABLE claim_postings ADD CONSTRAINT refuses_one CHECK (payer_claim_control_number <> '{last}')"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.835");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let out = ingest(&db, &file);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (state, reason) = file_state(&db, "large.835").await;
+    assert_eq!(state, "refused", "{reason:?}");
+    assert!(reason.unwrap().contains("transaction set 0001 (trace EFT-LARGE): the database refused its data"));
+    assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, 0, "no part of the set stayed posted");
+    assert_eq!(count(&db, "SELECT count(*) FROM remittances").await, 0);
+    assert_eq!(count(&db, "SELECT count(*) FROM ledger_entries").await, 0);
+
+    sqlx::query("ALTER TABLE claim_postings DROP CONSTRAINT refuses_one").execute(&db.pool).await.unwrap();
+    let again = ingest(&db, &file);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, n as i64);
+    assert_balances_add_up(&db.pool).await;
+}
+
+/// A large set that reads differently the second time (the file was
+/// rewritten after it was validated) posts none of its parts, and the
+/// reason says so; the file as it was posts later.
+#[tokio::test]
+async fn a_large_set_rewritten_while_it_posts_posts_none_of_its_parts() {
+    let db = TestDb::new().await;
+    // Larger than the reader runs ahead of posting (a few parts), so the
+    // end of the file is rewritten before it is read the second time.
+    let n = remitd::parse::PART_CLAIMS * 10;
+    let (ids, bytes) = large_set(&db, n, "EFT-LARGE").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("large.835");
+    std::fs::write(&file, &bytes).unwrap();
+    // The same length and still valid: the last two claims trade ids.
+    let (a, b) = (ids[n - 2].as_bytes(), ids[n - 1].as_bytes());
+    let at = |id: &[u8]| bytes.windows(id.len() + 4).rposition(|w| w.starts_with(b"CLP*") && &w[4..] == id).unwrap() + 4;
+    let (at_a, at_b) = (at(a), at(b));
+    let mut rewritten = bytes.clone();
+    rewritten[at_a..at_a + a.len()].copy_from_slice(b);
+    rewritten[at_b..at_b + b.len()].copy_from_slice(a);
+
+    let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .env("DATABASE_URL", &db.url)
+        .args(["ingest", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rewrite = async {
+        // The file is claimed once its first reading is done.
+        while count(&db, "SELECT count(*) FROM ingested_files").await == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        let from = at_a.min(at_b);
+        f.seek(SeekFrom::Start(from as u64)).unwrap();
+        f.write_all(&rewritten[from..]).unwrap();
+    };
+    let (out, ()) = tokio::join!(tokio::task::spawn_blocking(move || child.wait_with_output()), rewrite);
+    let out = out.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (state, reason) = file_state(&db, "large.835").await;
+    let reason = reason.unwrap();
+    assert_eq!(state, "refused", "{reason}");
+    assert!(reason.contains("transaction set 0001 (trace EFT-LARGE) no longer reads as it did, and none of it was posted"), "{reason}");
+    assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, 0);
+
+    std::fs::write(&file, &bytes).unwrap();
+    let again = ingest(&db, &file);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, n as i64);
+    assert_balances_add_up(&db.pool).await;
+}

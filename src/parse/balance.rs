@@ -41,14 +41,15 @@ pub fn claim_balances(claim: &Claim) -> bool {
     claim.charge - sum(&claim.adjustments) - line_adjustments == claim.paid
 }
 
-/// Checks every rule, service lines first, and returns the first break.
+/// The transaction rule, once every claim is in (`paid` is the sum of
+/// CLP04), after the first claim that broke a rule, if any.
 ///
 /// The builder has already balanced each claim as it ended and added up
-/// CLP04 (see `Builder::close_claim`); the claims are only walked again,
-/// to say where, when one of them breaks a rule.
+/// CLP04 (see `Builder::close_claim`), so the claims are not walked again:
+/// a set read in parts is checked without holding it.
 pub fn check(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
-    if pos.unbalanced {
-        claim_rules(tx, pos)?;
+    if let Some(f) = &pos.unbalanced {
+        return Err(f.clone());
     }
     let paid = pos.paid;
     let provider: Decimal = tx.provider_adjustments.iter().map(|p| p.amount).sum();
@@ -68,43 +69,39 @@ pub fn check(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
     Ok(())
 }
 
-/// The service line and claim rules, claim by claim: the first break.
-fn claim_rules(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
-    for (i, (claim, &(clp, _))) in tx.claims.iter().zip(&pos.claims).enumerate() {
-        let mut line_adjustments = Decimal::ZERO;
-        for (svc, &at) in claim.services.iter().zip(pos.services_of(i)) {
-            let line = sum(&svc.adjustments);
-            line_adjustments += line;
-            let expected = svc.charge - line;
-            if expected != svc.paid {
-                return Err(Finding {
-                    segment: at,
-                    tag: "SVC",
-                    element: "SVC03",
-                    problem: Problem::Imbalance {
-                        rule: "service line (SVC02 - adjustments = SVC03)",
-                        expected: format!("{} - {} = {}", svc.charge, line, expected),
-                        found: svc.paid.to_string(),
-                    },
-                });
-            }
-        }
-        let claim_level = sum(&claim.adjustments);
-        let expected = claim.charge - claim_level - line_adjustments;
-        if expected != claim.paid {
-            return Err(Finding {
-                segment: clp,
-                tag: "CLP",
-                element: "CLP04",
+/// The first rule a claim breaks, service lines first: `clp` is its CLP
+/// ordinal and `services` its SVC ordinals, in order.
+pub fn claim_finding(claim: &Claim, clp: u64, services: &[u64]) -> Option<Finding> {
+    let mut line_adjustments = Decimal::ZERO;
+    for (svc, &at) in claim.services.iter().zip(services) {
+        let line = sum(&svc.adjustments);
+        line_adjustments += line;
+        let expected = svc.charge - line;
+        if expected != svc.paid {
+            return Some(Finding {
+                segment: at,
+                tag: "SVC",
+                element: "SVC03",
                 problem: Problem::Imbalance {
-                    rule: "claim (CLP03 - claim and line adjustments = CLP04)",
-                    expected: format!("{} - {} - {} = {}", claim.charge, claim_level, line_adjustments, expected),
-                    found: claim.paid.to_string(),
+                    rule: "service line (SVC02 - adjustments = SVC03)",
+                    expected: format!("{} - {} = {}", svc.charge, line, expected),
+                    found: svc.paid.to_string(),
                 },
             });
         }
     }
-    Ok(())
+    let claim_level = sum(&claim.adjustments);
+    let expected = claim.charge - claim_level - line_adjustments;
+    (expected != claim.paid).then(|| Finding {
+        segment: clp,
+        tag: "CLP",
+        element: "CLP04",
+        problem: Problem::Imbalance {
+            rule: "claim (CLP03 - claim and line adjustments = CLP04)",
+            expected: format!("{} - {} - {} = {}", claim.charge, claim_level, line_adjustments, expected),
+            found: claim.paid.to_string(),
+        },
+    })
 }
 
 /// CLP05 that differs from the PR adjustments of the claim and its lines:

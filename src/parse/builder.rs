@@ -57,32 +57,27 @@ impl LoopRoles {
 
 /// Segment ordinals (ST = 1) of what balancing reports on, and what
 /// balancing found in each claim as it was finished (see
-/// `Builder::close_claim`).
+/// `Builder::close_claim`). Only the open claim's ordinals are kept: a
+/// transaction set of any size is checked in the same memory.
 #[derive(Debug, Default, Clone)]
 pub struct Positions {
     pub bpr: u64,
-    /// Per claim: the CLP ordinal and the index in `services` of its first
-    /// SVC ordinal (its last is just before the next claim's first).
-    pub claims: Vec<(u64, usize)>,
-    pub services: Vec<u64>,
-    /// Some claim (or one of its lines) breaks a balancing rule.
-    pub unbalanced: bool,
+    /// The open claim's CLP ordinal and its SVC ordinals.
+    clp: u64,
+    services: Vec<u64>,
+    /// The first claim (in order) that breaks a balancing rule, and where.
+    pub unbalanced: Option<balance::Finding>,
     /// Sum of CLP04 over the claims, added in order.
     pub paid: Decimal,
-    /// Patient responsibility warnings, in claim order.
+    /// Claims in the set so far.
+    pub claims: u64,
+    /// Patient responsibility warnings, in claim order, at most
+    /// [`MAX_WARNINGS`](super::reader::MAX_WARNINGS); past that counted.
     pub warnings: Vec<(u64, String)>,
+    pub warnings_dropped: u64,
     /// The first claim (its CLP ordinal) with a figure posting derives
     /// that the ledger cannot store (see [`limits::claim_figures`]).
     pub beyond: Option<(u64, Figure, Problem)>,
-}
-
-impl Positions {
-    /// The SVC ordinals of claim `i`.
-    pub fn services_of(&self, i: usize) -> &[u64] {
-        let first = self.claims.get(i).map_or(self.services.len(), |c| c.1);
-        let end = self.claims.get(i + 1).map_or(self.services.len(), |c| c.1);
-        self.services.get(first..end).unwrap_or_default()
-    }
 }
 
 #[derive(Default)]
@@ -109,12 +104,7 @@ impl Builder {
     /// spares copying a growing vector of large claims again and again.
     pub fn new(guide: &str, claims: usize) -> Self {
         let claims = claims.min(MAX_CLAIMS_HINT);
-        Builder {
-            guide: guide.into(),
-            claims: Vec::with_capacity(claims),
-            positions: Positions { claims: Vec::with_capacity(claims), ..Positions::default() },
-            ..Builder::default()
-        }
+        Builder { guide: guide.into(), claims: Vec::with_capacity(claims), ..Builder::default() }
     }
 
     /// Takes one placed segment: `loop_idx` is the loop it was placed in.
@@ -177,19 +167,29 @@ impl Builder {
     /// it fits the ledger. No segment changes a claim once the next one has
     /// begun.
     fn close_claim(&mut self) {
-        let (Some(claim), Some(&(clp, _))) = (self.claims.last(), self.positions.claims.last()) else { return };
+        let Some(claim) = self.claims.last() else { return };
         let pos = &mut self.positions;
-        pos.unbalanced |= !balance::claim_balances(claim);
+        if pos.unbalanced.is_none() && !balance::claim_balances(claim) {
+            pos.unbalanced = balance::claim_finding(claim, pos.clp, &pos.services);
+        }
         pos.paid += claim.paid;
-        pos.warnings.extend(balance::patient_responsibility_warning(claim, clp));
+        if let Some(warning) = balance::patient_responsibility_warning(claim, pos.clp) {
+            if pos.warnings.len() < super::reader::MAX_WARNINGS {
+                pos.warnings.push(warning);
+            } else {
+                pos.warnings_dropped += 1;
+            }
+        }
         if pos.beyond.is_none() {
-            pos.beyond = limits::claim_figures(claim).err().map(|(figure, problem)| (clp, figure, problem));
+            pos.beyond = limits::claim_figures(claim).err().map(|(figure, problem)| (pos.clp, figure, problem));
         }
     }
 
     fn claim(&mut self, seg: &Seg<'_, '_>, ordinal: u64) -> Result<(), FieldError> {
         self.close_claim();
-        self.positions.claims.push((ordinal, self.positions.services.len()));
+        self.positions.clp = ordinal;
+        self.positions.services.clear();
+        self.positions.claims += 1;
         self.claims.push(Claim {
             patient_control_number: seg.required(1, "Patient Control Number")?,
             status_code: seg.required(2, "Claim Status Code")?,
@@ -233,13 +233,13 @@ impl Builder {
             allowed: None,
             remarks: Vec::new(),
         };
-        match (self.claims.last_mut(), self.positions.claims.last()) {
-            (Some(claim), Some(_)) => {
+        match self.claims.last_mut() {
+            Some(claim) => {
                 push_short(&mut claim.services, service);
                 self.positions.services.push(ordinal);
                 Ok(())
             }
-            _ => Err(field_error("SVC01", Problem::UnexpectedSegment { found: Found::tag(b"SVC"), hint: " before any CLP".into() })),
+            None => Err(field_error("SVC01", Problem::UnexpectedSegment { found: Found::tag(b"SVC"), hint: " before any CLP".into() })),
         }
     }
 
@@ -265,24 +265,46 @@ impl Builder {
         Ok(())
     }
 
-    /// The finished transaction, or the required part the grammar let through
-    /// but the model cannot do without.
-    pub fn finish(mut self) -> Result<(Transaction, Positions), FieldError> {
-        self.close_claim();
+    /// Claims finished so far (every claim but the open one).
+    pub fn closed_claims(&self) -> usize {
+        self.claims.len().saturating_sub(1)
+    }
+
+    /// Hands out the finished claims with the set's header: one part of a
+    /// set read in parts (`Reader::in_parts`). The open claim stays, and no
+    /// segment changes a claim once the next one has begun.
+    pub fn take_part(&mut self) -> Result<Transaction, FieldError> {
+        let open = self.claims.pop();
+        let closed = std::mem::replace(&mut self.claims, Vec::with_capacity(MAX_CLAIMS_HINT));
+        self.claims.extend(open);
+        self.transaction(closed, Vec::new())
+    }
+
+    fn transaction(&self, claims: Vec<Claim>, provider_adjustments: Vec<ProviderAdjustment>) -> Result<Transaction, FieldError> {
         let missing = |tag: &str, name: &str| field_error(tag, Problem::MissingElement { name: name.to_string() });
-        let trace = self.trace.ok_or_else(|| missing("TRN", "Reassociation Trace Number segment"))?;
-        let tx = Transaction {
-            control_number: self.control_number,
-            implementation_guide: self.guide,
+        let trace = self.trace.clone().ok_or_else(|| missing("TRN", "Reassociation Trace Number segment"))?;
+        Ok(Transaction {
+            control_number: self.control_number.clone(),
+            implementation_guide: self.guide.clone(),
             trace_number: trace.number.clone(),
             trace,
-            payment: self.payment.ok_or_else(|| missing("BPR", "Financial Information segment"))?,
+            payment: self.payment.clone().ok_or_else(|| missing("BPR", "Financial Information segment"))?,
             production_date: self.production_date,
-            payer: self.payer.ok_or_else(|| missing("N1", "Payer Identification (N1*PR)"))?,
-            payee: self.payee.ok_or_else(|| missing("N1", "Payee Identification (N1*PE)"))?,
-            claims: self.claims,
-            provider_adjustments: self.provider_adjustments,
-        };
+            payer: self.payer.clone().ok_or_else(|| missing("N1", "Payer Identification (N1*PR)"))?,
+            payee: self.payee.clone().ok_or_else(|| missing("N1", "Payee Identification (N1*PE)"))?,
+            claims,
+            provider_adjustments,
+        })
+    }
+
+    /// The finished transaction (its last part, when read in parts), or the
+    /// required part the grammar let through but the model cannot do
+    /// without.
+    pub fn finish(mut self) -> Result<(Transaction, Positions), FieldError> {
+        self.close_claim();
+        let claims = std::mem::take(&mut self.claims);
+        let provider_adjustments = std::mem::take(&mut self.provider_adjustments);
+        let tx = self.transaction(claims, provider_adjustments)?;
         Ok((tx, self.positions))
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 pub use document::FileDocument;
-pub use reader::{grammar_for, Parsed, Reader};
+pub use reader::{grammar_for, Parsed, Part, Reader, PART_CLAIMS};
 
 use crate::x12::{ParseError, Warning};
 
@@ -37,7 +37,7 @@ pub struct Summary {
 impl Summary {
     /// Reads `src` to the end in bounded memory; the first refusal ends it.
     pub fn read(src: impl Read) -> Result<Summary, ParseError> {
-        let mut reader = Reader::new(src);
+        let mut reader = Reader::in_parts(src, PART_CLAIMS);
         let mut s = Summary::default();
         let mut last_ic = None;
         for parsed in reader.by_ref() {
@@ -46,9 +46,11 @@ impl Summary {
                 s.interchanges += 1;
                 last_ic = Some(parsed.interchange.clone());
             }
-            s.transactions += 1;
             s.claims += parsed.transaction.claims.len() as u64;
-            s.paid += parsed.transaction.payment.amount;
+            if parsed.part.last {
+                s.transactions += 1;
+                s.paid += parsed.transaction.payment.amount;
+            }
         }
         let (warnings, dropped) = reader.warnings();
         s.warnings = warnings.to_vec();

@@ -29,12 +29,45 @@ use crate::x12::{tag_code, values};
 /// million over-long values cannot grow memory without bound.
 pub const MAX_WARNINGS: usize = 1000;
 
-/// One valid transaction set with the envelopes it came in.
+/// Claims per part for readers that must stay in bounded memory whatever
+/// a payer sends (ingesting, summaries): about 2.5 MB of model. Sets this
+/// size or smaller, which is nearly all of them, come whole.
+pub const PART_CLAIMS: usize = 1000;
+
+/// One valid transaction set with the envelopes it came in, or one part
+/// of a large one (see [`Reader::in_parts`]).
 #[derive(Debug, Clone)]
 pub struct Parsed {
     pub interchange: Arc<InterchangeHeader>,
     pub group: Arc<GroupHeader>,
+    /// The set's header with this part's claims; the provider adjustments
+    /// (PLB, after every claim) only in the last part.
     pub transaction: Transaction,
+    pub part: Part,
+}
+
+/// Which part of its transaction set a [`Parsed`] is. Only the last part
+/// of a set has been validated whole (SE, the transaction balance): a
+/// caller acting on earlier parts must be able to undo what it did, or
+/// must have read the file through once before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// 0 for the first part.
+    pub index: u32,
+    pub last: bool,
+}
+
+impl Part {
+    /// A whole transaction set.
+    pub const WHOLE: Part = Part { index: 0, last: true };
+
+    pub fn is_whole(self) -> bool {
+        self == Part::WHOLE
+    }
+
+    pub fn is_first(self) -> bool {
+        self.index == 0
+    }
 }
 
 struct OpenInterchange {
@@ -55,6 +88,8 @@ struct OpenTransaction {
     builder: Builder,
     control_number: Text,
     ordinal: u64,
+    /// Parts handed out so far.
+    parts: u32,
 }
 
 /// What the lexer tells of a segment besides its elements.
@@ -102,6 +137,8 @@ struct State {
     values: Box<Values>,
     /// Claims in the last transaction set, to size the next one's.
     claims_hint: usize,
+    /// Claims per part when sets are read in parts (see [`Reader::in_parts`]).
+    part_claims: Option<usize>,
 }
 
 /// Streaming reader of one 835 file.
@@ -122,8 +159,19 @@ fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
 }
 
 impl<R: Read> Reader<R> {
+    /// Hands out whole transaction sets, however large.
     pub fn new(src: R) -> Self {
         Reader { lexer: Lexer::new(src), state: State::default(), elements: Vec::with_capacity(32), finished: false }
+    }
+
+    /// Hands out a set of more than `claims` claims in parts of `claims`
+    /// claims (the last part has the rest), so memory holds one part
+    /// however large a set is. Each part carries the set's header; see
+    /// [`Part`] for what is validated when.
+    pub fn in_parts(src: R, claims: usize) -> Self {
+        let mut reader = Reader::new(src);
+        reader.state.part_claims = Some(claims.max(1));
+        reader
     }
 
     /// Warnings so far (at most [`MAX_WARNINGS`]) and how many more were dropped.
@@ -449,6 +497,7 @@ impl State {
             builder: Builder::new(&grammar.guide, self.claims_hint),
             control_number: control_number.clone(),
             ordinal: 0,
+            parts: 0,
         });
         if !first_time {
             let at = self.loc(Some(1), "ST", Some("ST02".into()));
@@ -500,7 +549,26 @@ impl State {
         if raw_tag == b"SE" {
             return self.close_transaction(els);
         }
+        if self.part_claims.is_some_and(|n| self.tx.as_ref().is_some_and(|tx| tx.builder.closed_claims() >= n)) {
+            return self.part();
+        }
         Ok(Step::Continue)
+    }
+
+    /// The claims finished so far, as one part of the open set.
+    fn part(&mut self) -> Result<Step> {
+        let (Some(tx), Some(ic), Some(group)) = (self.tx.as_mut(), self.interchange.as_ref(), self.group.as_ref()) else { return Ok(Step::Continue) };
+        let transaction = match tx.builder.take_part() {
+            Ok(t) => t,
+            Err(e) => {
+                let (tag, problem) = *e;
+                let ordinal = tx.ordinal;
+                return self.fail(ordinal, &tag, None, problem);
+            }
+        };
+        let part = Part { index: tx.parts, last: false };
+        tx.parts += 1;
+        Ok(Step::Yield(Box::new(Parsed { interchange: ic.header.clone(), group: group.header.clone(), transaction, part })))
     }
 
     fn close_transaction(&mut self, els: &[&[u8]]) -> Result<Step> {
@@ -530,7 +598,7 @@ impl State {
             return self.fail(ordinal, "SE", None, problem);
         }
         let Some(tx) = self.tx.take() else { return Ok(Step::Continue) };
-        let control_number = tx.control_number;
+        let (control_number, parts) = (tx.control_number, tx.parts);
         let with_tx = |state: &State, segment: u64, tag: &str, element: Option<&str>| Location {
             transaction: Some(control_number.to_string()),
             ..state.loc(Some(segment), tag, element.map(str::to_string))
@@ -542,7 +610,7 @@ impl State {
                 return Err(ParseError::new(with_tx(self, ordinal, &tag, None), problem));
             }
         };
-        self.claims_hint = transaction.claims.len();
+        self.claims_hint = usize::try_from(positions.claims).unwrap_or(usize::MAX);
         if let Err(f) = balance::check(&transaction, &positions) {
             return Err(ParseError::new(with_tx(self, f.segment, f.tag, Some(f.element)), f.problem));
         }
@@ -553,8 +621,10 @@ impl State {
             let at = with_tx(self, segment, "CLP", Some("CLP05"));
             self.warn(at, message);
         }
+        self.warnings_dropped += positions.warnings_dropped;
         let (Some(ic), Some(group)) = (self.interchange.as_ref(), self.group.as_ref()) else { return Ok(Step::Continue) };
-        Ok(Step::Yield(Box::new(Parsed { interchange: ic.header.clone(), group: group.header.clone(), transaction })))
+        let part = Part { index: parts, last: true };
+        Ok(Step::Yield(Box::new(Parsed { interchange: ic.header.clone(), group: group.header.clone(), transaction, part })))
     }
 }
 

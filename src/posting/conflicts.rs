@@ -17,20 +17,69 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 
 use crate::ledger::{audit, ActionError, Audit};
-use crate::model::Transaction;
+use crate::model::{Claim, ProviderAdjustment, Transaction};
 
-/// The fingerprint of a transaction set's content. The JSON goes to the
-/// hasher through a buffer: serde writes many small pieces, and the hasher
-/// is fastest fed whole blocks.
+/// The fingerprint of a transaction set's content.
 pub fn fingerprint(t: &Transaction) -> Vec<u8> {
-    let mut hasher = Sha256::new();
-    {
-        let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, &mut hasher);
-        // Writing into a hasher cannot fail, nor can serializing the model.
-        let _ = serde_json::to_writer(&mut buffered, t);
-        let _ = std::io::Write::flush(&mut buffered);
+    let mut f = Fingerprint::begin(t);
+    f.claims(&t.claims);
+    f.finish(&t.provider_adjustments)
+}
+
+/// A fingerprint taken a part at a time, for a set read in parts: the same
+/// bytes go to the hasher as for the whole set's JSON (the header's fields,
+/// `"claims":[...]`, then `"provider_adjustments":[...]`, the model's field
+/// order), so a set has one fingerprint however it was read. The JSON goes
+/// to the hasher through a buffer: serde writes many small pieces, and the
+/// hasher is fastest fed whole blocks.
+pub struct Fingerprint {
+    out: std::io::BufWriter<Sha256>,
+    claims: u64,
+}
+
+/// How the header's JSON ends when its lists are empty: the fingerprint
+/// writes the lists itself from there.
+const EMPTY_LISTS: &[u8] = br#"[],"provider_adjustments":[]}"#;
+
+impl Fingerprint {
+    /// Starts with the header of `t` (its claims and provider adjustments
+    /// are not taken: feed them with [`claims`](Self::claims) and
+    /// [`finish`](Self::finish)).
+    pub fn begin(t: &Transaction) -> Fingerprint {
+        let head = serde_json::to_vec(&t.head()).unwrap_or_default();
+        debug_assert!(head.ends_with(EMPTY_LISTS), "claims and provider_adjustments are the model's last fields");
+        let mut f = Fingerprint { out: std::io::BufWriter::with_capacity(64 * 1024, Sha256::new()), claims: 0 };
+        f.write(&head[..head.len().saturating_sub(EMPTY_LISTS.len())]);
+        f.write(b"[");
+        f
     }
-    hasher.finalize().to_vec()
+
+    /// Adds claims, in the set's order.
+    pub fn claims(&mut self, claims: &[Claim]) {
+        for claim in claims {
+            if self.claims > 0 {
+                self.write(b",");
+            }
+            self.claims += 1;
+            // Writing into a hasher cannot fail, nor can serializing the model.
+            let _ = serde_json::to_writer(&mut self.out, claim);
+        }
+    }
+
+    /// Ends with the set's provider adjustments.
+    pub fn finish(mut self, provider_adjustments: &[ProviderAdjustment]) -> Vec<u8> {
+        self.write(br#"],"provider_adjustments":"#);
+        let _ = serde_json::to_writer(&mut self.out, provider_adjustments);
+        self.write(b"}");
+        match self.out.into_inner() {
+            Ok(hasher) => hasher.finalize().to_vec(),
+            Err(_) => unreachable!("writing into a hasher cannot fail"),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let _ = std::io::Write::write_all(&mut self.out, bytes);
+    }
 }
 
 /// A conflict as held.

@@ -113,7 +113,46 @@ pub fn payer_key(tx: &Transaction) -> &str {
 /// Posts one transaction set of a file already known valid.
 pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats: &CarcCategories) -> Result<PostOutcome, sqlx::Error> {
     let t = &parsed.transaction;
-    let hold = Hold::for_claims(t.claims.len());
+    let fingerprint = conflicts::fingerprint(t);
+    match open(pool, file_id, parsed, &fingerprint, Hold::for_claims(t.claims.len())).await? {
+        Opened::Done(outcome) => Ok(outcome),
+        Opened::Posting(mut posting) => {
+            posting.claims(&t.claims, cats).await?;
+            posting.close(&t.provider_adjustments).await
+        }
+    }
+}
+
+/// What opening a transaction set's posting came to.
+pub enum Opened {
+    /// Its remittance row is in: post its claims, then close it.
+    Posting(Posting),
+    /// Nothing to post: the payment was posted before (or is held as a
+    /// conflict, committed).
+    Done(PostOutcome),
+}
+
+/// A transaction set being posted: one database transaction from its
+/// remittance row to its closing audit row, whether its claims come all
+/// at once or a part at a time (a set read in parts). Dropped before
+/// [`close`](Posting::close), it posts nothing.
+pub struct Posting {
+    db: sqlx::Transaction<'static, sqlx::Postgres>,
+    hold: Hold,
+    file_id: i64,
+    remittance_id: i64,
+    payer: String,
+    trace_number: String,
+    amount: rust_decimal::Decimal,
+    outcome: ClaimsOutcome,
+}
+
+/// Opens the posting of the set `parsed` (its first part, when read in
+/// parts) whose content has `fingerprint` (see [`conflicts::fingerprint`];
+/// for a set read in parts, taken in a pass before). `hold` is what of the
+/// ledger it holds until it closes.
+pub async fn open(pool: &PgPool, file_id: i64, parsed: &Parsed, fingerprint: &[u8], hold: Hold) -> Result<Opened, sqlx::Error> {
+    let t = &parsed.transaction;
     let mut db = ledger::begin(pool, hold).await?;
     // Atomic and isolated as ever, but not flushed to disk on its own: the
     // caller's closing, synchronous commit (ingest marks the file posted)
@@ -123,7 +162,6 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
     // are short statements over a set's rows, and a plan estimated over a
     // thousand-element array can cost more to compile than to run.
     sqlx::query!("SELECT set_config('synchronous_commit', 'off', true) AS commit, set_config('jit', 'off', true) AS jit").fetch_one(&mut *db).await?;
-    let fingerprint = conflicts::fingerprint(t);
     let inserted = sqlx::query_scalar!(
         "INSERT INTO remittances (file_id, interchange_control, transaction_control, payer_key, payer_name, trace_number,
                                   payment_amount, payment_date, handling_code, content_hash)
@@ -138,7 +176,7 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
         t.payment.amount,
         t.payment.date,
         t.payment.handling_code.as_str(),
-        &fingerprint,
+        fingerprint,
     )
     .fetch_optional(&mut *db)
     .await?;
@@ -148,27 +186,53 @@ pub async fn post_transaction(pool: &PgPool, file_id: i64, parsed: &Parsed, cats
             .await?;
         if posted.content_hash.is_none_or(|h| h == fingerprint) {
             db.rollback().await?;
-            return Ok(PostOutcome::AlreadyPosted { remittance_id: posted.id });
+            return Ok(Opened::Done(PostOutcome::AlreadyPosted { remittance_id: posted.id }));
         }
-        let held = conflicts::hold(&mut db, file_id, posted.id, t, &fingerprint).await?;
+        // A part holds only some claims: keep the header, the file keeps the rest.
+        let kept = if parsed.part.is_whole() { t.clone() } else { t.head() };
+        let held = conflicts::hold(&mut db, file_id, posted.id, &kept, fingerprint).await?;
         db.commit().await?;
-        return Ok(PostOutcome::Conflict { remittance_id: posted.id, held });
+        return Ok(Opened::Done(PostOutcome::Conflict { remittance_id: posted.id, held }));
     };
-    let claims: Vec<&Claim> = t.claims.iter().collect();
-    let (outcome, unmatched) = post_claims(&mut db, hold, remittance_id, &claims, cats).await?;
-    write::unmatched(&mut db, remittance_id, &unmatched).await?;
-    ledger::remittance::provider_adjustments(&mut db, remittance_id, &t.provider_adjustments).await?;
-    let detail = serde_json::json!({
-        "file_id": file_id,
-        "trace_number": t.trace_number.as_str(),
-        "payer": payer_key(t),
-        "claims_posted": outcome.posted,
-        "unmatched": outcome.unmatched,
-        "reversals": outcome.reversals,
-    });
-    audit(&mut db, SYSTEM_ACTOR, "remittance_posted", Audit { amount: Some(t.payment.amount), detail: Some(detail), ..Audit::default() }).await?;
-    db.commit().await?;
-    Ok(PostOutcome::Posted { remittance_id, claims: outcome })
+    Ok(Opened::Posting(Posting {
+        db,
+        hold,
+        file_id,
+        remittance_id,
+        payer: payer_key(t).to_string(),
+        trace_number: t.trace_number.to_string(),
+        amount: t.payment.amount,
+        outcome: ClaimsOutcome::default(),
+    }))
+}
+
+impl Posting {
+    /// Posts claims of the set, in its order; those that match nothing
+    /// are queued.
+    pub async fn claims(&mut self, claims: &[Claim], cats: &CarcCategories) -> Result<(), sqlx::Error> {
+        let claims: Vec<&Claim> = claims.iter().collect();
+        let (outcome, unmatched) = post_claims(&mut self.db, self.hold, self.remittance_id, &claims, cats).await?;
+        write::unmatched(&mut self.db, self.remittance_id, &unmatched).await?;
+        self.outcome.add(&outcome);
+        Ok(())
+    }
+
+    /// Posts the set's provider adjustments and its audit row, and commits.
+    pub async fn close(mut self, provider_adjustments: &[crate::model::ProviderAdjustment]) -> Result<PostOutcome, sqlx::Error> {
+        ledger::remittance::provider_adjustments(&mut self.db, self.remittance_id, provider_adjustments).await?;
+        let outcome = self.outcome;
+        let detail = serde_json::json!({
+            "file_id": self.file_id,
+            "trace_number": self.trace_number,
+            "payer": self.payer,
+            "claims_posted": outcome.posted,
+            "unmatched": outcome.unmatched,
+            "reversals": outcome.reversals,
+        });
+        audit(&mut self.db, SYSTEM_ACTOR, "remittance_posted", Audit { amount: Some(self.amount), detail: Some(detail), ..Audit::default() }).await?;
+        self.db.commit().await?;
+        Ok(PostOutcome::Posted { remittance_id: self.remittance_id, claims: outcome })
+    }
 }
 
 /// A payer reversal: CLP02 = 22, or (4010) adjustments in group CR.

@@ -21,13 +21,15 @@ use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgPool};
 use tokio::task::JoinSet;
 
+mod parts;
+
 use crate::model::Usage;
-use crate::parse::Parsed;
-use crate::parse::Reader;
+use crate::parse::{Parsed, Reader, PART_CLAIMS};
 use crate::posting::conflicts::Held;
 use crate::posting::plan::CarcCategories;
 use crate::posting::{is_reversal, post_transaction, ClaimsOutcome, PostOutcome};
 use crate::x12::ParseError;
+use parts::{Came, Fingerprints, InParts};
 
 /// Transaction sets posted at once. Posting time is spent in PostgreSQL, one
 /// backend per connection; two keep both cores of a small server busy.
@@ -150,7 +152,16 @@ impl<R: Read> Read for Hashing<'_, R> {
     }
 }
 
-type Inspection = (Vec<u8>, u64, Result<(), ParseError>);
+/// What the first, validating reading of a file found.
+struct Inspection {
+    hash: Vec<u8>,
+    size: u64,
+    verdict: Result<(), ParseError>,
+    /// The content fingerprints of the sets read in parts, by the set's
+    /// place in the file: their remittance row is written before their
+    /// last part is read again (see `parts`).
+    fingerprints: Fingerprints,
+}
 
 /// What identifies a file's bytes without reading them: compared before
 /// and after an ingest to see whether the file changed underneath it.
@@ -186,10 +197,14 @@ fn admissible(path: &Path, stop: &Stop) -> io::Result<Result<Identity, String>> 
 fn inspect(path: &Path, stop: &Stop) -> io::Result<Inspection> {
     let mut src = Hashing { inner: File::open(path)?, hasher: Sha256::new(), bytes: 0, stop };
     let mut verdict = Ok(());
-    for parsed in Reader::new(&mut src) {
-        if let Err(e) = parsed {
-            verdict = Err(e);
-            break;
+    let mut fingerprints = Fingerprints::default();
+    for parsed in Reader::in_parts(&mut src, PART_CLAIMS) {
+        match parsed {
+            Ok(p) => fingerprints.take(&p),
+            Err(e) => {
+                verdict = Err(e);
+                break;
+            }
         }
     }
     // Hash every byte even when parsing stopped early.
@@ -197,7 +212,7 @@ fn inspect(path: &Path, stop: &Stop) -> io::Result<Inspection> {
     if stop.requested() {
         return Err(stopped_error());
     }
-    Ok((src.hasher.finalize().to_vec(), src.bytes, verdict))
+    Ok(Inspection { hash: src.hasher.finalize().to_vec(), size: src.bytes, verdict, fingerprints })
 }
 
 /// Ingests one file.
@@ -215,7 +230,7 @@ pub async fn ingest_file_until(pool: &PgPool, path: &Path, cats: &CarcCategories
     // CPU-bound and long on a large file: off the async workers.
     let (owned, probe) = (PathBuf::from(path), stop.clone());
     let inspected = tokio::task::spawn_blocking(move || inspect(&owned, &probe)).await.map_err(|e| IngestError::Task(e.to_string()))?;
-    let (hash, size, verdict) = match inspected {
+    let Inspection { hash, size, verdict, fingerprints } = match inspected {
         Ok(i) => i,
         Err(e) if is_stop(&e) => return Ok(FileOutcome::Interrupted { file_id: None }),
         Err(e) => return Err(io_err(e)),
@@ -237,7 +252,7 @@ pub async fn ingest_file_until(pool: &PgPool, path: &Path, cats: &CarcCategories
     if !locked {
         return Ok(FileOutcome::Busy { file_id });
     }
-    let outcome = ingest_locked(pool, path, Taken { file_id, identity, hash }, verdict, cats, stop).await;
+    let outcome = ingest_locked(pool, path, Taken { file_id, identity, hash, fingerprints }, verdict, cats, stop).await;
     let unlocked = sqlx::query!("SELECT pg_advisory_unlock($1)", file_id).fetch_one(&mut *lock).await;
     if unlocked.is_err() {
         // A connection whose unlock failed must not go back to the pool holding the lock.
@@ -251,6 +266,7 @@ struct Taken {
     file_id: i64,
     identity: Identity,
     hash: Vec<u8>,
+    fingerprints: Fingerprints,
 }
 
 /// The transaction sets of one file as they come back from posting.
@@ -288,6 +304,21 @@ impl Sets {
             }
         }
         Ok(())
+    }
+
+    /// Tallies what a part of a set read in parts came to (a set that
+    /// reads differently than at first is noted in `changed`); whether to
+    /// read on.
+    fn part_came(&mut self, came: Came, changed: &mut Option<String>) -> Result<bool, IngestError> {
+        match came {
+            Came::Pending => {}
+            Came::Done(label, result) => self.tally(label, Ok(result))?,
+            Came::Changed(label) => {
+                *changed = Some(label);
+                return Ok(false);
+            }
+        }
+        Ok(!self.halted())
     }
 
     /// Whether no more sets should be sent to post.
@@ -339,14 +370,15 @@ async fn ingest_locked(
     }
     let file = File::open(path).map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
     // The reader runs on a blocking thread and hands over one transaction set
-    // at a time through a small channel: memory stays bounded by a few sets.
-    // It hashes again as it reads: the bytes posted are the bytes inspected,
-    // or the file changed and the outcome says so.
+    // (or one part of a large one) at a time through a small channel: memory
+    // stays bounded by a few parts. It hashes again as it reads: the bytes
+    // posted are the bytes inspected, or the file changed and the outcome
+    // says so.
     let (send, mut receive) = tokio::sync::mpsc::channel::<Result<Parsed, ParseError>>(POSTING_WORKERS * 2);
     let probe = stop.clone();
     let reader = tokio::task::spawn_blocking(move || {
         let mut src = Hashing { inner: file, hasher: Sha256::new(), bytes: 0, stop: &probe };
-        for parsed in Reader::new(&mut src) {
+        for parsed in Reader::in_parts(&mut src, PART_CLAIMS) {
             if send.blocking_send(parsed).is_err() {
                 return None;
             }
@@ -356,7 +388,11 @@ async fn ingest_locked(
     });
     let mut sets = Sets::default();
     let mut unreadable = None;
+    let mut changed = None;
     let mut in_flight: JoinSet<(String, Result<PostOutcome, sqlx::Error>)> = JoinSet::new();
+    // The set being read in parts, posted inline (see `parts`); dropped
+    // unfinished (a stop, an error), it rolls back.
+    let mut large: Option<InParts> = None;
     let mut interrupted = false;
     while let Some(parsed) = receive.recv().await {
         // Validated above; an error now means the file changed under us.
@@ -373,6 +409,40 @@ async fn ingest_locked(
         }
         if sets.halted() {
             break;
+        }
+        if !parsed.part.is_whole() {
+            if parsed.part.is_first() {
+                sets.seen += 1;
+                if parsed.interchange.usage == Usage::Test {
+                    sets.tests += 1;
+                }
+                // It holds the whole ledger, and may reverse what came before.
+                while let Some(done) = in_flight.join_next().await {
+                    let (label, result) = split(done);
+                    sets.tally(label, result)?;
+                    stop.advance();
+                }
+                if sets.halted() {
+                    break;
+                }
+                let (opened, came) = InParts::open(pool, file_id, &parsed, sets.seen - 1, &taken.fingerprints).await;
+                large = Some(opened);
+                if !sets.part_came(came, &mut changed)? {
+                    break;
+                }
+            }
+            let came = match large.as_mut() {
+                Some(set) => set.part(&parsed, cats).await,
+                None => Came::Pending,
+            };
+            stop.advance();
+            if parsed.part.last {
+                large = None;
+            }
+            if !sets.part_came(came, &mut changed)? {
+                break;
+            }
+            continue;
         }
         sets.seen += 1;
         if parsed.interchange.usage == Usage::Test {
@@ -395,6 +465,7 @@ async fn ingest_locked(
         let (pool, cats) = (pool.clone(), cats.clone());
         in_flight.spawn(async move { (label(&parsed), post_transaction(&pool, file_id, &parsed, &cats).await) });
     }
+    drop(large);
     drop(receive);
     while let Some(done) = in_flight.join_next().await {
         let (label, result) = split(done);
@@ -409,6 +480,8 @@ async fn ingest_locked(
     let mut why = Vec::new();
     if let Some(e) = &unreadable {
         why.push(format!("the file changed while it was ingested and no longer reads as it did ({e})"));
+    } else if let Some(label) = &changed {
+        why.push(format!("the file changed while it was ingested: transaction set {label} no longer reads as it did, and none of it was posted"));
     } else if !interrupted && !sets.halted() && (rehashed.as_ref() != Some(&taken.hash) || now.as_ref() != Some(&taken.identity)) {
         why.push("the file changed while it was ingested (its size, time or content differ from when it was read first)".to_string());
     }
