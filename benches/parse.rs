@@ -21,6 +21,8 @@ use criterion::{criterion_group, Criterion, Throughput};
 use remitd::generate::{write_synthetic, Synthetic};
 use remitd::parse::Summary;
 
+mod support;
+
 /// The allocator the `remitd` binary uses (see `src/main.rs`), so that the
 /// figures are the ones `remitd parse` gets.
 #[global_allocator]
@@ -63,14 +65,7 @@ fn peak_memory(path: &Path, len: usize) {
 fn parse_and_report_peak(path: &str) {
     let summary = Summary::read(File::open(path).expect("open the file")).expect("the synthetic file is valid");
     assert!(summary.claims > 0);
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    match status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-        Some(kb) => {
-            let kib: f64 = kb.trim().trim_end_matches("kB").trim().parse().expect("VmHWM in kB");
-            println!("{:.1} MiB ({kib} KiB)", kib / 1024.0);
-        }
-        None => println!("not measured (no /proc/self/status)"),
-    }
+    println!("{}", support::peak_resident());
 }
 
 fn parse(c: &mut Criterion) {

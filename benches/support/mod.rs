@@ -29,3 +29,17 @@ pub async fn admin(sql: &str) {
 pub async fn drop_database(name: &str) {
     admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
 }
+
+/// This process's peak resident memory (`VmHWM`, Linux), as text. `VmHWM`
+/// rather than `getrusage`, whose figure for a process includes the memory
+/// of whatever it was started from.
+pub fn peak_resident() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    match status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+        Some(kb) => {
+            let kib: f64 = kb.trim().trim_end_matches("kB").trim().parse().expect("VmHWM in kB");
+            format!("{:.1} MiB ({kib} KiB)", kib / 1024.0)
+        }
+        None => "not measured (no /proc/self/status)".to_string(),
+    }
+}

@@ -23,7 +23,8 @@ pub enum Command {
         id: i64,
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
-        /// Also print the held transaction set as parsed (JSON; it names patients).
+        /// Also print the held transaction set as parsed (JSON; it names patients). Of a set of more
+        /// than 1,000 claims only the header is kept: its claims are in the file kept in `error/`.
         #[arg(long)]
         transaction: bool,
     },

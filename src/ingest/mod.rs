@@ -527,9 +527,9 @@ fn split(
 }
 
 /// Times a process may end while ingesting one file before the file is
-/// refused: a file that kills whoever reads it (a transaction set needing
-/// more memory than the service may have) must not stop every file behind
-/// it forever.
+/// refused: a file that kills whoever reads it (whatever the cause: memory
+/// is bounded by a part of a set, but a limit set too low, or a bug, could
+/// still do it) must not stop every file behind it forever.
 const ABANDONED_LIMIT: i32 = 2;
 
 /// Refuses a file the process died on [`ABANDONED_LIMIT`] times; `before`
@@ -537,7 +537,7 @@ const ABANDONED_LIMIT: i32 = 2;
 /// starts again, so a file dropped in again after a fix is tried again.
 async fn refuse_abandoned(pool: &PgPool, file_id: i64, times: i32, before: String) -> Result<FileOutcome, IngestError> {
     let reason = format!(
-        "the process ingesting this file ended {times} times part way (killed, for example for running out of memory: one transaction set's model is held while it posts); refused so that the files behind it go. Last time: {before}"
+        "the process ingesting this file ended {times} times part way (killed: by a person, the service manager, or for running out of memory); refused so that the files behind it go. Last time: {before}"
     );
     let posted = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM remittances WHERE file_id = $1"#, file_id).fetch_one(pool).await?;
     let state = if posted == 0 { "refused" } else { "partial" };
