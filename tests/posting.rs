@@ -259,3 +259,60 @@ async fn carc_categories_are_data_changed_by_an_admin_and_apply_to_later_posting
     assert!(c.denials.is_empty());
     assert_eq!(c.insurance_balance, dec("0"), "CO-50 as contractual closes the balance");
 }
+
+/// A ledger entry as compared: claim, kind, group, reason, amount.
+type LedgerRow = (String, String, Option<String>, Option<String>, rust_decimal::Decimal);
+
+/// The file with each run of NM1, DTM or PER segments put in the guide's
+/// order of their qualifiers (the order the implementation guide lists).
+fn in_guide_order(text: &str) -> String {
+    const ORDER: &[&str] = &["QC", "IL", "74", "82", "TT", "PR", "GB", "232", "233", "036", "050", "CX", "BL", "IC"];
+    let rank = |seg: &str| seg.split('*').nth(1).and_then(|q| ORDER.iter().position(|o| *o == q)).unwrap_or(ORDER.len());
+    let tag = |seg: &str| seg.split('*').next().unwrap_or_default().to_string();
+    let mut segments: Vec<&str> = text.split("~\n").collect();
+    let mut start = 0;
+    while start < segments.len() {
+        let t = tag(segments[start]);
+        let end = (start..segments.len()).find(|&i| tag(segments[i]) != t).unwrap_or(segments.len());
+        if ["NM1", "DTM", "PER"].contains(&t.as_str()) {
+            segments[start..end].sort_by_key(|s| rank(s));
+        }
+        start = end;
+    }
+    segments.join("~\n")
+}
+
+/// X12 orders positions, not the segments at one position: a file with
+/// DTM*050 before DTM*232/233, NM1*74 before NM1*QC and PER*BL before
+/// PER*CX reads and posts exactly as the same file in the guide's order.
+#[tokio::test]
+async fn segments_at_one_position_post_as_in_guide_order() {
+    let any = std::fs::read_to_string(sample("valid/segments-in-any-order.835")).unwrap();
+    let guide = in_guide_order(&any);
+    assert_ne!(any, guide, "the sample is out of the guide's order");
+    let read = |text: &str| -> Vec<remitd::model::Transaction> {
+        remitd::parse::FileDocument::read("sample", text.as_bytes()).expect("valid").transactions().cloned().collect()
+    };
+    let transactions = read(&any);
+    assert_eq!(transactions, read(&guide));
+    let mut csv = Vec::new();
+    remitd::claims::export::write_csv(&mut csv, &transactions).unwrap();
+    let mut ledgers = Vec::new();
+    for text in [&any, &guide] {
+        let db = TestDb::new().await;
+        import_csv(&db.pool, std::str::from_utf8(&csv).unwrap()).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("claims.835");
+        std::fs::write(&file, text).unwrap();
+        assert_eq!(posted(&ingest(&db.pool, &file).await).posted, 2);
+        let ledger: Vec<LedgerRow> = sqlx::query_as(
+            "SELECT c.claim_id, e.kind, e.group_code, e.reason_code, e.amount FROM ledger_entries e JOIN claims c ON c.id = e.claim_id ORDER BY 1, 2, 3, 4, 5",
+        )
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        ledgers.push(ledger);
+    }
+    assert!(ledgers[0].len() > 4, "{:?}", ledgers[0]);
+    assert_eq!(ledgers[0], ledgers[1]);
+}

@@ -23,6 +23,23 @@ fn ingest(db: &TestDb, file: &Path) -> Output {
     remitd(db, &["ingest", file.to_str().unwrap()])
 }
 
+/// `remitd ingest FILE` run while `meanwhile` happens to the file, which
+/// makes it exit 1: the state and reason it leaves the file (named `name`) in.
+async fn ingest_while(db: &TestDb, file: &Path, name: &str, meanwhile: impl std::future::Future<Output = ()>) -> (String, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .env("DATABASE_URL", &db.url)
+        .args(["ingest", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out, ()) = tokio::join!(tokio::task::spawn_blocking(move || child.wait_with_output()), meanwhile);
+    let out = out.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let (state, reason) = file_state(db, name).await;
+    (state, reason.unwrap())
+}
+
 /// Claims `ids`, one line of 100.00 each.
 async fn claims(db: &TestDb, ids: &[&str]) {
     let rows: String = ids.iter().enumerate().map(|(n, id)| format!("{id},A{n},\"DOE, JANE\",1999999901,2024-01-01,99213,100.00,2024-01-02,1\n")).collect();
@@ -160,13 +177,6 @@ async fn a_file_truncated_while_it_posts_says_which_sets_posted_and_completes_la
     let file = dir.path().join("long.835");
     std::fs::write(&file, &whole).unwrap();
 
-    let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
-        .env("DATABASE_URL", &db.url)
-        .args(["ingest", file.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let cut = async {
         // Once posting has begun, the file is cut to a tenth.
         loop {
@@ -178,11 +188,7 @@ async fn a_file_truncated_while_it_posts_says_which_sets_posted_and_completes_la
         }
         std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(whole.len() as u64 / 10).unwrap();
     };
-    let (out, ()) = tokio::join!(tokio::task::spawn_blocking(move || child.wait_with_output()), cut);
-    let out = out.unwrap().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let (state, reason) = file_state(&db, "long.835").await;
-    let reason = reason.unwrap();
+    let (state, reason) = ingest_while(&db, &file, "long.835", cut).await;
     assert_eq!(state, "partial", "{reason}");
     assert!(reason.contains("the file changed while it was ingested"), "{reason}");
     let posted = traces(&db).await;
@@ -328,13 +334,6 @@ async fn a_large_set_rewritten_while_it_posts_posts_none_of_its_parts() {
     rewritten[at_a..at_a + a.len()].copy_from_slice(b);
     rewritten[at_b..at_b + b.len()].copy_from_slice(a);
 
-    let child = Command::new(env!("CARGO_BIN_EXE_remitd"))
-        .env("DATABASE_URL", &db.url)
-        .args(["ingest", file.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let rewrite = async {
         // The file is claimed once its first reading is done.
         while count(&db, "SELECT count(*) FROM ingested_files").await == 0 {
@@ -346,11 +345,7 @@ async fn a_large_set_rewritten_while_it_posts_posts_none_of_its_parts() {
         f.seek(SeekFrom::Start(from as u64)).unwrap();
         f.write_all(&rewritten[from..]).unwrap();
     };
-    let (out, ()) = tokio::join!(tokio::task::spawn_blocking(move || child.wait_with_output()), rewrite);
-    let out = out.unwrap().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let (state, reason) = file_state(&db, "large.835").await;
-    let reason = reason.unwrap();
+    let (state, reason) = ingest_while(&db, &file, "large.835", rewrite).await;
     assert_eq!(state, "refused", "{reason}");
     assert!(reason.contains("transaction set 0001 (trace EFT-LARGE) no longer reads as it did, and none of it was posted"), "{reason}");
     assert_eq!(count(&db, "SELECT count(*) FROM claim_postings").await, 0);

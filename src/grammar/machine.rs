@@ -6,9 +6,16 @@
 //! of that loop. Leaving a loop, or skipping ahead in one, checks that nothing
 //! required was passed over. This is the usual way X12 loops are resolved, and
 //! it needs no lookahead, so segments can be placed as they stream in.
+//!
+//! X12 orders positions, not segments: the entries a guide puts at one
+//! position (the NM1s of loop 2100, told apart by qualifier) may come in
+//! any order among themselves. The search starts at the first entry of the
+//! current position, each entry there keeps its own repeat count, and a
+//! required one is missing only once the segments have moved past its
+//! position.
 
 use super::schema::Usage;
-use super::{lookup, Grammar, ItemKind};
+use super::{lookup, Grammar, Item, ItemKind, MAX_GROUP};
 use crate::x12::error::Problem;
 use crate::x12::privacy::Found;
 
@@ -17,8 +24,20 @@ struct Frame {
     loop_idx: usize,
     /// Item the last segment matched.
     pos: usize,
-    /// How many times in a row that item has matched.
-    count: u32,
+    /// Whether any segment has matched in this loop yet (only the root
+    /// loop starts without: its ST is still to come).
+    started: bool,
+    /// How many times each item of `pos`'s position has matched, by its
+    /// place in the position.
+    counts: [u32; MAX_GROUP],
+}
+
+impl Frame {
+    fn at(loop_idx: usize, pos: usize, started: bool) -> Frame {
+        let mut counts = [0; MAX_GROUP];
+        counts[0] = u32::from(started);
+        Frame { loop_idx, pos, started, counts }
+    }
 }
 
 /// Where a segment was placed.
@@ -42,7 +61,7 @@ impl<'g> Machine<'g> {
     /// A machine positioned before the ST of a new transaction set.
     pub fn new(grammar: &'g Grammar) -> Self {
         let mut stack = Vec::with_capacity(8);
-        stack.push(Frame { loop_idx: 0, pos: 0, count: 0 });
+        stack.push(Frame::at(0, 0, false));
         Machine { grammar, stack }
     }
 
@@ -58,8 +77,12 @@ impl<'g> Machine<'g> {
         for depth in (0..top).rev() {
             let frame = self.stack[depth];
             let lp = &g.loops[frame.loop_idx];
-            // A nested loop's trigger is matched by its parent (a new repetition).
-            let from = if depth > 0 { frame.pos.max(1) } else { frame.pos };
+            let group = lp.items[frame.pos].group.clone();
+            // From the first entry of the current position (any order
+            // there); a nested loop's trigger is matched by its parent (a
+            // new repetition).
+            let from = if frame.started { group.start } else { frame.pos };
+            let from = if depth > 0 { from.max(1) } else { from };
             let Some(idx) = lp.index.find(&lp.items, from, code, tag_number, first_element, packed) else {
                 continue;
             };
@@ -67,18 +90,27 @@ impl<'g> Machine<'g> {
                 let f = self.stack[closing];
                 self.check_skipped(f, g.loops[f.loop_idx].items.len())?;
             }
-            self.check_skipped(frame, idx)?;
+            let here = frame.started && group.contains(&idx);
+            let next = if here {
+                Frame { pos: idx, ..frame }
+            } else {
+                // Moving on: the position left, and those between, are passed over.
+                self.check_skipped(frame, lp.items[idx].group.start)?;
+                Frame { counts: [0; MAX_GROUP], ..Frame::at(frame.loop_idx, idx, true) }
+            };
             let Some(target) = lp.index.target(idx) else { unreachable!("the index has a target for every item") };
-            let count = if idx == frame.pos { frame.count + 1 } else { 1 };
-            if count > target.max {
+            let slot = idx - lp.items[idx].group.start;
+            let mut next = next;
+            next.counts[slot] += 1;
+            if next.counts[slot] > target.max {
                 return Err(self.too_many(frame, idx));
             }
             self.stack.truncate(depth + 1);
-            self.stack[depth] = Frame { pos: idx, count, ..frame };
+            self.stack[depth] = next;
             return Ok(match target.child {
                 None => Placement { loop_idx: frame.loop_idx, segment: target.segment, opens_loop: false },
                 Some(child) => {
-                    self.stack.push(Frame { loop_idx: child, pos: 0, count: 1 });
+                    self.stack.push(Frame::at(child, 0, true));
                     Placement { loop_idx: child, segment: target.segment, opens_loop: true }
                 }
             });
@@ -94,22 +126,36 @@ impl<'g> Machine<'g> {
         Ok(())
     }
 
-    /// Items in `frame`'s loop after its current position and before `upto`
-    /// were passed over: none of them may be required.
+    /// Items in `frame`'s loop from its current position up to `upto` (the
+    /// start of a later position) were passed over: none of them may be
+    /// required, nor any item of the current position that never came.
     #[inline]
     fn check_skipped(&self, frame: Frame, upto: usize) -> Result<(), Problem> {
-        let first = if frame.count == 0 { frame.pos } else { frame.pos + 1 };
-        if self.grammar.loops[frame.loop_idx].index.any_required(first, upto) {
-            return Err(self.missing(frame.loop_idx, first, upto));
+        let lp = &self.grammar.loops[frame.loop_idx];
+        if !frame.started {
+            return match lp.index.any_required(frame.pos, upto) {
+                true => Err(self.missing(frame.loop_idx, frame.pos..upto)),
+                false => Ok(()),
+            };
+        }
+        let group = lp.items[frame.pos].group.clone();
+        if group.len() > 1 {
+            let unseen = group.clone().find(|&i| lp.items[i].usage == Usage::Required && frame.counts[i - group.start] == 0);
+            if let Some(i) = unseen {
+                return Err(self.missing(frame.loop_idx, i..i + 1));
+            }
+        }
+        if lp.index.any_required(group.end, upto) {
+            return Err(self.missing(frame.loop_idx, group.end..upto));
         }
         Ok(())
     }
 
     #[cold]
-    fn missing(&self, loop_idx: usize, first: usize, upto: usize) -> Problem {
+    fn missing(&self, loop_idx: usize, items: std::ops::Range<usize>) -> Problem {
         let lp = &self.grammar.loops[loop_idx];
-        match (first..upto).map(|i| &lp.items[i]).find(|it| it.usage == Usage::Required) {
-            Some(missing) => Problem::MissingSegment { tag: lossy(&missing.tag), name: missing.label.clone(), loop_id: lp.id.clone() },
+        match items.map(|i| &lp.items[i]).find(|it| it.usage == Usage::Required) {
+            Some(missing) => Problem::MissingSegment { tag: named(missing), name: missing.label.clone(), loop_id: lp.id.clone() },
             None => unreachable!("the index counts the same required items"),
         }
     }
@@ -122,7 +168,7 @@ impl<'g> Machine<'g> {
         let item = &g.loops[frame.loop_idx].items[idx];
         let loop_id = g.loops[frame.loop_idx].id.clone();
         match item.kind {
-            ItemKind::Segment(_) => Problem::TooManySegments { tag: lossy(&item.tag), loop_id, max: item.max },
+            ItemKind::Segment(_) => Problem::TooManySegments { tag: named(item), loop_id, max: item.max },
             ItemKind::Loop(child) => Problem::TooManyLoops { loop_id: g.loops[child].id.clone(), max: item.max },
         }
     }
@@ -130,7 +176,7 @@ impl<'g> Machine<'g> {
     fn hint(&self) -> String {
         let frame = self.stack[self.stack.len() - 1];
         let lp = &self.grammar.loops[frame.loop_idx];
-        if frame.count == 0 {
+        if !frame.started {
             return format!(" at the start of loop {}", lp.id);
         }
         format!(" in loop {} ({}) after {}", lp.id, lp.name, lossy(&lp.items[frame.pos].tag))
@@ -139,6 +185,17 @@ impl<'g> Machine<'g> {
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// An item as a message names it: its tag, with its qualifiers when it
+/// shares its position with others of the same tag (`NM1*QC`).
+fn named(item: &Item) -> String {
+    if item.group.len() < 2 || item.qualifier.is_empty() {
+        return lossy(&item.tag);
+    }
+    let qualifiers: Vec<String> = item.qualifier.iter().take(3).map(|q| lossy(q)).collect();
+    let more = if item.qualifier.len() > 3 { "/..." } else { "" };
+    format!("{}*{}{more}", lossy(&item.tag), qualifiers.join("/"))
 }
 
 #[cfg(test)]
@@ -192,7 +249,38 @@ mod tests {
         let mut segs = HEADER.to_vec();
         segs.extend([("LX", "1"), ("CLP", "A"), ("SVC", "HC:1"), ("SE", "9")]);
         let err = place_all(&segs).unwrap_err();
-        assert!(matches!(&err, Problem::MissingSegment { tag, loop_id, .. } if tag == "NM1" && loop_id == "2100"), "{err}");
+        assert!(matches!(&err, Problem::MissingSegment { tag, loop_id, .. } if tag == "NM1*QC" && loop_id == "2100"), "{err}");
+    }
+
+    /// A claim's segments after its CLP, in the order given.
+    fn claim_with(segs: &[(&'static str, &'static str)]) -> Result<Vec<String>, Problem> {
+        let mut all = HEADER.to_vec();
+        all.extend([("LX", "1"), ("CLP", "A")]);
+        all.extend(segs);
+        all.extend([("SVC", "HC:1"), ("SE", "1")]);
+        place_all(&all)
+    }
+
+    #[test]
+    fn segments_at_one_position_come_in_any_order() {
+        let placed =
+            claim_with(&[("NM1", "74"), ("NM1", "QC"), ("NM1", "82"), ("REF", "1L"), ("REF", "EA"), ("DTM", "050"), ("DTM", "232"), ("DTM", "233")]).unwrap();
+        assert!(placed[9..17].iter().all(|p| p.starts_with("2100:")), "{placed:?}");
+        // Back to an earlier position is still out of order.
+        let err = claim_with(&[("NM1", "QC"), ("DTM", "050"), ("NM1", "74")]).unwrap_err();
+        assert!(matches!(err, Problem::UnexpectedSegment { .. }), "{err}");
+    }
+
+    #[test]
+    fn each_entry_at_a_position_keeps_its_usage_and_count() {
+        let err = claim_with(&[("NM1", "74"), ("NM1", "IL"), ("DTM", "232")]).unwrap_err();
+        assert!(matches!(&err, Problem::MissingSegment { tag, .. } if tag == "NM1*QC"), "{err}");
+        let err = claim_with(&[("NM1", "74"), ("NM1", "IL")]).unwrap_err();
+        assert!(matches!(&err, Problem::MissingSegment { tag, .. } if tag == "NM1*QC"), "{err}");
+        let err = claim_with(&[("NM1", "QC"), ("NM1", "74"), ("NM1", "QC")]).unwrap_err();
+        assert!(matches!(&err, Problem::TooManySegments { tag, max: 1, .. } if tag == "NM1*QC"), "{err}");
+        let err = claim_with(&[("NM1", "QC"), ("DTM", "050"), ("DTM", "232"), ("DTM", "050")]).unwrap_err();
+        assert!(matches!(&err, Problem::TooManySegments { tag, .. } if tag == "DTM*050"), "{err}");
     }
 
     #[test]

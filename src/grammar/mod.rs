@@ -113,7 +113,15 @@ pub struct Item {
     pub usage: Usage,
     pub max: u32,
     pub label: String,
+    /// The items at the same position as this one, this one included
+    /// (only itself unless the grammar gives a shared `position`): X12
+    /// orders positions, not the segments at one position.
+    pub group: std::ops::Range<usize>,
 }
+
+/// The most entries one position may hold (the machine counts each one's
+/// repeats while it is at that position).
+pub const MAX_GROUP: usize = 8;
 
 impl Item {
     pub fn matches(&self, code: u32, first_element: &[u8]) -> bool {
@@ -239,6 +247,7 @@ fn compile(file: GrammarFile) -> Result<Grammar, GrammarError> {
         if items.is_empty() {
             return Err(err(&def.id, None, "loop has no contents".into()));
         }
+        group_positions(&def.contents, &mut items).map_err(|(seg, p)| err(&def.id, Some(&seg), p))?;
         let first = &def.contents[0];
         if i != root_pos && (first.segment.is_none() || first.usage != Usage::Required) {
             return Err(err(&def.id, first.segment.as_deref(), "the first entry of a loop must be a required segment (its trigger)".into()));
@@ -337,6 +346,7 @@ impl Compiler<'_> {
                     usage: content.usage,
                     max,
                     label,
+                    group: 0..0,
                 })
             }
             (None, Some(child)) => {
@@ -348,11 +358,48 @@ impl Compiler<'_> {
                     return Err((None, format!("loop {child} is placed twice (also in loop {first})")));
                 }
                 let label = format!("loop {child}");
-                Ok(Item { kind: ItemKind::Loop(idx), tag: Vec::new(), code: u32::MAX, qualifier, usage: content.usage, max, label })
+                if content.position.is_some() {
+                    return Err((None, format!("loop {child} has a position: only segments share positions")));
+                }
+                Ok(Item { kind: ItemKind::Loop(idx), tag: Vec::new(), code: u32::MAX, qualifier, usage: content.usage, max, label, group: 0..0 })
             }
             _ => Err((None, "each entry must name exactly one of segment or loop".into())),
         }
     }
+}
+
+/// Sets each item's `group`: the run of entries next to it with the same
+/// `position` (itself alone when it has none). A position given to entries
+/// that are not next to each other, or to more than [`MAX_GROUP`], or to a
+/// loop's trigger, is refused.
+fn group_positions(contents: &[ContentDef], items: &mut [Item]) -> Result<(), (String, String)> {
+    let mut start = 0;
+    let mut seen = std::collections::HashSet::new();
+    for i in 0..=items.len() {
+        let same = i < items.len() && i > start && contents[i].position.is_some() && contents[i].position == contents[start].position;
+        if same {
+            continue;
+        }
+        if start < i {
+            let tag = contents[start].segment.clone().unwrap_or_default();
+            if let Some(p) = &contents[start].position {
+                if !seen.insert(p.clone()) {
+                    return Err((tag, format!("position {p} is given to entries that are not next to each other")));
+                }
+                if i - start > MAX_GROUP {
+                    return Err((tag, format!("position {p} holds more than {MAX_GROUP} entries")));
+                }
+                if start == 0 && i - start > 1 {
+                    return Err((tag, format!("position {p} holds the loop's trigger and other entries")));
+                }
+            }
+            for item in &mut items[start..i] {
+                item.group = start..i;
+            }
+        }
+        start = i;
+    }
+    Ok(())
 }
 
 /// Finds a loop that contains itself, directly or not.
@@ -455,6 +502,13 @@ mod tests {
         );
         let e = Grammar::from_toml(&self_nested).unwrap_err();
         assert_eq!(e.loop_id, "2100", "{e}");
+
+        let apart = SMALL.replace(
+            r#"contents = [ { segment = "CLP", usage = "R", max = 1 } ]"#,
+            r#"contents = [ { segment = "CLP", usage = "R", max = 1 }, { segment = "ST", usage = "S", max = 1, position = "2" }, { segment = "SE", usage = "S", max = 1 }, { segment = "ST", usage = "S", max = 1, position = "2" } ]"#,
+        );
+        let e = Grammar::from_toml(&apart).unwrap_err();
+        assert_eq!(e.to_string(), "grammar T: loop 2100, segment ST: position 2 is given to entries that are not next to each other");
 
         let bad_codes = SMALL.replace(r#"type = "AN", min = 1, max = 38 }"#, r#"type = "ID", min = 1, max = 38, codes = "NOPE" }"#);
         let e = Grammar::from_toml(&bad_codes).unwrap_err();

@@ -46,6 +46,10 @@ pub struct ContentDef {
     #[serde(default)]
     pub qualifier: Vec<String>,
     pub name: Option<String>,
+    /// The guide's position number, given where several entries stand at
+    /// one position (the NM1s of loop 2100): entries next to each other
+    /// with the same position may come in any order among themselves.
+    pub position: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -389,7 +389,7 @@ async fn ingest_locked(
     let mut sets = Sets::default();
     let mut unreadable = None;
     let mut changed = None;
-    let mut in_flight: JoinSet<(String, Result<PostOutcome, sqlx::Error>)> = JoinSet::new();
+    let mut in_flight = InFlight::new();
     // The set being read in parts, posted inline (see `parts`); dropped
     // unfinished (a stop, an error), it rolls back.
     let mut large: Option<InParts> = None;
@@ -417,11 +417,7 @@ async fn ingest_locked(
                     sets.tests += 1;
                 }
                 // It holds the whole ledger, and may reverse what came before.
-                while let Some(done) = in_flight.join_next().await {
-                    let (label, result) = split(done);
-                    sets.tally(label, result)?;
-                    stop.advance();
-                }
+                finish_down_to(0, &mut in_flight, &mut sets, stop).await?;
                 if sets.halted() {
                     break;
                 }
@@ -452,13 +448,7 @@ async fn ingest_locked(
         // A reversal may reverse a payment posted earlier in this very file:
         // let everything before it commit first.
         let barrier = parsed.transaction.claims.iter().any(is_reversal);
-        while in_flight.len() >= POSTING_WORKERS || (barrier && !in_flight.is_empty()) {
-            if let Some(done) = in_flight.join_next().await {
-                let (label, result) = split(done);
-                sets.tally(label, result)?;
-                stop.advance();
-            }
-        }
+        finish_down_to(if barrier { 0 } else { POSTING_WORKERS - 1 }, &mut in_flight, &mut sets, stop).await?;
         if sets.halted() {
             break;
         }
@@ -467,11 +457,7 @@ async fn ingest_locked(
     }
     drop(large);
     drop(receive);
-    while let Some(done) = in_flight.join_next().await {
-        let (label, result) = split(done);
-        sets.tally(label, result)?;
-        stop.advance();
-    }
+    finish_down_to(0, &mut in_flight, &mut sets, stop).await?;
     let rehashed = reader.await.ok().flatten();
     if let Some(e) = sets.outage.take() {
         return Err(IngestError::Db(e));
@@ -514,6 +500,20 @@ async fn ingest_locked(
         return Ok(FileOutcome::Test { file_id, transactions: sets.seen });
     }
     Ok(FileOutcome::Posted { file_id, transactions: sets.seen - sets.tests, already_posted: sets.already, claims: sets.claims })
+}
+
+/// Sets being posted by the workers, each with its label.
+type InFlight = JoinSet<(String, Result<PostOutcome, sqlx::Error>)>;
+
+/// Waits until at most `keep` sets are in flight, tallying those that end.
+async fn finish_down_to(keep: usize, in_flight: &mut InFlight, sets: &mut Sets, stop: &Stop) -> Result<(), IngestError> {
+    while in_flight.len() > keep {
+        let Some(done) = in_flight.join_next().await else { break };
+        let (label, result) = split(done);
+        sets.tally(label, result)?;
+        stop.advance();
+    }
+    Ok(())
 }
 
 /// A posting task's label and result, a panicked task reported as such.
