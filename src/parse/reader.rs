@@ -392,9 +392,6 @@ impl State {
         let get = |n: usize| els.get(n).map(|e| values::text(e.trim_ascii())).unwrap_or_default();
         let bad =
             |el: &str, expected: &str, found: Text| self.fail(ordinal, "GS", Some(el), Problem::BadValue { expected: expected.into(), found: found.into() });
-        if get(1) != "HP" {
-            return bad("GS01", "HP (health care claim payment/advice)", get(1));
-        }
         let Some(date) = values::date(get(4).as_bytes()) else {
             return bad("GS04", "a group date CCYYMMDD", get(4));
         };
@@ -410,6 +407,17 @@ impl State {
         let header = GroupHeader { control_number: get(6), functional_id: get(1), sender: get(2), receiver: get(3), date, time: get(5), version: get(8) };
         if let Some(i) = self.interchange.as_mut() {
             i.groups += 1;
+        }
+        // Nothing in the money depends on GS01, and each set says what it is
+        // (ST01 must be 835): another functional id is worth a warning only.
+        let id = get(1);
+        if id != "HP" {
+            let shown = if !id.is_empty() && id.len() <= 3 && id.bytes().all(|b| b.is_ascii_alphanumeric()) { id.to_string() } else { "another value".into() };
+            let at = Location {
+                interchange: self.interchange.as_ref().map(|i| i.header.control_number.to_string()),
+                ..self.loc(Some(ordinal), "GS", Some("GS01".into()))
+            };
+            self.warn(at, format!("GS01 is {shown}, not HP (health care claim payment/advice); the group's transaction sets are read as what their ST01 says"));
         }
         self.group = Some(OpenGroup { header: Arc::new(header), transactions: 0, seen: HashSet::new() });
         Ok(Step::Continue)
