@@ -61,7 +61,7 @@ pub fn check(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
             element: "BPR02",
             problem: Problem::Imbalance {
                 rule: "transaction (BPR02 = claim payments - provider adjustments)",
-                expected: format!("{paid} - {provider} = {expected}"),
+                expected: format!("{} = {expected}", difference(paid, &[provider])),
                 found: tx.payment.amount.to_string(),
             },
         });
@@ -84,7 +84,7 @@ pub fn claim_finding(claim: &Claim, clp: u64, services: &[u64]) -> Option<Findin
                 element: "SVC03",
                 problem: Problem::Imbalance {
                     rule: "service line (SVC02 - adjustments = SVC03)",
-                    expected: format!("{} - {} = {}", svc.charge, line, expected),
+                    expected: format!("{} = {expected}", difference(svc.charge, &[line])),
                     found: svc.paid.to_string(),
                 },
             });
@@ -98,10 +98,21 @@ pub fn claim_finding(claim: &Claim, clp: u64, services: &[u64]) -> Option<Findin
         element: "CLP04",
         problem: Problem::Imbalance {
             rule: "claim (CLP03 - claim and line adjustments = CLP04)",
-            expected: format!("{} - {} - {} = {}", claim.charge, claim_level, line_adjustments, expected),
+            expected: format!("{} = {expected}", difference(claim.charge, &[claim_level, line_adjustments])),
             found: claim.paid.to_string(),
         },
     })
+}
+
+/// `first - a - b ...` as a person writes it: a negative term is added
+/// (`5.75 + 1.27`, not `5.75 - -1.27`).
+fn difference(first: Decimal, terms: &[Decimal]) -> String {
+    let mut out = first.to_string();
+    for t in terms {
+        let (sign, magnitude) = if t.is_sign_negative() && !t.is_zero() { ('+', -*t) } else { ('-', *t) };
+        out.push_str(&format!(" {sign} {magnitude}"));
+    }
+    out
 }
 
 /// CLP05 that differs from the PR adjustments of the claim and its lines:
@@ -110,4 +121,17 @@ pub fn patient_responsibility_warning(claim: &Claim, clp: u64) -> Option<(u64, S
     let stated = claim.patient_responsibility?;
     let pr: Decimal = claim.adjustments.iter().chain(claim.services.iter().flat_map(|s| &s.adjustments)).filter(|a| a.group == "PR").map(|a| a.amount).sum();
     (stated != pr).then(|| (clp, format!("CLP05 patient responsibility is {stated} but the PR adjustments add up to {pr}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_read_as_written() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(difference(d("5.75"), &[d("-1.27")]), "5.75 + 1.27");
+        assert_eq!(difference(d("200.00"), &[d("0"), d("88.00")]), "200.00 - 0 - 88.00");
+        assert_eq!(difference(d("-400.00"), &[d("-240.00"), d("10.00")]), "-400.00 + 240.00 - 10.00");
+    }
 }
