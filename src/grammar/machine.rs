@@ -115,7 +115,35 @@ impl<'g> Machine<'g> {
                 }
             });
         }
-        Err(Problem::UnexpectedSegment { found: Found::tag(tag), hint: self.hint() })
+        Err(self.unknown_qualifier(code, tag, first_element).unwrap_or_else(|| Problem::UnexpectedSegment { found: Found::tag(tag), hint: self.hint() }))
+    }
+
+    /// A segment whose tag the innermost loop that has it expects from here
+    /// on, but with other qualifiers, none of them this one: the qualifier
+    /// is what is wrong, not the segment's place.
+    #[cold]
+    fn unknown_qualifier(&self, code: u32, tag: &[u8], first_element: &[u8]) -> Option<Problem> {
+        let g = self.grammar;
+        for frame in self.stack.iter().rev() {
+            let lp = &g.loops[frame.loop_idx];
+            let from = if frame.started { lp.items[frame.pos].group.start.max(1) } else { frame.pos };
+            let same_tag = |it: &&Item| it.code == code && matches!(it.kind, ItemKind::Segment(_)) && !it.qualifier.is_empty();
+            if !lp.items[from..].iter().any(|it| same_tag(&it)) {
+                continue;
+            }
+            if lp.items.iter().filter(same_tag).any(|it| it.qualifier.iter().any(|q| q == first_element)) {
+                // Allowed in this loop, only not here: a matter of order.
+                return None;
+            }
+            let allowed: Vec<String> = lp.items[from..].iter().filter(same_tag).flat_map(|it| it.qualifier.iter().map(|q| lossy(q))).collect();
+            return Some(Problem::UnknownQualifier {
+                tag: lossy(tag),
+                loop_id: lp.id.clone(),
+                allowed: allowed.join(", "),
+                found: Found::value(first_element),
+            });
+        }
+        None
     }
 
     /// Checks the end of the transaction set: every open loop has what it requires.
@@ -268,6 +296,18 @@ mod tests {
         assert!(placed[9..17].iter().all(|p| p.starts_with("2100:")), "{placed:?}");
         // Back to an earlier position is still out of order.
         let err = claim_with(&[("NM1", "QC"), ("DTM", "050"), ("NM1", "74")]).unwrap_err();
+        assert!(matches!(err, Problem::UnexpectedSegment { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_qualifier_no_entry_allows_is_named_as_such() {
+        let err = claim_with(&[("NM1", "QC"), ("AMT", "XX")]).unwrap_err();
+        assert!(
+            matches!(&err, Problem::UnknownQualifier { tag, loop_id, allowed, .. } if tag == "AMT" && loop_id == "2100" && allowed.starts_with("AU, D8")),
+            "{err}"
+        );
+        // A qualifier the loop allows at an earlier position is a matter of order.
+        let err = claim_with(&[("NM1", "QC"), ("AMT", "I"), ("DTM", "050")]).unwrap_err();
         assert!(matches!(err, Problem::UnexpectedSegment { .. }), "{err}");
     }
 

@@ -522,7 +522,10 @@ impl State {
         let qualifier = els.get(1).copied().unwrap_or(b"");
         let placement = match tx.machine.place(code, raw_tag, qualifier) {
             Ok(p) => p,
-            Err(problem) => return self.fail(ordinal, tag_text(raw_tag), None, problem),
+            Err(problem) => {
+                let element = matches!(problem, Problem::UnknownQualifier { .. }).then(|| format!("{}01", tag_text(raw_tag)));
+                return self.fail(ordinal, tag_text(raw_tag), element.as_deref(), problem);
+            }
         };
         let def = &tx.grammar.segments[placement.segment];
         if shape.control {

@@ -68,6 +68,8 @@ pub enum Problem {
     Truncated { context: &'static str, expected: &'static str },
     #[error("{found} is not expected here{hint}")]
     UnexpectedSegment { found: Found, hint: String },
+    #[error("{found} is not a qualifier loop {loop_id} allows for {tag} at this point (allowed: {allowed})")]
+    UnknownQualifier { tag: String, loop_id: String, allowed: String, found: Found },
     #[error("required segment {tag} ({name}) is missing from loop {loop_id}")]
     MissingSegment { tag: String, name: String, loop_id: String },
     #[error("segment {tag} repeats more than the {max} times loop {loop_id} allows")]
@@ -110,9 +112,11 @@ impl Problem {
     pub fn reveal_values(&mut self, at: &Location) {
         let quotable = privacy::values_quotable(at.tag.as_deref());
         match self {
-            Problem::UnusedElement { found } | Problem::BadValue { found, .. } | Problem::UnknownCode { found, .. } | Problem::CountMismatch { found, .. } => {
-                found.reveal(quotable)
-            }
+            Problem::UnusedElement { found }
+            | Problem::BadValue { found, .. }
+            | Problem::UnknownCode { found, .. }
+            | Problem::CountMismatch { found, .. }
+            | Problem::UnknownQualifier { found, .. } => found.reveal(quotable),
             _ => {}
         }
     }
