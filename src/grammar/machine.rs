@@ -136,12 +136,8 @@ impl<'g> Machine<'g> {
                 return None;
             }
             let allowed: Vec<String> = lp.items[from..].iter().filter(same_tag).flat_map(|it| it.qualifier.iter().map(|q| lossy(q))).collect();
-            return Some(Problem::UnknownQualifier {
-                tag: lossy(tag),
-                loop_id: lp.id.clone(),
-                allowed: allowed.join(", "),
-                found: Found::value(first_element),
-            });
+            let place = format!("{} at this point of loop {}", lossy(tag), lp.id);
+            return Some(Problem::UnknownQualifier { place, allowed: allowed.join(", "), found: Found::value(first_element) });
         }
         None
     }
@@ -303,7 +299,7 @@ mod tests {
     fn a_qualifier_no_entry_allows_is_named_as_such() {
         let err = claim_with(&[("NM1", "QC"), ("AMT", "XX")]).unwrap_err();
         assert!(
-            matches!(&err, Problem::UnknownQualifier { tag, loop_id, allowed, .. } if tag == "AMT" && loop_id == "2100" && allowed.starts_with("AU, D8")),
+            matches!(&err, Problem::UnknownQualifier { place, allowed, .. } if place == "AMT at this point of loop 2100" && allowed.starts_with("AU, D8")),
             "{err}"
         );
         // A qualifier the loop allows at an earlier position is a matter of order.

@@ -68,8 +68,9 @@ pub enum Problem {
     Truncated { context: &'static str, expected: &'static str },
     #[error("{found} is not expected here{hint}")]
     UnexpectedSegment { found: Found, hint: String },
-    #[error("{found} is not a qualifier loop {loop_id} allows for {tag} at this point (allowed: {allowed})")]
-    UnknownQualifier { tag: String, loop_id: String, allowed: String, found: Found },
+    /// `place` says where: `AMT at this point of loop 2110`.
+    #[error("{found} is not a qualifier for {place} (allowed: {allowed})")]
+    UnknownQualifier { place: String, allowed: String, found: Found },
     #[error("required segment {tag} ({name}) is missing from loop {loop_id}")]
     MissingSegment { tag: String, name: String, loop_id: String },
     #[error("segment {tag} repeats more than the {max} times loop {loop_id} allows")]
