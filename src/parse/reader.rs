@@ -77,6 +77,9 @@ struct OpenInterchange {
 
 struct OpenGroup {
     header: Arc<GroupHeader>,
+    /// The GS segment's place in the file, for errors about GS elements
+    /// found only when a transaction set starts (GS08).
+    ordinal: u64,
     transactions: u64,
     seen: HashSet<Text>,
 }
@@ -243,6 +246,19 @@ impl<R: Read> Iterator for Reader<R> {
     }
 }
 
+/// A hint when a tag does not start with a letter or digit: the byte before
+/// it is then probably not the segment terminator the file uses (one is
+/// taken from the byte after ISA16), or a separator is doubled.
+fn delimiter_hint(raw_tag: &[u8]) -> String {
+    match raw_tag.first() {
+        Some(b) if !b.is_ascii_alphanumeric() => format!(
+            "; the tag starts with the byte 0x{b:02X} ({}), so the segment terminator may not be the one this file uses: remitd takes it from the byte right after ISA16",
+            if b.is_ascii_graphic() { format!("'{}'", *b as char) } else { "a control character".to_string() }
+        ),
+        _ => String::new(),
+    }
+}
+
 /// A tag as text for messages: `?` when it is not UTF-8.
 fn tag_text(raw: &[u8]) -> &str {
     std::str::from_utf8(raw).unwrap_or("?")
@@ -383,7 +399,7 @@ impl State {
             self.close_interchange(els, file_ordinal)
         } else {
             let expected = if in_group { "ST or GE" } else { "GS or IEA" };
-            let problem = Problem::UnexpectedSegment { found: Found::tag(raw_tag), hint: format!(" (expected {expected})") };
+            let problem = Problem::UnexpectedSegment { found: Found::tag(raw_tag), hint: format!(" (expected {expected}){}", delimiter_hint(raw_tag)) };
             self.fail(file_ordinal, tag_text(raw_tag), None, problem)
         }
     }
@@ -419,7 +435,7 @@ impl State {
             };
             self.warn(at, format!("GS01 is {shown}, not HP (health care claim payment/advice); the group's transaction sets are read as what their ST01 says"));
         }
-        self.group = Some(OpenGroup { header: Arc::new(header), transactions: 0, seen: HashSet::new() });
+        self.group = Some(OpenGroup { header: Arc::new(header), ordinal, transactions: 0, seen: HashSet::new() });
         Ok(Step::Continue)
     }
 
@@ -480,9 +496,9 @@ impl State {
         let control_number = get(2);
         let group = self.group.as_mut().map(|g| {
             g.transactions += 1;
-            (g.seen.insert(control_number.clone()), g.header.clone())
+            (g.seen.insert(control_number.clone()), g.header.clone(), g.ordinal)
         });
-        let Some((first_time, group_header)) = group else { return Ok(Step::Continue) };
+        let Some((first_time, group_header, group_ordinal)) = group else { return Ok(Step::Continue) };
         self.tx = None;
         if get(1) != "835" {
             return self.fail(1, "ST", Some("ST01"), Problem::BadValue { expected: "835 (health care claim payment/advice)".into(), found: get(1).into() });
@@ -490,12 +506,12 @@ impl State {
         let declared = if get(3).is_empty() { group_header.version.clone() } else { get(3) };
         let Some(grammar) = grammar_for(&declared) else {
             let supported = Grammar::built_in_guides().collect::<Vec<_>>().join(", ");
-            return self.fail(
-                1,
-                "ST",
-                Some(if get(3).is_empty() { "GS08" } else { "ST03" }),
-                Problem::UnsupportedGuide { guide: declared.to_string(), supported },
-            );
+            let problem = Problem::UnsupportedGuide { guide: declared.to_string(), supported };
+            // Named where it was read: ST03, or else the group's GS08.
+            return match get(3).is_empty() {
+                true => self.fail(group_ordinal, "GS", Some("GS08"), problem),
+                false => self.fail(1, "ST", Some("ST03"), problem),
+            };
         };
         let Some(roles) = LoopRoles::of(grammar) else { unreachable!("built-in grammars define every 835 loop (checked by the grammar tests)") };
         self.tx = Some(OpenTransaction {
