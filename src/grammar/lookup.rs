@@ -49,6 +49,8 @@ pub struct Target {
     pub segment: usize,
     /// For a nested loop, its index.
     pub child: Option<usize>,
+    /// The items at the item's position (see `Item::group`): first and end.
+    pub group: (u16, u16),
 }
 
 /// Every tag code a grammar's items have, numbered densely, so that loops
@@ -133,9 +135,11 @@ impl LoopIndex {
     pub fn new(items: &[Item], trigger: impl Fn(usize) -> usize, tags: &TagIndex) -> LoopIndex {
         let mut index = LoopIndex { required: vec![0], ..LoopIndex::default() };
         for item in items {
+            // Loops are far smaller than u16 items (a `u8` table serves them).
+            let group = (u16::try_from(item.group.start).unwrap_or(u16::MAX), u16::try_from(item.group.end).unwrap_or(u16::MAX));
             index.targets.push(match item.kind {
-                ItemKind::Segment(segment) => Target { max: item.max, segment, child: None },
-                ItemKind::Loop(child) => Target { max: item.max, segment: trigger(child), child: Some(child) },
+                ItemKind::Segment(segment) => Target { max: item.max, segment, child: None, group },
+                ItemKind::Loop(child) => Target { max: item.max, segment: trigger(child), child: Some(child), group },
             });
             let first = index.quals.len();
             // A qualifier too long to pack can only equal a first element too

@@ -24,6 +24,8 @@ struct Frame {
     loop_idx: usize,
     /// Item the last segment matched.
     pos: usize,
+    /// The items at `pos`'s position: first and end (see `Item::group`).
+    group: (u16, u16),
     /// Whether any segment has matched in this loop yet (only the root
     /// loop starts without: its ST is still to come).
     started: bool,
@@ -33,10 +35,12 @@ struct Frame {
 }
 
 impl Frame {
-    fn at(loop_idx: usize, pos: usize, started: bool) -> Frame {
+    /// A loop just entered by its trigger (or, not `started`, the root loop
+    /// before its ST).
+    fn start(loop_idx: usize, started: bool) -> Frame {
         let mut counts = [0; MAX_GROUP];
         counts[0] = u32::from(started);
-        Frame { loop_idx, pos, started, counts }
+        Frame { loop_idx, pos: 0, group: (0, 1), started, counts }
     }
 }
 
@@ -61,7 +65,7 @@ impl<'g> Machine<'g> {
     /// A machine positioned before the ST of a new transaction set.
     pub fn new(grammar: &'g Grammar) -> Self {
         let mut stack = Vec::with_capacity(8);
-        stack.push(Frame::at(0, 0, false));
+        stack.push(Frame::start(0, false));
         Machine { grammar, stack }
     }
 
@@ -75,42 +79,45 @@ impl<'g> Machine<'g> {
         let tag_number = g.tags.get(code);
         let top = self.stack.len();
         for depth in (0..top).rev() {
-            let frame = self.stack[depth];
-            let lp = &g.loops[frame.loop_idx];
-            let group = lp.items[frame.pos].group.clone();
+            // Read in place: a frame is larger than the fields needed here.
+            let (loop_idx, pos, group, started) = {
+                let f = &self.stack[depth];
+                (f.loop_idx, f.pos, f.group, f.started)
+            };
+            let lp = &g.loops[loop_idx];
             // From the first entry of the current position (any order
             // there); a nested loop's trigger is matched by its parent (a
             // new repetition).
-            let from = if frame.started { group.start } else { frame.pos };
+            let from = if started { usize::from(group.0) } else { pos };
             let from = if depth > 0 { from.max(1) } else { from };
             let Some(idx) = lp.index.find(&lp.items, from, code, tag_number, first_element, packed) else {
                 continue;
             };
             for closing in (depth + 1..top).rev() {
-                let f = self.stack[closing];
+                let f = &self.stack[closing];
                 self.check_skipped(f, g.loops[f.loop_idx].items.len())?;
             }
-            let here = frame.started && group.contains(&idx);
-            let next = if here {
-                Frame { pos: idx, ..frame }
-            } else {
-                // Moving on: the position left, and those between, are passed over.
-                self.check_skipped(frame, lp.items[idx].group.start)?;
-                Frame { counts: [0; MAX_GROUP], ..Frame::at(frame.loop_idx, idx, true) }
-            };
             let Some(target) = lp.index.target(idx) else { unreachable!("the index has a target for every item") };
-            let slot = idx - lp.items[idx].group.start;
-            let mut next = next;
-            next.counts[slot] += 1;
-            if next.counts[slot] > target.max {
-                return Err(self.too_many(frame, idx));
+            let moved = !started || target.group != group;
+            if moved {
+                // Moving on: the position left, and those between, are passed over.
+                self.check_skipped(&self.stack[depth], usize::from(target.group.0))?;
             }
             self.stack.truncate(depth + 1);
-            self.stack[depth] = next;
+            let f = &mut self.stack[depth];
+            if moved {
+                *f = Frame { loop_idx, pos: idx, group: target.group, started: true, counts: [0; MAX_GROUP] };
+            }
+            f.pos = idx;
+            let slot = idx - usize::from(target.group.0);
+            f.counts[slot] += 1;
+            if f.counts[slot] > target.max {
+                return Err(self.too_many(loop_idx, idx));
+            }
             return Ok(match target.child {
-                None => Placement { loop_idx: frame.loop_idx, segment: target.segment, opens_loop: false },
+                None => Placement { loop_idx, segment: target.segment, opens_loop: false },
                 Some(child) => {
-                    self.stack.push(Frame::at(child, 0, true));
+                    self.stack.push(Frame::start(child, true));
                     Placement { loop_idx: child, segment: target.segment, opens_loop: true }
                 }
             });
@@ -126,7 +133,7 @@ impl<'g> Machine<'g> {
         let g = self.grammar;
         for frame in self.stack.iter().rev() {
             let lp = &g.loops[frame.loop_idx];
-            let from = if frame.started { lp.items[frame.pos].group.start.max(1) } else { frame.pos };
+            let from = if frame.started { usize::from(frame.group.0).max(1) } else { frame.pos };
             let same_tag = |it: &&Item| it.code == code && matches!(it.kind, ItemKind::Segment(_)) && !it.qualifier.is_empty();
             if !lp.items[from..].iter().any(|it| same_tag(&it)) {
                 continue;
@@ -145,7 +152,7 @@ impl<'g> Machine<'g> {
     /// Checks the end of the transaction set: every open loop has what it requires.
     pub fn finish(&self) -> Result<(), Problem> {
         for f in self.stack.iter().rev() {
-            self.check_skipped(*f, self.grammar.loops[f.loop_idx].items.len())?;
+            self.check_skipped(f, self.grammar.loops[f.loop_idx].items.len())?;
         }
         Ok(())
     }
@@ -154,7 +161,7 @@ impl<'g> Machine<'g> {
     /// start of a later position) were passed over: none of them may be
     /// required, nor any item of the current position that never came.
     #[inline]
-    fn check_skipped(&self, frame: Frame, upto: usize) -> Result<(), Problem> {
+    fn check_skipped(&self, frame: &Frame, upto: usize) -> Result<(), Problem> {
         let lp = &self.grammar.loops[frame.loop_idx];
         if !frame.started {
             return match lp.index.any_required(frame.pos, upto) {
@@ -162,15 +169,15 @@ impl<'g> Machine<'g> {
                 false => Ok(()),
             };
         }
-        let group = lp.items[frame.pos].group.clone();
-        if group.len() > 1 {
-            let unseen = group.clone().find(|&i| lp.items[i].usage == Usage::Required && frame.counts[i - group.start] == 0);
+        let (first, end) = (usize::from(frame.group.0), usize::from(frame.group.1));
+        if end - first > 1 {
+            let unseen = (first..end).find(|&i| lp.items[i].usage == Usage::Required && frame.counts[i - first] == 0);
             if let Some(i) = unseen {
                 return Err(self.missing(frame.loop_idx, i..i + 1));
             }
         }
-        if lp.index.any_required(group.end, upto) {
-            return Err(self.missing(frame.loop_idx, group.end..upto));
+        if lp.index.any_required(end, upto) {
+            return Err(self.missing(frame.loop_idx, end..upto));
         }
         Ok(())
     }
@@ -187,10 +194,10 @@ impl<'g> Machine<'g> {
     #[cold]
     /// Named by the grammar's tag, not the file's: the two match as codes,
     /// which is not always byte for byte.
-    fn too_many(&self, frame: Frame, idx: usize) -> Problem {
+    fn too_many(&self, loop_idx: usize, idx: usize) -> Problem {
         let g = self.grammar;
-        let item = &g.loops[frame.loop_idx].items[idx];
-        let loop_id = g.loops[frame.loop_idx].id.clone();
+        let item = &g.loops[loop_idx].items[idx];
+        let loop_id = g.loops[loop_idx].id.clone();
         match item.kind {
             ItemKind::Segment(_) => Problem::TooManySegments { tag: named(item), loop_id, max: item.max },
             ItemKind::Loop(child) => Problem::TooManyLoops { loop_id: g.loops[child].id.clone(), max: item.max },

@@ -576,7 +576,8 @@ impl State {
         if raw_tag == b"SE" {
             return self.close_transaction(els);
         }
-        if self.part_claims.is_some_and(|n| self.tx.as_ref().is_some_and(|tx| tx.builder.closed_claims() >= n)) {
+        // A part ends when a claim begins (the one before it is finished).
+        if code == tag_code(b"CLP") && self.part_claims.is_some_and(|n| self.tx.as_ref().is_some_and(|tx| tx.builder.closed_claims() >= n)) {
             return self.part();
         }
         Ok(Step::Continue)
