@@ -26,6 +26,22 @@ async fn scalar(db: &TestDb, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&db.pool).await.expect(sql)
 }
 
+/// A synthetic file `name` in `dir` of [`TRANSACTIONS`] sets of [`CLAIMS`]
+/// claims, its claims imported, through the real command line.
+fn generated_and_imported(db: &TestDb, dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let (file, csv) = (dir.join(name), dir.join("claims.csv"));
+    let status = remitd(db)
+        .args(["generate", "--transactions", &TRANSACTIONS.to_string(), "--claims-per-transaction", &CLAIMS.to_string(), "-o"])
+        .arg(&file)
+        .arg("--claims-csv")
+        .arg(&csv)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(remitd(db).args(["claims", "import"]).arg(&csv).status().unwrap().success());
+    file
+}
+
 /// Remittances whose claim postings are not all there.
 async fn partial(db: &TestDb) -> i64 {
     scalar(db, &format!("SELECT count(*) FROM remittances r WHERE (SELECT count(*) FROM claim_postings p WHERE p.remittance_id = r.id) <> {CLAIMS}")).await
@@ -35,17 +51,7 @@ async fn partial(db: &TestDb) -> i64 {
 async fn kill_during_ingest_then_refeed_posts_everything_exactly_once() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("big.835");
-    let csv = dir.path().join("claims.csv");
-    let status = remitd(&db)
-        .args(["generate", "--transactions", &TRANSACTIONS.to_string(), "--claims-per-transaction", &CLAIMS.to_string(), "-o"])
-        .arg(&file)
-        .arg("--claims-csv")
-        .arg(&csv)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(remitd(&db).args(["claims", "import"]).arg(&csv).status().unwrap().success());
+    let file = generated_and_imported(&db, dir.path(), "big.835");
 
     let mut child = remitd(&db).arg("ingest").arg(&file).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -166,17 +172,7 @@ async fn kill_during_sweep_post_leaves_each_balance_whole() {
 async fn a_file_that_kills_its_reader_twice_is_refused_the_third_time() {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("deadly.835");
-    let csv = dir.path().join("claims.csv");
-    let status = remitd(&db)
-        .args(["generate", "--transactions", &TRANSACTIONS.to_string(), "--claims-per-transaction", &CLAIMS.to_string(), "-o"])
-        .arg(&file)
-        .arg("--claims-csv")
-        .arg(&csv)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(remitd(&db).args(["claims", "import"]).arg(&csv).status().unwrap().success());
+    let file = generated_and_imported(&db, dir.path(), "deadly.835");
     for death in 1..=2i64 {
         let before = scalar(&db, "SELECT count(*) FROM remittances").await;
         let mut child = remitd(&db).arg("ingest").arg(&file).spawn().unwrap();
