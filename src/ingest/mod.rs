@@ -122,6 +122,12 @@ struct Hashing<'s, R> {
     stop: &'s Stop,
 }
 
+impl<'s, R> Hashing<'s, R> {
+    fn new(inner: R, stop: &'s Stop) -> Self {
+        Hashing { inner, hasher: Sha256::new(), bytes: 0, stop }
+    }
+}
+
 /// Progress is reported every this many bytes read.
 const PROGRESS_BYTES: u64 = 8 << 20;
 
@@ -195,7 +201,7 @@ fn admissible(path: &Path, stop: &Stop) -> io::Result<Result<Identity, String>> 
 
 /// Hash, size and validity of a file, in one streaming pass.
 fn inspect(path: &Path, stop: &Stop) -> io::Result<Inspection> {
-    let mut src = Hashing { inner: File::open(path)?, hasher: Sha256::new(), bytes: 0, stop };
+    let mut src = Hashing::new(File::open(path)?, stop);
     let mut verdict = Ok(());
     let mut fingerprints = Fingerprints::default();
     for parsed in Reader::in_parts(&mut src, PART_CLAIMS) {
@@ -377,7 +383,7 @@ async fn ingest_locked(
     let (send, mut receive) = tokio::sync::mpsc::channel::<Result<Parsed, ParseError>>(POSTING_WORKERS * 2);
     let probe = stop.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        let mut src = Hashing { inner: file, hasher: Sha256::new(), bytes: 0, stop: &probe };
+        let mut src = Hashing::new(file, &probe);
         for parsed in Reader::in_parts(&mut src, PART_CLAIMS) {
             if send.blocking_send(parsed).is_err() {
                 return None;

@@ -429,10 +429,7 @@ impl State {
         let id = get(1);
         if id != "HP" {
             let shown = if !id.is_empty() && id.len() <= 3 && id.bytes().all(|b| b.is_ascii_alphanumeric()) { id.to_string() } else { "another value".into() };
-            let at = Location {
-                interchange: self.interchange.as_ref().map(|i| i.header.control_number.to_string()),
-                ..self.loc(Some(ordinal), "GS", Some("GS01".into()))
-            };
+            let at = self.loc(Some(ordinal), "GS", Some("GS01".into()));
             self.warn(at, format!("GS01 is {shown}, not HP (health care claim payment/advice); the group's transaction sets are read as what their ST01 says"));
         }
         self.group = Some(OpenGroup { header: Arc::new(header), ordinal, transactions: 0, seen: HashSet::new() });
