@@ -11,6 +11,7 @@ use super::schema::{DataType, OnInvalid, Usage};
 use super::{Element, Grammar, Segment};
 use crate::x12::error::Problem;
 use crate::x12::privacy::Found;
+use crate::x12::syntax::{self, SyntaxError};
 use crate::x12::values;
 
 /// A refusal found in one element.
@@ -193,12 +194,15 @@ pub fn check(grammar: &Grammar, seg: &Segment, elements: &[&[u8]], component: u8
 /// characters and stand inside values.
 #[cold]
 pub fn check_characters(seg: &Segment, elements: &[&[u8]], allowed: [u8; 2]) -> Checked {
-    let Some(i) = elements.iter().position(|value| value.iter().any(|&b| b < 0x20 && !allowed.contains(&b))) else { return Ok(()) };
-    let (element, name) = match seg.elements.get(i) {
-        Some(def) => (def.reference.clone(), format!(" ({})", def.name)),
-        None => (format!("{}{:02}", seg.tag, i + 1), String::new()),
-    };
-    refuse(&element, Problem::BadValue { expected: format!("text without control characters{name}"), found: Found::value(elements[i]) })
+    for (i, &value) in elements.iter().enumerate() {
+        if let Err(e) = syntax::printable(allowed, value) {
+            return match seg.elements.get(i) {
+                Some(def) => refuse(&def.reference, e.for_element(&def.name)),
+                None => refuse(&format!("{}{:02}", seg.tag, i + 1), e.problem().clone()),
+            };
+        }
+    }
+    Ok(())
 }
 
 /// The full rules for one element: what is wrong with it, as a refusal or
@@ -253,7 +257,7 @@ fn accepts_composite(grammar: &Grammar, def: &Element, value: &[u8], component: 
     if value.is_empty() || def.spec.not_used || values::component_separator(value, component) != component {
         return false;
     }
-    let mut parts = value.split(|&b| b == component);
+    let mut parts = syntax::pieces(component, value);
     for comp in &def.components {
         let part = parts.next().unwrap_or(b"");
         let clean = if part.is_empty() { !comp.spec.required } else { accepts(grammar, &comp.spec, part, usize::MAX, values) };
@@ -261,7 +265,7 @@ fn accepts_composite(grammar: &Grammar, def: &Element, value: &[u8], component: 
             return false;
         }
     }
-    parts.all(<[u8]>::is_empty)
+    parts.all(|p| p.is_empty())
 }
 
 fn check_composite(grammar: &Grammar, def: &Element, value: &[u8], component: u8, warnings: &mut Vec<ElementWarning>) -> Checked {
@@ -275,12 +279,12 @@ fn check_composite(grammar: &Grammar, def: &Element, value: &[u8], component: u8
             note: Note::Message(format!("components are separated by {:?}, not by ISA16 {:?}", separator as char, component as char)),
         });
     }
-    let mut parts = value.split(|&b| b == separator);
+    let mut parts = syntax::pieces(separator, value);
     for comp in &def.components {
         check_simple(grammar, comp, parts.next().unwrap_or(b""), warnings)?;
     }
     if parts.any(|p| !p.is_empty()) {
-        let found = value.split(|&b| b == separator).count();
+        let found = syntax::pieces(separator, value).count();
         return refuse(&def.reference, Problem::TooManyElements { found, max: def.components.len() });
     }
     Ok(())
@@ -317,15 +321,9 @@ fn check_value(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Ve
     if !check_presence(def, value, warnings)? {
         return Ok(());
     }
-    let bad = |expected: &str| refuse(&def.reference, Problem::BadValue { expected: format!("{expected} ({})", def.name), found: Found::value(value) });
-    let length = match def.data_type {
-        DataType::R if values::decimal(value).is_none() => return bad("an amount of X12 type R"),
-        DataType::N0 if values::integer(value).is_none() => return bad("a whole number"),
-        DataType::DT if values::date(value).is_none() => return bad("a calendar date CCYYMMDD"),
-        DataType::TM if values::time(value).is_none() => return bad("a time HHMM[SS[d..]]"),
-        // Signs and decimal points do not count toward a numeric length.
-        DataType::R | DataType::N0 => value.iter().filter(|b| b.is_ascii_digit()).count(),
-        _ => value.len(),
+    let length = match length_of(def.data_type, value) {
+        Ok(length) => length,
+        Err(e) => return refuse(&def.reference, e.for_element(&def.name)),
     };
     if let Some(list) = def.codes {
         let codes = &grammar.code_lists[list];
@@ -334,7 +332,8 @@ fn check_value(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Ve
         }
     }
     if length < def.min {
-        return bad(&format!("at least {} characters", def.min));
+        let expected = format!("at least {} characters ({})", def.min, def.name);
+        return refuse(&def.reference, Problem::BadValue { expected, found: Found::value(value) });
     }
     if def.max > 0 && length > def.max {
         warnings.push(ElementWarning {
@@ -343,4 +342,18 @@ fn check_value(grammar: &Grammar, def: &Element, value: &[u8], warnings: &mut Ve
         });
     }
     Ok(())
+}
+
+/// Reads `raw` with the nom parser of its type ([`values`]): its length as
+/// the guide measures it (digits for `R` and `N0`, bytes otherwise), or
+/// what the parser expected.
+fn length_of(kind: DataType, raw: &[u8]) -> Result<usize, SyntaxError> {
+    match kind {
+        DataType::R => values::whole(values::type_r(), raw).map(|(_, digits)| digits),
+        // The minus does not count toward a numeric length.
+        DataType::N0 => values::whole(values::type_n0(), raw).map(|_| raw.len() - usize::from(raw.first() == Some(&b'-'))),
+        DataType::DT => values::whole(values::type_dt(), raw).map(|_| raw.len()),
+        DataType::TM => values::whole(values::type_tm(), raw).map(|_| raw.len()),
+        DataType::ID | DataType::AN | DataType::Composite => Ok(raw.len()),
+    }
 }

@@ -136,7 +136,7 @@ impl<'a, 'e> Seg<'a, 'e> {
         if let Some(value) = self.values.decimal(n - 1) {
             return Ok(Some(value));
         }
-        values::decimal(raw).map(Some).ok_or_else(|| self.bad(n, "an amount (X12 type R)"))
+        values::decimal(raw).map(Some).ok_or_else(|| self.bad(n, values::EXPECTED_R))
     }
 
     #[inline(always)]
@@ -148,14 +148,14 @@ impl<'a, 'e> Seg<'a, 'e> {
         if let Some(value) = self.values.date(n - 1) {
             return Ok(Some(value));
         }
-        values::date(raw).map(Some).ok_or_else(|| self.bad(n, "a calendar date CCYYMMDD"))
+        values::date(raw).map(Some).ok_or_else(|| self.bad(n, values::EXPECTED_DT))
     }
 
     /// The components of composite element `n`, as text.
     pub fn components(&self, n: usize) -> impl Iterator<Item = Text> + use<'a, '_, 'e> {
         let raw = self.raw(n);
         let separator = values::component_separator(raw, self.component);
-        raw.split(move |&b| b == separator).map(|part| self.text_of(part))
+        crate::x12::syntax::pieces(separator, raw).map(|part| self.text_of(part))
     }
 
     #[cold]

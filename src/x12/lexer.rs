@@ -22,6 +22,7 @@ use super::delimiters::{scan_isa, Delimiters, IsaHeader, IsaScan};
 use super::error::{Location, ParseError, Problem, Result};
 use super::privacy::Found;
 use super::scan;
+use super::syntax;
 
 const CHUNK: usize = 256 * 1024;
 /// No 835 segment comes near this; a "segment" this long means the file's
@@ -48,22 +49,6 @@ pub fn padding(input: &[u8]) -> IResult<&[u8], &[u8]> {
         return Err(nom::Err::Incomplete(Needed::Unknown));
     }
     Ok((&input[used..], &input[..used]))
-}
-
-/// Splits a segment into its elements (the tag is element 0) into `out`,
-/// reusing its allocation.
-pub fn split_elements<'a>(separator: u8, input: &'a [u8], out: &mut Vec<&'a [u8]>) {
-    out.clear();
-    // Segments are short (a few dozen bytes): a plain loop beats setting up
-    // a vectorised search for each one.
-    let mut start = 0;
-    for (i, &b) in input.iter().enumerate() {
-        if b == separator {
-            out.push(&input[start..i]);
-            start = i + 1;
-        }
-    }
-    out.push(&input[start..]);
 }
 
 /// One item from the lexer.
@@ -177,7 +162,7 @@ impl<R: Read> Lexer<R> {
     }
 
     /// [`next_token`](Self::next_token), with the segment split into its
-    /// elements (the tag is element 0) in `els`, as [`split_elements`] would.
+    /// elements (the tag is element 0) in `els`, as [`syntax::split`] would.
     pub fn next_split<'s>(&'s mut self, els: &mut Vec<&'s [u8]>) -> Result<Option<Split<'s>>> {
         els.clear();
         if !self.skip_padding()? {
@@ -193,7 +178,7 @@ impl<R: Read> Lexer<R> {
             Some(Place::Buf(start, len)) => &self.buf[start..start + len],
             Some(Place::Scratch) => &self.scratch[..],
         };
-        split_elements(d.element, bytes, els);
+        syntax::split(d.element, bytes, els);
         Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: bytes.is_ascii(), control: bytes.iter().any(|&b| b < 0x20) }))
     }
 
@@ -469,12 +454,5 @@ mod tests {
         let mut lexer = Lexer::new(&b"ST*835*0001~BPR*I~"[..]);
         let err = lexer.next_token().unwrap_err();
         assert!(matches!(err.problem(), Problem::NoEnvelope { .. }), "{err}");
-    }
-
-    #[test]
-    fn element_splitting() {
-        let mut out = Vec::new();
-        split_elements(b'*', b"CLP*A**3", &mut out);
-        assert_eq!(out, [&b"CLP"[..], b"A", b"", b"3"]);
     }
 }

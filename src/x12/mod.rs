@@ -1,5 +1,5 @@
 //! X12 syntax: delimiters, the streaming lexer (with [`scan`], its fast
-//! lane), simple data types and the error vocabulary every layer above
+//! lane), element syntax and simple data types as nom parsers and the error vocabulary every layer above
 //! reports in, with [`privacy`] deciding what of a file it may quote.
 
 pub mod delimiters;
@@ -7,6 +7,7 @@ pub mod error;
 pub mod lexer;
 pub mod privacy;
 pub mod scan;
+pub mod syntax;
 pub mod values;
 
 pub use error::{Location, ParseError, Problem, Warning};

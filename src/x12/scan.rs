@@ -39,7 +39,7 @@ pub struct Found {
 
 /// Looks for the terminator `term` from the start of `input` and splits what
 /// comes before it on the element separator `sep` into `els` (the tag is
-/// element 0), as [`split_elements`](super::lexer::split_elements) would.
+/// element 0), as [`syntax::split`](super::syntax::split), the nom reference, would.
 /// `None` when the terminator is not within the blocks that can be read
 /// whole; the caller then takes its slower path, which also handles the end
 /// of the buffer. `els` holds some elements then: the caller clears it.
@@ -292,7 +292,7 @@ mod tests {
             let whole = len / BLOCK * BLOCK;
             let expected = input[..whole].iter().position(|&b| b == b'~').map(|end| {
                 let mut els = Vec::new();
-                super::super::lexer::split_elements(b'*', &input[..end], &mut els);
+                super::super::syntax::split(b'*', &input[..end], &mut els);
                 (end, input[..end].iter().any(|&b| b < 0x20), input[..end].is_ascii(), els)
             });
             assert_eq!(run(&input), expected, "{input:?}");

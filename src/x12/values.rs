@@ -1,12 +1,25 @@
-//! X12 simple data types: what an element's bytes must look like, and the
-//! typed value they carry.
+//! X12 simple data types as nom parsers: what an element's bytes must look
+//! like, and the typed value they carry.
 //!
-//! These functions are the one place amounts and dates are read, so the
+//! These parsers are the one place amounts and dates are read, so the
 //! grammar's type checks and the model builder can never disagree about what
-//! a valid `R` or `DT` is.
+//! a valid `R` or `DT` is. Each reads a whole element (`all_consuming`) and
+//! fails with a [`SyntaxError`] naming the type it expected; the `Option`
+//! forms ([`decimal`], [`date`], ...) are for callers with their own words.
+//! `ID` and `AN` have no syntax of their own beyond
+//! [`syntax::printable`](super::syntax::printable): their limits are the
+//! grammar's code lists and lengths.
 
 use chrono::NaiveDate;
+use nom::bytes::{take, take_while};
+use nom::character::{char, digit1};
+use nom::combinator::{all_consuming, map_opt, opt, recognize, verify};
+use nom::error::context;
+use nom::sequence::preceded;
+use nom::Parser;
 use rust_decimal::Decimal;
+
+use super::syntax::SyntaxError;
 
 /// Most significant digits an X12 `R` value may have (its longest form in
 /// the standard). The bound matters beyond validity: it keeps every sum a
@@ -14,165 +27,145 @@ use rust_decimal::Decimal;
 /// limit of about 7.9e28, so adding amounts can never overflow.
 pub const MAX_DIGITS: u32 = 18;
 
-/// Reads an X12 `R` (decimal) value: optional leading minus, digits with at
-/// most one decimal point anywhere (`.5` and `150` are both fine), no plus,
-/// no exponent, no thousands separator, at most [`MAX_DIGITS`] significant
-/// digits.
+/// What each type's parser says it expected when a value is not one.
+pub const EXPECTED_R: &str = "an amount of X12 type R";
+pub const EXPECTED_N0: &str = "a whole number";
+pub const EXPECTED_DT: &str = "a calendar date CCYYMMDD";
+pub const EXPECTED_TM: &str = "a time HHMM[SS[d..]]";
+const EXPECTED_ISA_DATE: &str = "a date YYMMDD";
+
+/// Runs one of this module's parsers (each reads a whole element) over
+/// `raw`.
+#[inline(always)]
+pub fn whole<'a, T>(mut parser: impl Parser<&'a [u8], Output = T, Error = SyntaxError>, raw: &'a [u8]) -> Result<T, SyntaxError> {
+    match parser.parse_complete(raw) {
+        Ok((_, value)) => Ok(value),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
+        Err(nom::Err::Incomplete(_)) => Err(SyntaxError::expected("a complete value", raw)),
+    }
+}
+
+/// nom parser for an X12 `R` (decimal) element: optional leading minus,
+/// digits with at most one decimal point anywhere (`.5` and `150` are both
+/// fine), no plus, no exponent, no thousands separator, at most
+/// [`MAX_DIGITS`] significant digits. Gives the value and the number of
+/// digits written, which is what the length of an `R` is measured in (signs
+/// and the point do not count).
 ///
-/// Built from the digits directly (not through `str::parse`) so that nothing
-/// the X12 standard forbids is accepted by accident.
+/// Built from the digits directly (not through `str::parse`) so that
+/// nothing the X12 standard forbids is accepted by accident.
+// Inlined: a `Decimal` handed back through memory costs a store-forwarding
+// stall in the caller that is longer than the parse itself.
+#[inline(always)]
+pub fn type_r<'a>() -> impl Parser<&'a [u8], Output = (Decimal, usize), Error = SyntaxError> {
+    let digits = || take_while(|b: u8| b.is_ascii_digit());
+    let number = (opt(char('-')), digits(), opt(preceded(char('.'), digits())));
+    let value = map_opt(number, |(minus, whole, fraction): (Option<char>, &[u8], Option<&[u8]>)| r_value(minus.is_some(), whole, fraction.unwrap_or_default()));
+    context(EXPECTED_R, all_consuming(value))
+}
+
+/// The value of an `R` from its parts, `None` when it has no digit or too
+/// many significant ones.
+#[inline(always)]
+fn r_value(negative: bool, whole: &[u8], fraction: &[u8]) -> Option<(Decimal, usize)> {
+    let written = whole.len() + fraction.len();
+    if written == 0 {
+        return None;
+    }
+    // Leading zeros are not significant; every digit after the first other
+    // one is. At most 18 significant digits fit a `u64`.
+    let mut mantissa: u64 = 0;
+    let mut significant = 0u32;
+    for &b in whole.iter().chain(fraction) {
+        mantissa = mantissa * 10 + u64::from(b - b'0');
+        significant += u32::from(mantissa != 0);
+        if significant > MAX_DIGITS {
+            return None;
+        }
+    }
+    // rust_decimal's scale reaches 28.
+    let scale = u32::try_from(fraction.len()).ok().filter(|&s| s <= 28)?;
+    Some((Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, negative, scale), written))
+}
+
+/// [`type_r`] over a whole element: the amount and its digit count.
+#[inline(always)]
+pub fn amount(raw: &[u8]) -> Option<(Decimal, usize)> {
+    whole(type_r(), raw).ok()
+}
+
+/// [`type_r`] over a whole element: the amount.
 pub fn decimal(raw: &[u8]) -> Option<Decimal> {
     amount(raw).map(|(value, _)| value)
 }
 
-/// [`decimal`], with the number of digits in `raw`: what the length of an
-/// `R` value is measured in (signs and the decimal point do not count). The
-/// grammar check needs both, and gets them from one pass over the bytes.
-// Inlined: a `Decimal` handed back through memory costs a store-forwarding
-// stall in the caller that is longer than the parse itself.
-#[inline(always)]
-pub fn amount(raw: &[u8]) -> Option<(Decimal, usize)> {
-    let (negative, body) = sign(raw);
-    if body.len() <= 18 {
-        return short_decimal(negative, body);
-    }
-    general_decimal(negative, body)
-}
-
-/// [`amount`] for any length (after the sign): leading zeros beyond
-/// [`MAX_DIGITS`] are fine, significant digits are counted. The reference
-/// the shortcut [`short_decimal`] is tested against.
-fn general_decimal(negative: bool, body: &[u8]) -> Option<(Decimal, usize)> {
-    let mut mantissa: i128 = 0;
-    let mut digits = 0u32;
-    let mut scale: Option<u32> = None;
-    for &b in body {
-        match b {
-            b'0'..=b'9' => {
-                if digits >= MAX_DIGITS {
-                    return None;
-                }
-                mantissa = mantissa * 10 + i128::from(b - b'0');
-                if mantissa != 0 {
-                    digits += 1;
-                }
-                if let Some(s) = scale.as_mut() {
-                    *s += 1;
-                }
-            }
-            b'.' if scale.is_none() => scale = Some(0),
-            _ => return None,
-        }
-    }
-    let all_digits = body.iter().filter(|b| b.is_ascii_digit()).count();
-    if all_digits == 0 {
-        return None;
-    }
-    let scale = scale.unwrap_or(0);
-    if scale > 28 {
-        return None;
-    }
-    let value = if negative { -mantissa } else { mantissa };
-    Decimal::try_from_i128_with_scale(value, scale).ok().map(|d| (d, all_digits))
-}
-
-/// [`amount`] for at most 18 characters: the digits fit a `u64`, which is
-/// several times cheaper to accumulate than an `i128`, and nearly every
-/// amount in a real file is this short.
-#[inline(always)]
-fn short_decimal(negative: bool, body: &[u8]) -> Option<(Decimal, usize)> {
-    let mut mantissa: u64 = 0;
-    let mut point: Option<usize> = None;
-    for (i, &b) in body.iter().enumerate() {
-        let digit = b.wrapping_sub(b'0');
-        if digit < 10 {
-            mantissa = mantissa * 10 + u64::from(digit);
-        } else if b == b'.' && point.is_none() {
-            point = Some(i);
+/// nom parser for an X12 `N0` (whole number): optional minus, then at most
+/// 18 digits.
+pub fn type_n0<'a>() -> impl Parser<&'a [u8], Output = i64, Error = SyntaxError> {
+    let digits = verify(digit1(), |d: &[u8]| d.len() <= 18);
+    let number = (opt(char('-')), digits).map(|(minus, d): (Option<char>, &[u8])| {
+        let n = d.iter().fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'));
+        if minus.is_some() {
+            -n
         } else {
-            return None;
+            n
         }
-    }
-    // Every byte is a digit but the one point, if any.
-    let digits = body.len() - usize::from(point.is_some());
-    if digits == 0 {
-        return None;
-    }
-    // At most 17 digits follow the point, well within rust_decimal's 28.
-    let scale = point.map_or(0, |p| body.len() - p - 1) as u32;
-    Some((Decimal::from_parts(mantissa as u32, (mantissa >> 32) as u32, 0, negative, scale), digits))
+    });
+    context(EXPECTED_N0, all_consuming(number))
 }
 
-/// The optional leading minus of a numeric value, and the rest.
-#[inline(always)]
-fn sign(raw: &[u8]) -> (bool, &[u8]) {
-    match raw.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, raw),
-    }
-}
-
-/// Reads an X12 `N0` (whole number) value: optional minus, then digits.
+/// [`type_n0`] over a whole element.
 pub fn integer(raw: &[u8]) -> Option<i64> {
-    let (negative, body) = sign(raw);
-    if body.is_empty() || body.len() > 18 || !body.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = body.iter().fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'));
-    Some(if negative { -n } else { n })
+    whole(type_n0(), raw).ok()
 }
 
-fn digits_to_u32(raw: &[u8]) -> Option<u32> {
-    if raw.is_empty() || !raw.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(raw.iter().fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0')))
+/// nom parser for exactly `n` digits, as a number.
+fn digits<'a>(n: usize) -> impl Parser<&'a [u8], Output = u32, Error = SyntaxError> {
+    map_opt(take(n), |d: &[u8]| d.iter().try_fold(0u32, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))))
 }
 
-/// Reads an X12 `DT` value `CCYYMMDD` and checks it is a real calendar day.
+/// A calendar day, `None` when there is none such.
+fn day(year: u32, month: u32, day: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+}
+
+/// nom parser for an X12 `DT` value `CCYYMMDD` that is a real calendar day.
+pub fn type_dt<'a>() -> impl Parser<&'a [u8], Output = NaiveDate, Error = SyntaxError> {
+    let date = map_opt((digits(4), digits(2), digits(2)), |(y, m, d)| day(y, m, d));
+    context(EXPECTED_DT, all_consuming(date))
+}
+
+/// [`type_dt`] over a whole element.
 pub fn date(raw: &[u8]) -> Option<NaiveDate> {
-    if raw.len() != 8 {
-        return None;
-    }
-    let year = digits_to_u32(&raw[0..4])?;
-    let month = digits_to_u32(&raw[4..6])?;
-    let day = digits_to_u32(&raw[6..8])?;
-    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+    whole(type_dt(), raw).ok()
 }
 
-/// Reads the ISA09 interchange date `YYMMDD`. Two-digit years below 70 are
-/// taken as 20YY, the usual pivot for X12 envelopes.
+/// nom parser for the ISA09 interchange date `YYMMDD`. Two-digit years
+/// below 70 are taken as 20YY, the usual pivot for X12 envelopes.
+pub fn isa_date<'a>() -> impl Parser<&'a [u8], Output = NaiveDate, Error = SyntaxError> {
+    let date = map_opt((digits(2), digits(2), digits(2)), |(yy, m, d)| day(if yy < 70 { 2000 + yy } else { 1900 + yy }, m, d));
+    context(EXPECTED_ISA_DATE, all_consuming(date))
+}
+
+/// [`isa_date`] over a whole element.
 pub fn short_date(raw: &[u8]) -> Option<NaiveDate> {
-    if raw.len() != 6 {
-        return None;
-    }
-    let yy = digits_to_u32(&raw[0..2])?;
-    let year = if yy < 70 { 2000 + yy } else { 1900 + yy };
-    let month = digits_to_u32(&raw[2..4])?;
-    let day = digits_to_u32(&raw[4..6])?;
-    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+    whole(isa_date(), raw).ok()
 }
 
-/// Checks an X12 `TM` value `HHMM[SS[d..]]` and returns it unchanged.
+/// nom parser for an X12 `TM` value `HHMM[SS[d..]]` (hours to 23, minutes
+/// and seconds to 59, one or two digits of a second's fraction), given back
+/// as written.
+pub fn type_tm<'a>() -> impl Parser<&'a [u8], Output = &'a str, Error = SyntaxError> {
+    let below = |limit: u32| verify(digits(2), move |&v| v < limit);
+    let fraction = verify(digit1(), |d: &[u8]| d.len() <= 2);
+    let time = recognize((below(24), below(60), opt((below(60), opt(fraction)))));
+    let text = map_opt(time, |t: &[u8]| std::str::from_utf8(t).ok());
+    context(EXPECTED_TM, all_consuming(text))
+}
+
+/// [`type_tm`] over a whole element.
 pub fn time(raw: &[u8]) -> Option<&str> {
-    if !(raw.len() == 4 || (6..=8).contains(&raw.len())) {
-        return None;
-    }
-    let hh = digits_to_u32(&raw[0..2])?;
-    let mm = digits_to_u32(&raw[2..4])?;
-    if hh > 23 || mm > 59 {
-        return None;
-    }
-    if raw.len() >= 6 {
-        let ss = digits_to_u32(&raw[4..6])?;
-        if ss > 59 {
-            return None;
-        }
-        if raw.len() > 6 {
-            digits_to_u32(&raw[6..])?;
-        }
-    }
-    std::str::from_utf8(raw).ok()
+    whole(type_tm(), raw).ok()
 }
 
 /// The separator a composite element really uses. Normally ISA16; but some
@@ -225,23 +218,48 @@ mod tests {
         }
     }
 
+    /// The reading an `R` should have, written the plain way: the X12
+    /// shape checked character by character, the value left to
+    /// rust_decimal's own parser.
+    fn reference(raw: &[u8]) -> Option<(Decimal, usize)> {
+        let text = std::str::from_utf8(raw).ok()?;
+        let body = text.strip_prefix('-').unwrap_or(text);
+        let digits = body.bytes().filter(u8::is_ascii_digit).count();
+        let points = body.bytes().filter(|&b| b == b'.').count();
+        if digits == 0 || points > 1 || digits + points != body.len() {
+            return None;
+        }
+        let significant = body.bytes().filter(u8::is_ascii_digit).skip_while(|&b| b == b'0').count();
+        if significant > MAX_DIGITS as usize {
+            return None;
+        }
+        let scale = body.find('.').map_or(0, |p| body.len() - p - 1);
+        let mantissa: i128 = body.bytes().filter(u8::is_ascii_digit).fold(0, |acc, b| acc * 10 + i128::from(b - b'0'));
+        let value = Decimal::try_from_i128_with_scale(if text.starts_with('-') { -mantissa } else { mantissa }, u32::try_from(scale).ok()?).ok()?;
+        Some((value, digits))
+    }
+
     #[test]
-    fn amount_counts_digits_and_matches_the_general_reading() {
+    fn amount_counts_digits_and_matches_the_plain_reading() {
         assert_eq!(amount(b"-1.27"), Some((d("-1.27"), 3)));
         assert_eq!(amount(b"0000000000000000000000000000000012.5"), Some((d("12.5"), 35)));
         let mut rng = fastrand::Rng::with_seed(5);
-        let alphabet = b"0123456789.-9+";
+        let alphabet = b"0123456789.-9+0";
         for _ in 0..50_000 {
             let raw: Vec<u8> = (0..rng.usize(0..34)).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
             let text = std::str::from_utf8(&raw).unwrap();
             let read = amount(&raw);
-            let (negative, body) = sign(&raw);
-            let general = general_decimal(negative, body);
-            assert_eq!(read.map(|(v, n)| (v.serialize(), n)), general.map(|(v, n)| (v.serialize(), n)), "{text}");
-            if let Some((_, digits)) = read {
-                assert_eq!(digits, raw.iter().filter(|b| b.is_ascii_digit()).count(), "{text}");
-            }
+            assert_eq!(read.map(|(v, n)| (v.serialize(), n)), reference(&raw).map(|(v, n)| (v.serialize(), n)), "{text}");
         }
+    }
+
+    #[test]
+    fn refusals_say_what_was_expected() {
+        let Err(e) = whole(type_r(), b"1,250.00") else { panic!("not an R") };
+        assert_eq!(e.for_element("Claim Payment Amount").to_string(), "expected an amount of X12 type R (Claim Payment Amount), found a value of 8 characters");
+        let Err(e) = whole(type_dt(), b"20230230") else { panic!("no such day") };
+        assert_eq!(e.problem().to_string(), "expected a calendar date CCYYMMDD, found a value of 8 characters");
+        assert!(matches!(whole(type_tm(), b"2400"), Err(e) if e.problem().to_string().starts_with("expected a time")));
     }
 
     #[test]
@@ -278,6 +296,9 @@ mod tests {
         assert_eq!(time(b"2400"), None);
         assert_eq!(time(b"12"), None);
         assert_eq!(time(b"12a0"), None);
+        assert_eq!(time(b"12595"), None, "seconds are two digits");
+        assert_eq!(time(b"125959123"), None, "at most two digits of a fraction");
+        assert_eq!(time(b"1260"), None);
     }
 
     #[test]
