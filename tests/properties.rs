@@ -1,6 +1,6 @@
 //! Property tests: random balanced remittances survive a write/parse round
 //! trip unchanged; unbalanced or cut files are refused; arbitrary byte damage
-//! never panics.
+//! never panics; reading on two threads gives what reading on one gives.
 
 use chrono::NaiveDate;
 use proptest::prelude::*;
@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 
 use remitd::generate::X12Writer;
 use remitd::model::{Address, Adjustment, Claim, Party, Payment, Person, ProviderAdjustment, Service, Trace, Transaction};
-use remitd::parse::{FileDocument, Parsed, Reader};
+use remitd::parse::{pipeline, FileDocument, Parsed, Part, Reader};
 use remitd::posting::conflicts::{fingerprint, Fingerprint};
 use remitd::x12::Problem;
 
@@ -241,4 +241,68 @@ proptest! {
         }
         let _ = FileDocument::read("damaged", &bytes[..]);
     }
+
+    #[test]
+    fn two_threads_read_damaged_files_as_one_does(tx in transaction(), size in 1usize..4, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 0..4)) {
+        let mut bytes = render(&tx);
+        for (at, byte, kind) in edits {
+            if bytes.is_empty() { break; }
+            let i = at.index(bytes.len());
+            match kind {
+                0 => bytes[i] = byte,
+                1 => { bytes.remove(i); }
+                _ => bytes.insert(i, byte),
+            }
+        }
+        prop_assert_eq!(two_threads(&bytes, size), one_thread(&bytes, size));
+    }
+}
+
+/// What reading gives: each set or part with where it came from, the
+/// warnings (when the file was read to its end) and the refusal.
+type Reading = (Vec<(Transaction, Part, String, String)>, Vec<String>, Option<String>);
+
+fn one_thread(bytes: &[u8], size: usize) -> Reading {
+    let mut reader = Reader::in_parts(bytes, size);
+    let mut sets = Vec::new();
+    for parsed in reader.by_ref() {
+        match parsed {
+            Ok(p) => sets.push((p.transaction, p.part, p.interchange.control_number.to_string(), p.group.control_number.to_string())),
+            Err(e) => return (sets, Vec::new(), Some(e.to_string())),
+        }
+    }
+    (sets, reader.warnings().0.iter().map(ToString::to_string).collect(), None)
+}
+
+fn two_threads(bytes: &[u8], size: usize) -> Reading {
+    let mut sets = Vec::new();
+    let read =
+        pipeline::read(bytes, Some(size), |p| sets.push((p.transaction, p.part, p.interchange.control_number.to_string(), p.group.control_number.to_string())));
+    match read {
+        Ok(finished) => (sets, finished.warnings.iter().map(ToString::to_string).collect(), None),
+        Err(e) => (sets, Vec::new(), Some(e.to_string())),
+    }
+}
+
+/// Every sample and every corpus file reads the same on two threads as on
+/// one: the same sets and parts, warnings and refusal.
+#[test]
+fn two_threads_read_the_samples_and_the_corpus_as_one_does() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dirs = [root.join("samples/valid"), root.join("samples/refused"), root.join("../shared/corpus/835")];
+    let mut files = 0;
+    for dir in dirs.iter().filter(|d| d.is_dir()) {
+        for entry in std::fs::read_dir(dir).expect("read the folder") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "md" || e == "err" || e == "json") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("read the file");
+            for size in [1, 1000] {
+                assert_eq!(two_threads(&bytes, size), one_thread(&bytes, size), "{}", path.display());
+            }
+            files += 1;
+        }
+    }
+    assert!(files > 40, "only {files} files were read");
 }

@@ -166,12 +166,7 @@ pub fn check(grammar: &Grammar, seg: &Segment, elements: &[&[u8]], component: u8
         return refuse(&format!("{}{:02}", seg.tag, defined + 1), Problem::TooManyElements { found: used, max: defined });
     }
     for (i, (&value, spec)) in elements[..used].iter().zip(&seg.specs).enumerate() {
-        let clean = match (value.is_empty(), spec.kind) {
-            (true, _) => !spec.required,
-            (false, DataType::Composite) => accepts_composite(grammar, &seg.elements[i], value, component, values),
-            (false, _) => accepts(grammar, spec, value, i, values),
-        };
-        if !clean {
+        if !accepts_element(grammar, seg, i, value, spec, component, values) {
             check_element(grammar, &seg.elements[i], value, component, warnings)?;
         }
     }
@@ -184,6 +179,69 @@ pub fn check(grammar: &Grammar, seg: &Segment, elements: &[&[u8]], component: u8
         }
     }
     Ok(())
+}
+
+/// Whether element `i` (present or empty) passes without a word.
+#[inline(always)]
+fn accepts_element(grammar: &Grammar, seg: &Segment, i: usize, value: &[u8], spec: &Spec, component: u8, values: &mut Values) -> bool {
+    match (value.is_empty(), spec.kind) {
+        (true, _) => !spec.required,
+        (false, DataType::Composite) => accepts_composite(grammar, &seg.elements[i], value, component, values),
+        (false, _) => accepts(grammar, spec, value, i, values),
+    }
+}
+
+/// Which elements [`check_lane`] looks at, when reading is shared by two
+/// threads (`parse::pipeline`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Every element: [`check`] itself.
+    All,
+    /// Every element but amounts and dates (`R`, `DT`): the reader's share.
+    Reader,
+    /// Amounts and dates only: the assembler's share, which it reads anyway
+    /// to build the model.
+    Assembler,
+}
+
+/// [`check`], shared between two lanes: each looks at its own elements on
+/// the fast path (`accepts`), and the first element either finds less than
+/// clean sends the whole segment through [`check`] there and then, so that
+/// warnings come in element order and the refusal is the first one, exactly
+/// as one thread gives them. `Ok(true)`: [`check`] ran, the segment is
+/// checked whole and the other lane has nothing to do; `Ok(false)`: this
+/// lane's elements are clean.
+#[inline(always)]
+pub fn check_lane(
+    grammar: &Grammar,
+    seg: &Segment,
+    elements: &[&[u8]],
+    component: u8,
+    warnings: &mut Vec<ElementWarning>,
+    values: &mut Values,
+    lane: Lane,
+) -> Checked<bool> {
+    let whole = |warnings: &mut Vec<ElementWarning>, values: &mut Values| check(grammar, seg, elements, component, warnings, values).map(|()| true);
+    if lane == Lane::All {
+        return whole(warnings, values);
+    }
+    values.clear();
+    let used = elements.iter().rposition(|e| !e.is_empty()).map_or(0, |p| p + 1);
+    if used > seg.elements.len() {
+        return whole(warnings, values);
+    }
+    let assembler = lane == Lane::Assembler;
+    for (i, (&value, spec)) in elements[..used].iter().zip(&seg.specs).enumerate() {
+        let mine = matches!(spec.kind, DataType::R | DataType::DT) == assembler;
+        if mine && !accepts_element(grammar, seg, i, value, spec, component, values) {
+            return whole(warnings, values);
+        }
+    }
+    let missing = seg.specs.get(used..seg.required_upto).is_some_and(|tail| tail.iter().any(|spec| spec.required));
+    if missing && !assembler {
+        return whole(warnings, values);
+    }
+    Ok(false)
 }
 
 /// Refuses a control character (a byte below 0x20) in any element of a

@@ -1,13 +1,16 @@
 //! From bytes to validated, typed transaction sets.
 //!
-//! [`Reader`] streams a file one transaction set at a time; [`Summary`] reads
-//! one through to the end keeping only counts; [`FileDocument`] keeps it all
+//! [`Reader`] streams a file one transaction set at a time; [`pipeline`]
+//! does the same on two threads; [`Summary`] reads one through to the end
+//! that way keeping only counts; [`FileDocument`] keeps it all
 //! for display.
 
+pub mod assemble;
 pub mod balance;
 pub mod builder;
 pub mod document;
 pub mod limits;
+pub mod pipeline;
 pub mod reader;
 pub mod segment;
 
@@ -35,13 +38,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Reads `src` to the end in bounded memory; the first refusal ends it.
-    pub fn read(src: impl Read) -> Result<Summary, ParseError> {
-        let mut reader = Reader::in_parts(src, PART_CLAIMS);
+    /// Reads `src` to the end in bounded memory, on two threads
+    /// ([`pipeline`]); the first refusal ends it.
+    pub fn read(src: impl Read + Send) -> Result<Summary, ParseError> {
         let mut s = Summary::default();
-        let mut last_ic = None;
-        for parsed in reader.by_ref() {
-            let parsed = parsed?;
+        let mut last_ic: Option<Arc<_>> = None;
+        let finished = pipeline::read(src, Some(PART_CLAIMS), |parsed| {
             if !last_ic.as_ref().is_some_and(|ic| Arc::ptr_eq(ic, &parsed.interchange)) {
                 s.interchanges += 1;
                 last_ic = Some(parsed.interchange.clone());
@@ -51,11 +53,10 @@ impl Summary {
                 s.transactions += 1;
                 s.paid += parsed.transaction.payment.amount;
             }
-        }
-        let (warnings, dropped) = reader.warnings();
-        s.warnings = warnings.to_vec();
-        s.warnings_dropped = dropped;
-        s.bytes = reader.bytes_read();
+        })?;
+        s.warnings = finished.warnings;
+        s.warnings_dropped = finished.warnings_dropped;
+        s.bytes = finished.bytes;
         Ok(s)
     }
 }

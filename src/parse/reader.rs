@@ -12,10 +12,11 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 
-use super::balance;
-use super::builder::{Builder, LoopRoles};
+use super::assemble::{element_warning, Assembler, Begin, Close};
+use super::builder::LoopRoles;
+use super::pipeline;
 use super::segment::Seg;
-use crate::grammar::elements::{self, ElementWarning, Note, Values};
+use crate::grammar::elements::{self, ElementWarning, Lane, Values};
 use crate::grammar::machine::Machine;
 use crate::grammar::Grammar;
 use crate::model::{GroupHeader, InterchangeHeader, Text, Transaction, Usage};
@@ -86,18 +87,23 @@ struct OpenGroup {
 
 struct OpenTransaction {
     grammar: &'static Grammar,
-    roles: LoopRoles,
     machine: Machine<'static>,
-    builder: Builder,
     control_number: Text,
     ordinal: u64,
     /// Parts handed out so far.
     parts: u32,
+    /// Claims begun since the last part (the open one included, once
+    /// there is one): what the builder holds.
+    claims_in_part: usize,
 }
 
 /// What the lexer tells of a segment besides its elements.
 #[derive(Clone, Copy)]
-struct Shape {
+struct Shape<'a> {
+    /// The segment's bytes, which split on `separator` are its elements.
+    bytes: &'a [u8],
+    /// The element separator in force.
+    separator: u8,
     /// ISA16, the component separator in force.
     component: u8,
     /// ISA11 when it is a separator, else ISA16 again: with ISA16, the
@@ -109,9 +115,9 @@ struct Shape {
     control: bool,
 }
 
-impl Shape {
-    fn of(d: &Delimiters, ascii: bool, control: bool) -> Shape {
-        Shape { component: d.component, repetition: d.repetition.unwrap_or(d.component), ascii, control }
+impl<'a> Shape<'a> {
+    fn of(d: &Delimiters, bytes: &'a [u8], ascii: bool, control: bool) -> Shape<'a> {
+        Shape { bytes, separator: d.element, component: d.component, repetition: d.repetition.unwrap_or(d.component), ascii, control }
     }
 }
 
@@ -124,6 +130,68 @@ enum Step {
     Finished,
 }
 
+/// Where the reader sends the segments it has placed and checked, to be
+/// built into the model (see [`super::assemble`]).
+enum Out {
+    /// Built here, in the same call: the [`Reader`] iterator.
+    Here(Box<Assembler>),
+    /// Sent in batches to an assembler on another thread.
+    Batched(pipeline::Sender),
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Out::Here(Box::default())
+    }
+}
+
+impl Out {
+    fn begin(&mut self, begin: Begin) {
+        match self {
+            Out::Here(a) => a.begin(begin),
+            Out::Batched(s) => s.begin(begin),
+        }
+    }
+
+    /// One placed segment (`def`, in loop `loop_idx`), checked `whole` or
+    /// in the reader's lane only.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // One segment's parts, as the reader holds them.
+    fn segment(&mut self, loop_idx: usize, def: usize, whole: bool, els: &[&[u8]], code: u32, ordinal: u64, shape: Shape<'_>, values: &Values) -> Result<()> {
+        match self {
+            Out::Here(a) => {
+                // SAFETY: `shape.ascii` is the lexer's finding that every
+                // byte of this segment is below 0x80 (`Split::Segment::ascii`),
+                // and `els` are slices of it.
+                let seg = unsafe { Seg::of(els[0], code, &els[1..], shape.component, values, shape.ascii) };
+                a.segment(loop_idx, &seg, ordinal)
+            }
+            Out::Batched(s) => s.segment(loop_idx, def, whole, shape.bytes, shape.separator, code, ordinal, shape.component, shape.ascii),
+        }
+    }
+
+    fn warning(&mut self, warning: Warning) {
+        match self {
+            Out::Here(a) => a.keep(warning),
+            Out::Batched(s) => s.warning(warning),
+        }
+    }
+
+    fn part(&mut self, index: u32, ordinal: u64, interchange: Arc<InterchangeHeader>, group: Arc<GroupHeader>) -> Result<Step> {
+        match self {
+            Out::Here(a) => a.part(index, ordinal, interchange, group).map(|p| Step::Yield(Box::new(p))),
+            Out::Batched(s) => s.part(index, ordinal, interchange, group).map(|()| Step::Continue),
+        }
+    }
+
+    fn close(&mut self, close: Close) -> Result<Step> {
+        match self {
+            Out::Here(a) => a.close(close).map(|p| Step::Yield(Box::new(p))),
+            Out::Batched(s) => s.close(close).map(|()| Step::Continue),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     interchange: Option<OpenInterchange>,
@@ -133,15 +201,12 @@ struct State {
     /// ISA13 values seen in this file: a repeat is worth a warning (a resend
     /// concatenated to the original), not a refusal.
     interchange_controls: HashSet<Text>,
-    warnings: Vec<Warning>,
-    warnings_dropped: u64,
     element_warnings: Vec<ElementWarning>,
     /// Amounts and dates of the current segment, read by the element check.
     values: Box<Values>,
-    /// Claims in the last transaction set, to size the next one's.
-    claims_hint: usize,
     /// Claims per part when sets are read in parts (see [`Reader::in_parts`]).
     part_claims: Option<usize>,
+    out: Out,
 }
 
 /// Streaming reader of one 835 file.
@@ -177,9 +242,28 @@ impl<R: Read> Reader<R> {
         reader
     }
 
+    /// A reader that sends what it reads to `out` (see [`pipeline`]).
+    pub(super) fn sending(src: R, part_claims: Option<usize>, out: pipeline::Sender) -> Self {
+        let mut reader = Reader::new(src);
+        reader.state.part_claims = part_claims.map(|n| n.max(1));
+        reader.state.out = Out::Batched(out);
+        reader
+    }
+
+    /// The sender of a reader made by [`Reader::sending`], taken back.
+    pub(super) fn take_sender(&mut self) -> Option<pipeline::Sender> {
+        match std::mem::take(&mut self.state.out) {
+            Out::Batched(sender) => Some(sender),
+            Out::Here(_) => None,
+        }
+    }
+
     /// Warnings so far (at most [`MAX_WARNINGS`]) and how many more were dropped.
     pub fn warnings(&self) -> (&[Warning], u64) {
-        (&self.state.warnings, self.state.warnings_dropped)
+        match &self.state.out {
+            Out::Here(a) => a.warnings(),
+            Out::Batched(_) => (&[], 0),
+        }
     }
 
     /// Bytes of input consumed so far.
@@ -187,7 +271,7 @@ impl<R: Read> Reader<R> {
         self.lexer.bytes_read
     }
 
-    fn step(&mut self) -> Result<Option<Box<Parsed>>> {
+    pub(super) fn step(&mut self) -> Result<Option<Box<Parsed>>> {
         loop {
             match self.next_step()? {
                 Step::Continue => {}
@@ -201,8 +285,8 @@ impl<R: Read> Reader<R> {
     /// Reads one token and acts on it.
     fn next_step(&mut self) -> Result<Step> {
         let mut els = recycle(std::mem::take(&mut self.elements));
-        if let Some(Split::Segment { delimiters: d, ordinal, ascii, control, .. }) = self.lexer.fast_split(&mut els) {
-            let step = self.state.segment(&els, Shape::of(&d, ascii, control), ordinal);
+        if let Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control }) = self.lexer.fast_split(&mut els) {
+            let step = self.state.segment(&els, Shape::of(&d, bytes, ascii, control), ordinal);
             self.elements = recycle(els);
             return step;
         }
@@ -215,7 +299,7 @@ impl<R: Read> Reader<R> {
                 if bytes.is_empty() {
                     Ok(Step::Continue)
                 } else {
-                    self.state.segment(&els, Shape::of(&d, ascii, control), ordinal)
+                    self.state.segment(&els, Shape::of(&d, bytes, ascii, control), ordinal)
                 }
             }
         };
@@ -294,11 +378,7 @@ impl State {
     }
 
     fn keep(&mut self, warning: Warning) {
-        if self.warnings.len() < MAX_WARNINGS {
-            self.warnings.push(warning);
-        } else {
-            self.warnings_dropped += 1;
-        }
+        self.out.warning(warning);
     }
 
     fn open_interchange(&mut self, h: &IsaHeader, ordinal: u64) -> Result<()> {
@@ -374,7 +454,7 @@ impl State {
     }
 
     /// One segment inside an interchange. `file_ordinal` counts from the first ISA.
-    fn segment(&mut self, els: &[&[u8]], shape: Shape, file_ordinal: u64) -> Result<Step> {
+    fn segment(&mut self, els: &[&[u8]], shape: Shape<'_>, file_ordinal: u64) -> Result<Step> {
         let raw_tag = els[0];
         // Tags are compared as packed codes; the length check keeps the
         // comparison exact (a code alone does not tell `ST` from `\0ST`).
@@ -488,7 +568,7 @@ impl State {
         Ok(Step::EndInterchange)
     }
 
-    fn open_transaction(&mut self, els: &[&[u8]], shape: Shape) -> Result<Step> {
+    fn open_transaction(&mut self, els: &[&[u8]], shape: Shape<'_>) -> Result<Step> {
         let get = |n: usize| els.get(n).map(|e| values::text(e)).unwrap_or_default();
         let control_number = get(2);
         let group = self.group.as_mut().map(|g| {
@@ -511,15 +591,10 @@ impl State {
             };
         };
         let Some(roles) = LoopRoles::of(grammar) else { unreachable!("built-in grammars define every 835 loop (checked by the grammar tests)") };
-        self.tx = Some(OpenTransaction {
-            grammar,
-            roles,
-            machine: Machine::new(grammar),
-            builder: Builder::new(&grammar.guide, self.claims_hint),
-            control_number: control_number.clone(),
-            ordinal: 0,
-            parts: 0,
-        });
+        let interchange = self.interchange.as_ref().map(|i| i.header.control_number.clone()).unwrap_or_default();
+        self.out.begin(Begin { grammar, roles, interchange, control_number: control_number.clone() });
+        self.tx =
+            Some(OpenTransaction { grammar, machine: Machine::new(grammar), control_number: control_number.clone(), ordinal: 0, parts: 0, claims_in_part: 0 });
         if !first_time {
             let at = self.loc(Some(1), "ST", Some("ST02".into()));
             self.warn(at, format!("transaction set control number {control_number} is used more than once in group {}", group_header.control_number));
@@ -527,7 +602,7 @@ impl State {
         self.transaction_segment(tag_code(b"ST"), els, shape)
     }
 
-    fn transaction_segment(&mut self, code: u32, els: &[&[u8]], shape: Shape) -> Result<Step> {
+    fn transaction_segment(&mut self, code: u32, els: &[&[u8]], shape: Shape<'_>) -> Result<Step> {
         let Some(tx) = self.tx.as_mut() else { return Ok(Step::Continue) };
         tx.ordinal += 1;
         let ordinal = tx.ordinal;
@@ -546,36 +621,34 @@ impl State {
                 return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem);
             }
         }
-        if let Err(e) = elements::check(tx.grammar, def, &els[1..], shape.component, &mut self.element_warnings, &mut self.values) {
-            return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem);
-        }
-        let seg = if shape.ascii {
-            // SAFETY: the lexer found every byte of this segment below 0x80
-            // (`Split::Segment::ascii`), and `els` are slices of it.
-            unsafe { Seg::new_ascii(raw_tag, code, &els[1..], shape.component, &self.values) }
-        } else {
-            Seg::new(raw_tag, code, &els[1..], shape.component, &self.values)
+        let lane = match self.out {
+            Out::Here(_) => Lane::All,
+            Out::Batched(_) => Lane::Reader,
         };
-        if let Err(e) = tx.builder.segment(&tx.roles, placement.loop_idx, &seg, ordinal) {
-            let (element, problem) = *e;
-            return self.fail(ordinal, tag_text(raw_tag), Some(&element), problem);
-        }
+        let whole = match elements::check_lane(tx.grammar, def, &els[1..], shape.component, &mut self.element_warnings, &mut self.values, lane) {
+            Ok(whole) => whole,
+            Err(e) => return self.fail(ordinal, tag_text(raw_tag), Some(&e.element), e.problem),
+        };
+        self.out.segment(placement.loop_idx, placement.segment, whole, els, code, ordinal, shape, &self.values)?;
         if !self.element_warnings.is_empty() {
             let pending = std::mem::take(&mut self.element_warnings);
             for w in pending {
                 let at = self.loc(Some(ordinal), tag_text(raw_tag), Some(w.element));
-                match w.note {
-                    Note::Message(message) => self.warn(at, message),
-                    Note::Ignored(problem) => self.keep(Warning::ignored(at, problem)),
-                }
+                self.keep(element_warning(at, w.note));
             }
         }
         if raw_tag == b"SE" {
             return self.close_transaction(els);
         }
         // A part ends when a claim begins (the one before it is finished).
-        if code == tag_code(b"CLP") && self.part_claims.is_some_and(|n| self.tx.as_ref().is_some_and(|tx| tx.builder.closed_claims() >= n)) {
-            return self.part();
+        if code == tag_code(b"CLP") {
+            if let (Some(tx), Some(n)) = (self.tx.as_mut(), self.part_claims) {
+                tx.claims_in_part += 1;
+                if tx.claims_in_part > n {
+                    tx.claims_in_part = 1;
+                    return self.part();
+                }
+            }
         }
         Ok(Step::Continue)
     }
@@ -583,17 +656,9 @@ impl State {
     /// The claims finished so far, as one part of the open set.
     fn part(&mut self) -> Result<Step> {
         let (Some(tx), Some(ic), Some(group)) = (self.tx.as_mut(), self.interchange.as_ref(), self.group.as_ref()) else { return Ok(Step::Continue) };
-        let transaction = match tx.builder.take_part() {
-            Ok(t) => t,
-            Err(e) => {
-                let (tag, problem) = *e;
-                let ordinal = tx.ordinal;
-                return self.fail(ordinal, &tag, None, problem);
-            }
-        };
-        let part = Part { index: tx.parts, last: false };
+        let index = tx.parts;
         tx.parts += 1;
-        Ok(Step::Yield(Box::new(Parsed { interchange: ic.header.clone(), group: group.header.clone(), transaction, part })))
+        self.out.part(index, tx.ordinal, ic.header.clone(), group.header.clone())
     }
 
     fn close_transaction(&mut self, els: &[&[u8]]) -> Result<Step> {
@@ -623,33 +688,8 @@ impl State {
             return self.fail(ordinal, "SE", None, problem);
         }
         let Some(tx) = self.tx.take() else { return Ok(Step::Continue) };
-        let (control_number, parts) = (tx.control_number, tx.parts);
-        let with_tx = |state: &State, segment: u64, tag: &str, element: Option<&str>| Location {
-            transaction: Some(control_number.to_string()),
-            ..state.loc(Some(segment), tag, element.map(str::to_string))
-        };
-        let (transaction, positions) = match tx.builder.finish() {
-            Ok(built) => built,
-            Err(e) => {
-                let (tag, problem) = *e;
-                return Err(ParseError::new(with_tx(self, ordinal, &tag, None), problem));
-            }
-        };
-        self.claims_hint = usize::try_from(positions.claims).unwrap_or(usize::MAX);
-        if let Err(f) = balance::check(&transaction, &positions) {
-            return Err(ParseError::new(with_tx(self, f.segment, f.tag, Some(f.element)), f.problem));
-        }
-        if let Some((clp, figure, problem)) = positions.beyond {
-            return Err(ParseError::new(with_tx(self, clp, "CLP", figure.element()), problem));
-        }
-        for (segment, message) in positions.warnings {
-            let at = with_tx(self, segment, "CLP", Some("CLP05"));
-            self.warn(at, message);
-        }
-        self.warnings_dropped += positions.warnings_dropped;
         let (Some(ic), Some(group)) = (self.interchange.as_ref(), self.group.as_ref()) else { return Ok(Step::Continue) };
-        let part = Part { index: parts, last: true };
-        Ok(Step::Yield(Box::new(Parsed { interchange: ic.header.clone(), group: group.header.clone(), transaction, part })))
+        self.out.close(Close { ordinal, interchange: ic.header.clone(), group: group.header.clone(), parts: tx.parts })
     }
 }
 

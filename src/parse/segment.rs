@@ -60,6 +60,20 @@ impl<'a, 'e> Seg<'a, 'e> {
         Seg { raw_tag, code, els, component, values, ascii: true }
     }
 
+    /// [`Seg::new_ascii`] when `ascii`, else [`Seg::new`].
+    ///
+    /// # Safety
+    /// When `ascii` is true, every byte of every slice in `els` is below 0x80.
+    #[inline(always)]
+    pub unsafe fn of(raw_tag: &'a [u8], code: u32, els: &'e [&'a [u8]], component: u8, values: &'e Values, ascii: bool) -> Self {
+        if ascii {
+            // SAFETY: as the caller promises.
+            unsafe { Seg::new_ascii(raw_tag, code, els, component, values) }
+        } else {
+            Seg::new(raw_tag, code, els, component, values)
+        }
+    }
+
     /// Text of `raw`, which must be an element of this segment or part of
     /// one (hence private).
     #[inline(always)]

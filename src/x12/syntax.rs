@@ -14,11 +14,7 @@
 //! other segment takes.
 
 use nom::bytes::take_till;
-use nom::character::char;
-use nom::combinator::opt;
 use nom::error::{ContextError, ErrorKind, ParseError};
-use nom::multi::fold_many0;
-use nom::sequence::preceded;
 use nom::Parser;
 
 use super::error::Problem;
@@ -84,23 +80,21 @@ fn piece<'a>(separator: u8) -> impl Parser<&'a [u8], Output = &'a [u8], Error = 
 /// empty input is one empty piece, as X12 reads it.
 pub fn split<'a>(separator: u8, input: &'a [u8], out: &mut Vec<&'a [u8]>) {
     out.clear();
-    let first = piece(separator).map(|p| out.push(p)).parse_complete(input);
-    let Ok((rest, ())) = first else { unreachable!("take_till accepts any input") };
-    let more = fold_many0(preceded(char(separator as char), piece(separator)), || (), |(), p| out.push(p)).parse_complete(rest);
-    debug_assert!(matches!(more, Ok((rest, ())) if rest.is_empty()), "every separator starts a piece");
+    out.extend(pieces(separator, input));
 }
 
-/// The pieces of `input` split on `separator`, one at a time, for callers
-/// that look at them in turn (a composite's components) and would rather
-/// not keep a vector: the same reading as [`split`].
+/// The pieces of `input` split on `separator`, one at a time: a piece,
+/// then, as long as a separator follows, that separator and the next
+/// piece. Callers that look at pieces in turn (a composite's components)
+/// need no vector.
+#[inline]
 pub fn pieces(separator: u8, input: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(input);
     std::iter::from_fn(move || {
-        let at = rest?;
-        // `opt` runs the separator's parser in nom's checking mode: at the
-        // last piece, where it fails, no error is made.
-        let (after, (p, more)) = (piece(separator), opt(char(separator as char))).parse_complete(at).ok()?;
-        rest = more.map(|_| after);
+        let (after, p) = piece(separator).parse_complete(rest?).ok()?;
+        // What follows a piece is its separator or nothing (`take_till`
+        // stopped at one or at the end).
+        rest = after.get(1..);
         Some(p)
     })
 }

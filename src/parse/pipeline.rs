@@ -1,0 +1,252 @@
+//! Reading a file on two threads: one lexes, places and checks segments
+//! (the [`Reader`]), the other builds, balances and hands out transaction
+//! sets (the [`Assembler`]).
+//!
+//! The two halves cost about the same, so on two cores a file is read in a
+//! little over half the time. What passes between them is a [`Batch`]: the
+//! bytes of about a thousand segments copied end to end, where each was
+//! placed, and the reader's other events (a set begins, a warning, a part, a set
+//! closes, the end or a refusal) in the order they happened. The assembler
+//! applies them in that order, so warnings, parts and the first refusal
+//! come out exactly as the one-thread [`Reader`] iterator gives them (a
+//! property test holds the two to that).
+//!
+//! Memory stays bounded: a batch is cut at [`BATCH_SEGMENTS`] segments or
+//! [`BATCH_BYTES`] bytes, at most [`IN_FLIGHT`] wait between the threads,
+//! and batches are reused.
+
+use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+
+use super::assemble::{Assembler, Begin, Close};
+use super::reader::{Parsed, Reader};
+use crate::model::{GroupHeader, InterchangeHeader};
+use crate::x12::error::{Location, ParseError, Problem, Result, Warning};
+use crate::x12::syntax;
+
+/// Segments per batch, at most.
+const BATCH_SEGMENTS: usize = 8192;
+/// Bytes of segments per batch, past which it is sent (one segment may
+/// take it over by at most [`MAX_SEGMENT`](crate::x12::lexer::MAX_SEGMENT)).
+const BATCH_BYTES: usize = 512 * 1024;
+/// Batches waiting for the assembler, at most.
+const IN_FLIGHT: usize = 4;
+
+/// One segment in a [`Batch`]: where it is placed, and where its bytes
+/// end in `Batch::bytes` (they start where the previous segment's end).
+/// Its elements are not sent: the assembler splits the bytes again with
+/// the same separator, which gives the same elements (the lexer's tests
+/// and fuzz target hold its fast lane to that split). The element check
+/// is shared ([`Lane`](crate::grammar::elements::Lane)): the assembler checks the amounts and dates, which
+/// it reads to build the model anyway, and the reader the rest, which
+/// balances the two threads.
+struct Placed {
+    end: u32,
+    /// The segment's index in the set's grammar.
+    def: u32,
+    /// The reader checked every element (see [`Lane`](crate::grammar::elements::Lane)).
+    whole: bool,
+    code: u32,
+    ordinal: u64,
+    loop_idx: u32,
+    separator: u8,
+    component: u8,
+    /// Every byte of the segment is ASCII (the lexer's finding).
+    ascii: bool,
+}
+
+/// What the reader did, in order.
+///
+/// All but segments are rare, and boxed: a batch holds thousands of
+/// events, which should take a cache line or less each.
+enum Event {
+    Begin(Box<Begin>),
+    Segment(Placed),
+    Warning(Box<Warning>),
+    Part(Box<(u32, u64, Arc<InterchangeHeader>, Arc<GroupHeader>)>),
+    Close(Box<Close>),
+    /// The file was read to its end: how many bytes.
+    End(u64),
+    Fail(ParseError),
+}
+
+/// Events and the segment data they refer to.
+#[derive(Default)]
+struct Batch {
+    /// The segments' bytes, end to end.
+    bytes: Vec<u8>,
+    events: Vec<Event>,
+    segments: usize,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.events.clear();
+        self.segments = 0;
+    }
+
+    fn full(&self) -> bool {
+        self.segments >= BATCH_SEGMENTS || self.bytes.len() >= BATCH_BYTES
+    }
+}
+
+/// The reader's side: fills batches and sends them.
+pub struct Sender {
+    batch: Batch,
+    to_assembler: SyncSender<Batch>,
+    /// Batches the assembler is done with, to fill again.
+    spare: Receiver<Batch>,
+}
+
+/// The refusal a reader gets when the assembler has stopped (it refused
+/// the file, or its caller stopped reading): nobody reads it.
+fn stopped() -> ParseError {
+    ParseError::new(Location::default(), Problem::Io { detail: "the reading was stopped".into() })
+}
+
+impl Sender {
+    pub fn begin(&mut self, begin: Begin) {
+        self.batch.events.push(Event::Begin(Box::new(begin)));
+    }
+
+    /// One placed and checked segment: `bytes`, split on `separator`,
+    /// are its elements (the tag first).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // One segment's parts, as the reader holds them.
+    pub fn segment(
+        &mut self,
+        loop_idx: usize,
+        def: usize,
+        whole: bool,
+        bytes: &[u8],
+        separator: u8,
+        code: u32,
+        ordinal: u64,
+        component: u8,
+        ascii: bool,
+    ) -> Result<()> {
+        let b = &mut self.batch;
+        b.bytes.extend_from_slice(bytes);
+        // A batch is sent at BATCH_BYTES, and a segment is at most
+        // MAX_SEGMENT long: offsets fit in 32 bits.
+        let end = b.bytes.len() as u32;
+        b.events.push(Event::Segment(Placed { end, def: def as u32, whole, code, ordinal, loop_idx: loop_idx as u32, separator, component, ascii }));
+        b.segments += 1;
+        if b.full() {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    pub fn warning(&mut self, warning: Warning) {
+        self.batch.events.push(Event::Warning(Box::new(warning)));
+    }
+
+    pub fn part(&mut self, index: u32, ordinal: u64, interchange: Arc<InterchangeHeader>, group: Arc<GroupHeader>) -> Result<()> {
+        self.batch.events.push(Event::Part(Box::new((index, ordinal, interchange, group))));
+        Ok(())
+    }
+
+    pub fn close(&mut self, close: Close) -> Result<()> {
+        self.batch.events.push(Event::Close(Box::new(close)));
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<()> {
+        let next = self.spare.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, next);
+        self.to_assembler.send(full).map_err(|_| stopped())
+    }
+
+    /// The reading ended: at the end of the file (`bytes` read), or refused.
+    pub(super) fn finish(mut self, outcome: Result<u64>) {
+        self.batch.events.push(match outcome {
+            Ok(bytes) => Event::End(bytes),
+            Err(e) => Event::Fail(e),
+        });
+        // The assembler may have stopped already; then nobody waits.
+        let _ = self.send();
+    }
+}
+
+/// What reading a whole file leaves besides its transaction sets.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub warnings: Vec<Warning>,
+    pub warnings_dropped: u64,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Reads `src` on two threads, handing each transaction set (or part, with
+/// `part_claims`, as [`Reader::in_parts`]) to `each` in order; the first
+/// refusal ends the reading. The same sets, parts, warnings and refusal as
+/// the [`Reader`] iterator.
+pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, mut each: impl FnMut(Parsed)) -> Result<Finished> {
+    let (to_assembler, from_reader) = sync_channel::<Batch>(IN_FLIGHT);
+    let (to_reader, spare) = sync_channel::<Batch>(IN_FLIGHT + 2);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut reader = Reader::sending(src, part_claims, Sender { batch: Batch::default(), to_assembler, spare });
+            // Sending, the reader yields nothing: it reads to the end or
+            // to its first refusal.
+            let outcome = reader.step().map(|_| reader.bytes_read());
+            if let Some(sender) = reader.take_sender() {
+                sender.finish(outcome);
+            }
+        });
+        let mut assembler = Assembler::default();
+        for mut batch in from_reader.iter() {
+            if let Some(end) = apply(&mut batch, &mut assembler, &mut each) {
+                // Returning drops `from_reader`: a reader still sending stops.
+                return end.map(|bytes| {
+                    let (warnings, warnings_dropped) = assembler.warnings();
+                    Finished { warnings: warnings.to_vec(), warnings_dropped, bytes }
+                });
+            }
+            batch.clear();
+            let _ = to_reader.try_send(batch);
+        }
+        // The reader always ends with End or Fail unless it panicked, which
+        // the scope passes on when it joins it.
+        Err(stopped())
+    })
+}
+
+/// Applies one batch to the assembler: `Some` when the reading ended in it.
+fn apply(batch: &mut Batch, assembler: &mut Assembler, each: &mut impl FnMut(Parsed)) -> Option<Result<u64>> {
+    let Batch { bytes, events, .. } = batch;
+    let mut els: Vec<&[u8]> = Vec::with_capacity(32);
+    let mut start = 0;
+    for event in events.drain(..) {
+        let done = match event {
+            Event::Begin(begin) => {
+                assembler.begin(*begin);
+                Ok(())
+            }
+            Event::Segment(p) => {
+                let segment = &bytes[start..p.end as usize];
+                start = p.end as usize;
+                syntax::split(p.separator, segment, &mut els);
+                assembler.check_and_build(p.def as usize, p.whole, p.loop_idx as usize, &els, p.code, p.ordinal, p.component, p.ascii)
+            }
+            Event::Warning(w) => {
+                assembler.keep(*w);
+                Ok(())
+            }
+            Event::Part(part) => {
+                let (index, ordinal, interchange, group) = *part;
+                assembler.part(index, ordinal, interchange, group).map(&mut *each)
+            }
+            Event::Close(close) => assembler.close(*close).map(&mut *each),
+            Event::End(bytes) => return Some(Ok(bytes)),
+            Event::Fail(e) => return Some(Err(e)),
+        };
+        if let Err(e) = done {
+            return Some(Err(e));
+        }
+    }
+    None
+}
