@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 mod parts;
 
 use crate::model::Usage;
-use crate::parse::{Parsed, Reader, PART_CLAIMS};
+use crate::parse::{pipeline, Parsed, Reader, PART_CLAIMS};
 use crate::posting::conflicts::Held;
 use crate::posting::plan::CarcCategories;
 use crate::posting::{is_reversal, post_transaction, ClaimsOutcome, PostOutcome};
@@ -202,17 +202,10 @@ fn admissible(path: &Path, stop: &Stop) -> io::Result<Result<Identity, String>> 
 /// Hash, size and validity of a file, in one streaming pass.
 fn inspect(path: &Path, stop: &Stop) -> io::Result<Inspection> {
     let mut src = Hashing::new(File::open(path)?, stop);
-    let mut verdict = Ok(());
     let mut fingerprints = Fingerprints::default();
-    for parsed in Reader::in_parts(&mut src, PART_CLAIMS) {
-        match parsed {
-            Ok(p) => fingerprints.take(&p),
-            Err(e) => {
-                verdict = Err(e);
-                break;
-            }
-        }
-    }
+    // On two threads (`parse::pipeline`): nothing is posted from this
+    // pass, which only judges the file and fingerprints its large sets.
+    let verdict = pipeline::read(&mut src, Some(PART_CLAIMS), |p| fingerprints.take(&p)).map(|_| ());
     // Hash every byte even when parsing stopped early.
     io::copy(&mut src, &mut io::sink())?;
     if stop.requested() {
