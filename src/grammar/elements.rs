@@ -197,7 +197,8 @@ fn accepts_element(grammar: &Grammar, seg: &Segment, i: usize, value: &[u8], spe
 pub enum Lane {
     /// Every element: [`check`] itself.
     All,
-    /// Every element but amounts and dates (`R`, `DT`): the reader's share.
+    /// Every element but amounts and dates (`R`, `DT`, among the first
+    /// 32 elements; see `Segment::amounts_and_dates`): the reader's share.
     Reader,
     /// Amounts and dates only: the assembler's share, which it reads anyway
     /// to build the model.
@@ -231,14 +232,28 @@ pub fn check_lane(
         return whole(warnings, values);
     }
     let assembler = lane == Lane::Assembler;
+    if assembler {
+        // Only the amounts and dates present, a bit each (elements past
+        // the 32nd are the reader's).
+        let present = if used >= 32 { u32::MAX } else { (1u32 << used) - 1 };
+        let mut mask = seg.amounts_and_dates & present;
+        while mask != 0 {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            if !accepts_element(grammar, seg, i, elements[i], &seg.specs[i], component, values) {
+                return whole(warnings, values);
+            }
+        }
+        return Ok(false);
+    }
     for (i, (&value, spec)) in elements[..used].iter().zip(&seg.specs).enumerate() {
-        let mine = matches!(spec.kind, DataType::R | DataType::DT) == assembler;
+        let mine = i >= 32 || seg.amounts_and_dates & (1 << i) == 0;
         if mine && !accepts_element(grammar, seg, i, value, spec, component, values) {
             return whole(warnings, values);
         }
     }
     let missing = seg.specs.get(used..seg.required_upto).is_some_and(|tail| tail.iter().any(|spec| spec.required));
-    if missing && !assembler {
+    if missing {
         return whole(warnings, values);
     }
     Ok(false)

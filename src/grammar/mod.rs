@@ -63,6 +63,10 @@ pub struct Segment {
     pub required_upto: usize,
     /// `elements` packed for the checker's fast path, one per element.
     pub specs: Vec<elements::Spec>,
+    /// A bit per element of type `R` or `DT` (bit 0 for element 01, the
+    /// first 32 elements): the assembler's share of the check when reading
+    /// is shared by two threads (see [`elements::Lane`]).
+    pub amounts_and_dates: u32,
 }
 
 /// A code list, sorted for binary search: the lists are small and looked up
@@ -232,7 +236,9 @@ fn compile(file: GrammarFile) -> Result<Grammar, GrammarError> {
         let elements = def.elements.iter().map(|e| c.element(e)).collect::<Result<Vec<_>, String>>().map_err(|p| err("-", Some(tag), p))?;
         let required_upto = elements.iter().rposition(|e| e.usage == Usage::Required).map_or(0, |i| i + 1);
         let specs = elements.iter().map(|e| e.spec).collect();
-        segments.push(Segment { tag: tag.clone(), name: def.name.clone(), elements, required_upto, specs });
+        let amounts_and_dates =
+            elements.iter().take(32).enumerate().filter(|(_, e)| matches!(e.data_type, DataType::R | DataType::DT)).fold(0u32, |mask, (i, _)| mask | 1 << i);
+        segments.push(Segment { tag: tag.clone(), name: def.name.clone(), elements, required_upto, specs, amounts_and_dates });
     }
 
     let mut loops = Vec::new();
