@@ -230,31 +230,32 @@ proptest! {
     #[test]
     fn damaged_bytes_never_panic(tx in transaction(), edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..8)) {
         let mut bytes = render(&tx);
-        for (at, byte, kind) in edits {
-            if bytes.is_empty() { break; }
-            let i = at.index(bytes.len());
-            match kind {
-                0 => bytes[i] = byte,
-                1 => { bytes.remove(i); }
-                _ => bytes.insert(i, byte),
-            }
-        }
+        damage(&mut bytes, edits);
         let _ = FileDocument::read("damaged", &bytes[..]);
     }
 
     #[test]
     fn two_threads_read_damaged_files_as_one_does(tx in transaction(), size in 1usize..4, edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 0..4)) {
         let mut bytes = render(&tx);
-        for (at, byte, kind) in edits {
-            if bytes.is_empty() { break; }
-            let i = at.index(bytes.len());
-            match kind {
-                0 => bytes[i] = byte,
-                1 => { bytes.remove(i); }
-                _ => bytes.insert(i, byte),
-            }
-        }
+        damage(&mut bytes, edits);
         prop_assert_eq!(two_threads(&bytes, size), one_thread(&bytes, size));
+    }
+}
+
+/// Replaces, removes or inserts one byte per edit.
+fn damage(bytes: &mut Vec<u8>, edits: Vec<(prop::sample::Index, u8, u8)>) {
+    for (at, byte, kind) in edits {
+        if bytes.is_empty() {
+            break;
+        }
+        let i = at.index(bytes.len());
+        match kind {
+            0 => bytes[i] = byte,
+            1 => {
+                bytes.remove(i);
+            }
+            _ => bytes.insert(i, byte),
+        }
     }
 }
 

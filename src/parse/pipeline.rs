@@ -12,7 +12,9 @@
 //! property test holds the two to that).
 //!
 //! Memory stays bounded: a batch is cut at [`BATCH_SEGMENTS`] segments or
-//! [`BATCH_BYTES`] bytes, at most [`IN_FLIGHT`] wait between the threads,
+//! [`BATCH_BYTES`] bytes, and at most [`BATCHES`] exist, one being filled,
+//! one being applied and the rest waiting: the reader waits for one to come
+//! back rather than make another,
 //! and batches are reused.
 
 use std::io::Read;
@@ -30,8 +32,10 @@ const BATCH_SEGMENTS: usize = 8192;
 /// Bytes of segments per batch, past which it is sent (one segment may
 /// take it over by at most [`MAX_SEGMENT`](crate::x12::lexer::MAX_SEGMENT)).
 const BATCH_BYTES: usize = 512 * 1024;
-/// Batches waiting for the assembler, at most.
-const IN_FLIGHT: usize = 4;
+/// Batches in all, at most. Large batches keep the threads from waking each
+/// other often (each wake-up costs tens of microseconds on a virtual
+/// machine); four of them keep both busy.
+const BATCHES: usize = 4;
 
 /// One segment in a [`Batch`]: where it is placed, and where its bytes
 /// end in `Batch::bytes` (they start where the previous segment's end).
@@ -98,6 +102,8 @@ pub struct Sender {
     to_assembler: SyncSender<Batch>,
     /// Batches the assembler is done with, to fill again.
     spare: Receiver<Batch>,
+    /// Batches made so far (at most [`BATCHES`]).
+    made: usize,
 }
 
 /// The refusal a reader gets when the assembler has stopped (it refused
@@ -155,7 +161,14 @@ impl Sender {
     }
 
     fn send(&mut self) -> Result<()> {
-        let next = self.spare.try_recv().unwrap_or_default();
+        let next = match self.spare.try_recv() {
+            Ok(batch) => batch,
+            Err(_) if self.made < BATCHES => {
+                self.made += 1;
+                Batch::default()
+            }
+            Err(_) => self.spare.recv().map_err(|_| stopped())?,
+        };
         let full = std::mem::replace(&mut self.batch, next);
         self.to_assembler.send(full).map_err(|_| stopped())
     }
@@ -185,11 +198,11 @@ pub struct Finished {
 /// refusal ends the reading. The same sets, parts, warnings and refusal as
 /// the [`Reader`] iterator.
 pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, mut each: impl FnMut(Parsed)) -> Result<Finished> {
-    let (to_assembler, from_reader) = sync_channel::<Batch>(IN_FLIGHT);
-    let (to_reader, spare) = sync_channel::<Batch>(IN_FLIGHT + 2);
+    let (to_assembler, from_reader) = sync_channel::<Batch>(BATCHES);
+    let (to_reader, spare) = sync_channel::<Batch>(BATCHES);
     std::thread::scope(|scope| {
         scope.spawn(move || {
-            let mut reader = Reader::sending(src, part_claims, Sender { batch: Batch::default(), to_assembler, spare });
+            let mut reader = Reader::sending(src, part_claims, Sender { batch: Batch::default(), to_assembler, spare, made: 1 });
             // Sending, the reader yields nothing: it reads to the end or
             // to its first refusal.
             let outcome = reader.step().map(|_| reader.bytes_read());

@@ -75,8 +75,9 @@ fn piece<'a>(separator: u8) -> impl Parser<&'a [u8], Output = &'a [u8], Error = 
 }
 
 /// Splits `input` on `separator` into `out` (cleared first, its allocation
-/// reused): a segment into its elements (the tag is element 0), an element
-/// into its repetitions, a composite into its components. Never fails: an
+/// reused): a segment into its elements (the tag is element 0), a
+/// composite into its components, a repeating element into its
+/// repetitions (the 835 defines none; ISA11 in a value is data to it). Never fails: an
 /// empty input is one empty piece, as X12 reads it.
 pub fn split<'a>(separator: u8, input: &'a [u8], out: &mut Vec<&'a [u8]>) {
     out.clear();
@@ -97,16 +98,6 @@ pub fn pieces(separator: u8, input: &[u8]) -> impl Iterator<Item = &[u8]> {
         rest = after.get(1..);
         Some(p)
     })
-}
-
-/// Refuses an element that repeats where the guide allows it once: the
-/// 835 defines no repeating element, so a repetition separator (ISA11, in
-/// 5010) inside a value is one value written as several.
-pub fn single(repetition: Option<u8>, value: &[u8]) -> Result<(), SyntaxError> {
-    match repetition {
-        Some(r) if pieces(r, value).nth(1).is_some() => Err(SyntaxError::expected("one occurrence, not repetitions separated by ISA11", value)),
-        _ => Ok(()),
-    }
 }
 
 /// Refuses a control character (a byte below 0x20) other than `allowed`
@@ -152,9 +143,6 @@ mod tests {
     fn errors_carry_the_problem_for_the_element() {
         let e = SyntaxError::expected("a whole number", b"x");
         assert_eq!(e.for_element("Quantity").to_string(), "expected a whole number (Quantity), found a value of 1 character");
-        assert!(single(Some(b'^'), b"A^B").is_err());
-        assert!(single(Some(b'^'), b"AB").is_ok());
-        assert!(single(None, b"A^B").is_ok());
         assert!(printable([b':', b'^'], b"A:B").is_ok());
         assert!(printable([b':', b'^'], b"A\x1bB").is_err());
         assert!(printable([0x1f, b'^'], b"A\x1fB").is_ok());
