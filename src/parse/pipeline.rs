@@ -3,7 +3,7 @@
 //! sets (the [`Assembler`]).
 //!
 //! The two halves cost about the same, so on two cores a file is read in a
-//! little over half the time. What passes between them is a [`Batch`]: the
+//! little over half the time. What passes between them is a `Batch`: the
 //! bytes of about a thousand segments copied end to end, where each was
 //! placed, and the reader's other events (a set begins, a warning, a part, a set
 //! closes, the end or a refusal) in the order they happened. The assembler
@@ -11,8 +11,8 @@
 //! come out exactly as the one-thread [`Reader`] iterator gives them (a
 //! property test holds the two to that).
 //!
-//! Memory stays bounded: a batch is cut at [`BATCH_SEGMENTS`] segments or
-//! [`BATCH_BYTES`] bytes, and at most [`BATCHES`] exist, one being filled,
+//! Memory stays bounded: a batch is cut at `BATCH_SEGMENTS` segments or
+//! `BATCH_BYTES` bytes, and at most `BATCHES` exist, one being filled,
 //! one being applied and the rest waiting: the reader waits for one to come
 //! back rather than make another,
 //! and batches are reused.
@@ -37,7 +37,7 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// machine); four of them keep both busy.
 const BATCHES: usize = 4;
 
-/// One segment in a [`Batch`]: where it is placed, and where its bytes
+/// One segment in a `Batch`: where it is placed, and where its bytes
 /// end in `Batch::bytes` (they start where the previous segment's end).
 /// Its elements are not sent: the assembler splits the bytes again with
 /// the same separator, which gives the same elements (the lexer's tests
@@ -102,7 +102,7 @@ pub struct Sender {
     to_assembler: SyncSender<Batch>,
     /// Batches the assembler is done with, to fill again.
     spare: Receiver<Batch>,
-    /// Batches made so far (at most [`BATCHES`]).
+    /// Batches made so far (at most `BATCHES`).
     made: usize,
 }
 
