@@ -201,7 +201,7 @@ pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, mut each: impl F
     let (to_assembler, from_reader) = sync_channel::<Batch>(BATCHES);
     let (to_reader, spare) = sync_channel::<Batch>(BATCHES);
     std::thread::scope(|scope| {
-        scope.spawn(move || {
+        let reading = scope.spawn(move || {
             let mut reader = Reader::sending(src, part_claims, Sender { batch: Batch::default(), to_assembler, spare, made: 1 });
             // Sending, the reader yields nothing: it reads to the end or
             // to its first refusal.
@@ -210,22 +210,33 @@ pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, mut each: impl F
                 sender.finish(outcome);
             }
         });
-        let mut assembler = Assembler::default();
-        for mut batch in from_reader.iter() {
-            if let Some(end) = apply(&mut batch, &mut assembler, &mut each) {
-                // Returning drops `from_reader`: a reader still sending stops.
-                return end.map(|bytes| {
-                    let (warnings, warnings_dropped) = assembler.warnings();
-                    Finished { warnings: warnings.to_vec(), warnings_dropped, bytes }
-                });
-            }
-            batch.clear();
-            let _ = to_reader.try_send(batch);
+        let outcome = assemble(from_reader, to_reader, &mut each);
+        // Joined, not only waited for by the scope: the thread has then
+        // exited, its thread-local storage gone, before `read` returns.
+        if let Err(panic) = reading.join() {
+            std::panic::resume_unwind(panic);
         }
-        // The reader always ends with End or Fail unless it panicked, which
-        // the scope passes on when it joins it.
-        Err(stopped())
+        outcome
     })
+}
+
+/// The assembler's side: applies batches in order until the reading ends.
+/// Returning drops `from_reader`, which stops a reader still sending.
+fn assemble(from_reader: Receiver<Batch>, to_reader: SyncSender<Batch>, each: &mut impl FnMut(Parsed)) -> Result<Finished> {
+    let mut assembler = Assembler::default();
+    for mut batch in from_reader.iter() {
+        if let Some(end) = apply(&mut batch, &mut assembler, each) {
+            return end.map(|bytes| {
+                let (warnings, warnings_dropped) = assembler.warnings();
+                Finished { warnings: warnings.to_vec(), warnings_dropped, bytes }
+            });
+        }
+        batch.clear();
+        let _ = to_reader.try_send(batch);
+    }
+    // The reader always ends with End or Fail unless it panicked, which
+    // the join passes on.
+    Err(stopped())
 }
 
 /// Applies one batch to the assembler: `Some` when the reading ended in it.
