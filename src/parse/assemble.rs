@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::balance;
 use super::builder::{Builder, LoopRoles};
-use super::reader::{Parsed, Part, MAX_WARNINGS};
+use super::reader::{tag_text, Parsed, Part, MAX_WARNINGS};
 use super::segment::Seg;
 use crate::grammar::elements::{self, ElementWarning, Lane, Note, Values};
 use crate::grammar::Grammar;
@@ -47,6 +47,17 @@ pub struct Close {
 struct Open {
     builder: Builder,
     begin: Begin,
+}
+
+impl Open {
+    /// Builds one segment, placed in loop `loop_idx`; a refusal names it.
+    #[inline(always)]
+    fn build(&mut self, loop_idx: usize, seg: &Seg<'_, '_>, ordinal: u64) -> Result<()> {
+        self.builder.segment(&self.begin.roles, loop_idx, seg, ordinal).map_err(|e| {
+            let (element, problem) = *e;
+            ParseError::new(location(Some(&self.begin), ordinal, seg.tag(), Some(&element)), problem)
+        })
+    }
 }
 
 /// Builds transaction sets from placed segments and keeps the warnings.
@@ -90,13 +101,9 @@ impl Assembler {
     /// Builds one segment of the open set, placed in loop `loop_idx`.
     #[inline(always)]
     pub fn segment(&mut self, loop_idx: usize, seg: &Seg<'_, '_>, ordinal: u64) -> Result<()> {
-        let Some(open) = self.open.as_mut() else { return Ok(()) };
-        match open.builder.segment(&open.begin.roles, loop_idx, seg, ordinal) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let (element, problem) = *e;
-                Err(ParseError::new(self.at(ordinal, seg.tag(), Some(&element)), problem))
-            }
+        match self.open.as_mut() {
+            Some(open) => open.build(loop_idx, seg, ordinal),
+            None => Ok(()),
         }
     }
 
@@ -131,10 +138,7 @@ impl Assembler {
         // SAFETY: `ascii` is the lexer's finding that every byte of the
         // segment is below 0x80, and `els` are pieces of a copy of it.
         let seg = unsafe { Seg::of(els[0], code, &els[1..], component, values, ascii) };
-        if let Err(e) = open.builder.segment(&open.begin.roles, loop_idx, &seg, ordinal) {
-            let (element, problem) = *e;
-            return Err(ParseError::new(location(Some(&open.begin), ordinal, seg.tag(), Some(&element)), problem));
-        }
+        open.build(loop_idx, &seg, ordinal)?;
         if !self.element_warnings.is_empty() {
             for w in std::mem::take(&mut self.element_warnings) {
                 let at = self.at(ordinal, tag_text(els[0]), Some(&w.element));
@@ -200,9 +204,4 @@ pub fn element_warning(at: Location, note: Note) -> Warning {
         Note::Message(message) => Warning { at, message },
         Note::Ignored(problem) => Warning::ignored(at, problem),
     }
-}
-
-/// A tag as text for messages: `?` when it is not UTF-8.
-fn tag_text(raw: &[u8]) -> &str {
-    std::str::from_utf8(raw).unwrap_or("?")
 }

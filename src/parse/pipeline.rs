@@ -150,14 +150,12 @@ impl Sender {
         self.batch.events.push(Event::Warning(Box::new(warning)));
     }
 
-    pub fn part(&mut self, index: u32, ordinal: u64, interchange: Arc<InterchangeHeader>, group: Arc<GroupHeader>) -> Result<()> {
+    pub fn part(&mut self, index: u32, ordinal: u64, interchange: Arc<InterchangeHeader>, group: Arc<GroupHeader>) {
         self.batch.events.push(Event::Part(Box::new((index, ordinal, interchange, group))));
-        Ok(())
     }
 
-    pub fn close(&mut self, close: Close) -> Result<()> {
+    pub fn close(&mut self, close: Close) {
         self.batch.events.push(Event::Close(Box::new(close)));
-        Ok(())
     }
 
     fn send(&mut self) -> Result<()> {

@@ -180,14 +180,20 @@ impl Out {
     fn part(&mut self, index: u32, ordinal: u64, interchange: Arc<InterchangeHeader>, group: Arc<GroupHeader>) -> Result<Step> {
         match self {
             Out::Here(a) => a.part(index, ordinal, interchange, group).map(|p| Step::Yield(Box::new(p))),
-            Out::Batched(s) => s.part(index, ordinal, interchange, group).map(|()| Step::Continue),
+            Out::Batched(s) => {
+                s.part(index, ordinal, interchange, group);
+                Ok(Step::Continue)
+            }
         }
     }
 
     fn close(&mut self, close: Close) -> Result<Step> {
         match self {
             Out::Here(a) => a.close(close).map(|p| Step::Yield(Box::new(p))),
-            Out::Batched(s) => s.close(close).map(|()| Step::Continue),
+            Out::Batched(s) => {
+                s.close(close);
+                Ok(Step::Continue)
+            }
         }
     }
 }
@@ -344,7 +350,7 @@ fn delimiter_hint(raw_tag: &[u8]) -> String {
 }
 
 /// A tag as text for messages: `?` when it is not UTF-8.
-fn tag_text(raw: &[u8]) -> &str {
+pub(super) fn tag_text(raw: &[u8]) -> &str {
     std::str::from_utf8(raw).unwrap_or("?")
 }
 
