@@ -26,6 +26,10 @@ use rust_decimal::Decimal;
 type Cents = i64;
 
 const CHARGES: [Cents; 3] = [20_000, 50_000, 100_000];
+/// The cap `small-balance`, the sweep's reason, is seeded with (migration
+/// 0013): a sweep never writes off more than that per balance, whatever
+/// its own maximum.
+const SMALL_BALANCE_CAP: Cents = 1_000;
 
 fn money(c: Cents) -> Decimal {
     Decimal::new(c, 2)
@@ -670,7 +674,7 @@ async fn step(m: &mut Model, s: &mut Sut, op: &Op) {
         Op::Sweep { max } => {
             let params = remitd::sweep::Params::for_day(chrono::Utc::now().date_naive(), 30, Some(money(max)));
             remitd::sweep::post(pool, &params, "sue").await.expect("a sweep is never refused");
-            sweep_model(m, max);
+            sweep_model(m, max.min(SMALL_BALANCE_CAP));
         }
         Op::Policy(p) => {
             let policy = match p {

@@ -15,7 +15,7 @@ use remitd::denials;
 use remitd::model::{Adjustment, Claim};
 use remitd::sweep::schedule::{Clock, FixedClock};
 use remitd::sweep::{self, Answer, Bucket, Params, Section, SlotOutcome, SweepConfig, SweepError};
-use remitd::writeoff::{self, history};
+use remitd::writeoff::{self, history, reasons};
 
 /// The claims, as the practice-management system exports them: BROWN last
 /// billed 200 days ago, RECENT 11 days ago, every other one 250 days ago.
@@ -108,6 +108,9 @@ async fn setup() -> TestDb {
     db.people(&[("sue", &[Scope::DenialWrite, Scope::WriteoffApprove]), ("ann", &[Scope::DenialWrite])]).await;
     let d = denials::list(&db.pool, Some("INS-APPEAL"), None).await.unwrap().remove(0);
     writeoff::appeal(&db.pool, d.id, "sue", true).await.unwrap();
+    // These cases are about the sweep's own maximum (100.00); the cap of its
+    // reason, `small-balance` (10.00 as seeded), has tests of its own below.
+    reasons::set_cap(&db.pool, common::ADMIN, "small-balance", None).await.unwrap();
     db
 }
 
@@ -476,4 +479,39 @@ EVIL,@SUM(A1),\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",ACME,2026-01
     let mut csv = csv::Reader::from_reader(out.stdout.as_slice());
     let row = csv.records().next().expect("one line").unwrap();
     assert_eq!((&row[2], &row[3], &row[4], &row[6]), ("EVIL", "'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(A1)", "10.00"));
+}
+
+/// The sweep writes off under `small-balance`, and never more than that
+/// reason's cap: balances above it go on the out-of-range report, and the
+/// run records the cap as the maximum it used.
+#[tokio::test]
+async fn balances_over_the_small_balance_cap_stay_out_of_range() {
+    let db = setup().await;
+    reasons::set_cap(&db.pool, common::ADMIN, "small-balance", Some(dec("18.00"))).await.unwrap();
+    let preview = sweep::preview(&db.pool, &params()).await.unwrap();
+    assert_eq!(preview.params.max_amount, Some(dec("18.00")), "the lower of the sweep's 100.00 and the cap");
+    let r = sweep::post(&db.pool, &params(), "sue").await.unwrap();
+    assert_eq!(lines(&r, Section::WrittenOff), lines(&preview, Section::WrittenOff));
+    let written: Vec<_> = lines(&r, Section::WrittenOff).into_iter().map(|(c, _, a)| (c, a)).collect();
+    assert!(written.iter().all(|(_, a)| dec(a).abs() <= dec("18.00")), "{written:?}");
+    assert!(written.iter().any(|(c, _)| c == "INS-SMALL"), "17.36 is within the cap: {written:?}");
+    let over: Vec<_> = lines(&r, Section::OutOfRange).into_iter().map(|(c, _, a)| (c, a)).collect();
+    assert!(over.contains(&("PAT-SMALL".to_string(), "50.00".to_string())), "{over:?}");
+    assert_eq!(claim(&db.pool, "PAT-SMALL").await.patient_balance, dec("50.00"), "over the cap, it stays");
+    assert!(sweep::report::text(&r).contains("OUT OF RANGE: OVER $18.00"), "{}", sweep::report::text(&r));
+    let shown = sweep::show(&db.pool, r.run.unwrap()).await.unwrap();
+    assert_eq!(shown.params.max_amount, Some(dec("18.00")), "the run keeps the maximum it used");
+    common::assert_balances_add_up(&db.pool).await;
+}
+
+/// With `small-balance` retired, no sweep runs: nothing is written off
+/// under a reason nobody may choose any more.
+#[tokio::test]
+async fn no_sweep_runs_while_its_reason_is_retired() {
+    let db = setup().await;
+    reasons::retire(&db.pool, common::ADMIN, "small-balance").await.unwrap();
+    for e in [sweep::preview(&db.pool, &params()).await.unwrap_err(), sweep::post(&db.pool, &params(), "sue").await.unwrap_err()] {
+        assert!(e.to_string().contains("the reason \"small-balance\" was retired on"), "{e}");
+    }
+    assert_eq!(count(&db, "SELECT count(*) FROM writeoffs").await, 0);
 }

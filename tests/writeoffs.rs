@@ -237,11 +237,11 @@ async fn bulk_write_off_skips_protected_states_and_gives_a_receipt() {
     writeoff::appeal(&db.pool, d2002.id, "ann", true).await.unwrap();
     let filter = writeoff::BulkFilter { max_balance: Some(dec("500")), ..Default::default() };
 
-    let preview = writeoff::bulk(&db.pool, &filter, "small-balance", None, "ann", true).await.unwrap();
+    let preview = writeoff::bulk(&db.pool, &filter, "bad-debt", None, "ann", true).await.unwrap();
     assert_eq!((preview.receipt, preview.matched, preview.written_off), (None, 2, 1));
     assert_eq!(claim(&db.pool, "CLM-2001").await.written_off, dec("0"), "a preview writes nothing");
 
-    let run = writeoff::bulk(&db.pool, &filter, "small-balance", None, "ann", false).await.unwrap();
+    let run = writeoff::bulk(&db.pool, &filter, "bad-debt", None, "ann", false).await.unwrap();
     assert!(run.receipt.is_some());
     assert_eq!((run.matched, run.written_off, run.total), (2, 1, dec("250.00")));
     assert_eq!(run.skipped.len(), 1);

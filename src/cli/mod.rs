@@ -9,6 +9,7 @@ mod demo;
 mod generate;
 mod ingest;
 mod parse;
+mod reasons;
 mod sweep;
 mod unmatched;
 mod writeoffs;
@@ -101,6 +102,11 @@ enum Command {
         #[command(subcommand)]
         command: carc::Command,
     },
+    /// Write-off reasons: list, add, cap, retire.
+    Reason {
+        #[command(subcommand)]
+        command: reasons::Command,
+    },
     /// The small-balance sweep: preview, post or confirm one by one; show a run's report.
     Sweep(sweep::Args),
     /// Transaction codes (a sweep writes off under an adjustment code).
@@ -143,6 +149,7 @@ pub fn main() -> ExitCode {
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
         Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
+        Command::Reason { command } => with_db(&url, |pool| reasons::run(pool, command)),
         Command::Actor { command } => with_db(&url, |pool| actors::run_actor(pool, command)),
         Command::Admin { command } => with_db(&url, |pool| actors::run_admin(pool, command)),
         Command::Denial { command } => with_db(&url, |pool| writeoffs::run_denial(pool, command)),

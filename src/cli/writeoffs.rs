@@ -62,7 +62,7 @@ pub enum DenialCommand {
     /// Write off a denial, with a reason (waits for approval when the policy says so).
     Writeoff {
         id: i64,
-        /// contractual, timely-filing-expired, non-covered, auth-denied-final, patient-uncollectable, small-balance, bad-debt, other.
+        /// A reason of `remitd reason list` (contractual, non-covered, small-balance, other, ...).
         #[arg(long)]
         reason: String,
         /// Free text; required for `other`.

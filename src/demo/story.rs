@@ -343,6 +343,10 @@ fn small_balance_sweep(demo: &Demo) -> StepFuture<'_> {
     Box::pin(async move {
         use crate::sweep::{report, Section};
         let p = sweep_params();
+        say!("  This practice calls a balance small up to {}; the sweep's reason, small-balance, is seeded", money(Decimal::new(5000, 2)));
+        say!("  with a cap of {}, so the billing manager (an admin here) raises it first:", money(Decimal::new(1000, 2)));
+        say!("  $ remitd reason cap small-balance 50.00 --actor {MANAGER}");
+        crate::writeoff::reasons::set_cap(demo.as_person(MANAGER), MANAGER, crate::sweep::write::REASON, Some(Decimal::new(5000, 2))).await?;
         say!("  Small patient balances nobody will collect: the billing manager previews a sweep of balances");
         say!("  up to {} on claims paid today and billed at least 90 days ago:", money(Decimal::new(5000, 2)));
         say!("  $ remitd sweep --preview --from {0} --to {0} --days-since-billed 90 --min-times-billed 1 \\", p.from);

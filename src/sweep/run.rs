@@ -14,6 +14,7 @@ use super::write::{self, Mode};
 use super::{select, txcodes, Bucket, Line, Params, Report, Section, SweepError};
 use crate::actors::{require, Scope};
 use crate::ledger::{self, Hold, SYSTEM_ACTOR};
+use crate::writeoff::reasons;
 
 /// The `[sweep]` section of the configuration: the parameters of the
 /// scheduled run, and defaults for `remitd sweep`.
@@ -84,11 +85,22 @@ async fn authorize(conn: &mut PgConnection, actor: &str) -> Result<(), SweepErro
     Ok(())
 }
 
-async fn check_codes(conn: &mut PgConnection, params: &Params) -> Result<(), SweepError> {
+/// Refuses unknown or unfit adjustment codes, and a sweep while its reason
+/// (`small-balance`) is retired; returns the parameters with the reason's
+/// cap as their maximum when it is lower (or no maximum was given), so the
+/// balances above the cap go on the out-of-range report and the run
+/// records the maximum it used.
+async fn within_reason(conn: &mut PgConnection, params: &Params) -> Result<Params, SweepError> {
     for code in [&params.insurance_code, &params.patient_code].into_iter().flatten() {
         txcodes::require_adjustment(&mut *conn, code).await?;
     }
-    Ok(())
+    let reason = reasons::get(conn, write::REASON).await?;
+    reason.allows(None, None)?;
+    let max_amount = match (params.max_amount, reason.max_amount) {
+        (Some(max), Some(cap)) => Some(max.min(cap)),
+        (max, cap) => max.or(cap),
+    };
+    Ok(Params { max_amount, ..params.clone() })
 }
 
 /// Splits what the query found into what the report lists (written off,
@@ -110,7 +122,7 @@ pub async fn preview(pool: &PgPool, params: &Params) -> Result<Report, SweepErro
     let tz = params.check()?;
     // A transaction that writes nothing, for the query's settings.
     let mut conn = pool.begin().await?;
-    check_codes(&mut conn, params).await?;
+    let params = &within_reason(&mut conn, params).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut conn, params, tz, None).await?);
     conn.rollback().await?;
     Ok(Report { run: None, receipt: None, preview: true, params: params.clone(), lines, skipped_protected, declined: 0 })
@@ -122,7 +134,7 @@ pub async fn post(pool: &PgPool, params: &Params, actor: &str) -> Result<Report,
     let tz = params.check()?;
     let mut db = ledger::begin(pool, Hold::Ledger).await?;
     authorize(&mut db, actor).await?;
-    check_codes(&mut db, params).await?;
+    let params = &within_reason(&mut db, params).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut db, params, tz, None).await?);
     let mut report = Report { run: None, receipt: None, preview: false, params: params.clone(), lines, skipped_protected, declined: 0 };
     let todo = writable(&report.lines);
@@ -155,14 +167,15 @@ pub enum Answer {
 /// once, in its own transaction, after checking it still stands as shown.
 pub async fn interactive(pool: &PgPool, params: &Params, actor: &str, mut ask: impl FnMut(&Line) -> Answer) -> Result<Report, SweepError> {
     let tz = params.check()?;
-    let (shown, skipped_protected) = {
+    let (params, (shown, skipped_protected)) = {
         let mut conn = pool.begin().await?;
         authorize(&mut conn, actor).await?;
-        check_codes(&mut conn, params).await?;
-        let shown = reportable(select::balances(&mut conn, params, tz, None).await?);
+        let params = within_reason(&mut conn, params).await?;
+        let shown = reportable(select::balances(&mut conn, &params, tz, None).await?);
         conn.rollback().await?;
-        shown
+        (params, shown)
     };
+    let params = &params;
     let candidates = writable(&shown);
     // The run (and its receipt), once the first answer writes something off.
     let mut run: Option<(i64, i64)> = None;
@@ -267,7 +280,7 @@ pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule,
     let params = config.params_on(schedule.day_of(slot))?;
     let tz = params.check()?;
     let mut db = ledger::begin(pool, Hold::Ledger).await?;
-    check_codes(&mut db, &params).await?;
+    let params = within_reason(&mut db, &params).await?;
     let (lines, skipped_protected) = reportable(select::balances(&mut db, &params, tz, None).await?);
     let todo = writable(&lines);
     let Some(run) = write::claim_slot(&mut db, slot, &params, skipped_protected, !todo.is_empty()).await? else {

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::{approval_policy, check_reason, scope_for, write_off_in, Request};
+use super::{approval_policy, reasons, write_off_in, Request};
 use crate::actors::require;
 use crate::denials::{self, DenialStatus};
 use crate::ledger::receipts::{self, Receipt};
@@ -66,8 +66,9 @@ fn skip_reason(status: DenialStatus, remaining: Decimal) -> Option<String> {
 /// never commits.
 pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option<&str>, actor: &str, preview: bool) -> Result<BulkOutcome, ActionError> {
     let mut db = ledger::begin(pool, Hold::Ledger).await?;
-    require(&mut db, actor, scope_for(reason)).await?;
-    check_reason(&mut db, reason, note).await?;
+    let why = reasons::get(&mut db, reason).await?;
+    require(&mut db, actor, why.scope).await?;
+    why.allows(note, None)?;
     let policy = approval_policy(&mut db).await?;
     let as_of = filter.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     let rows = sqlx::query!(
@@ -102,6 +103,10 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
             out.skipped.push(Skipped { denial_id: r.id, claim_id: r.claim_id, status: d.status, why });
             continue;
         }
+        if let Err(over) = why.within_cap(d.figures.remaining) {
+            out.skipped.push(Skipped { denial_id: r.id, claim_id: r.claim_id, status: d.status, why: over.to_string() });
+            continue;
+        }
         let receipt = match receipt {
             Some(n) => n,
             None => {
@@ -114,7 +119,7 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
             }
         };
         let req = Request { denial_id: d.id, reason, note, amount: None, actor };
-        let done = write_off_in(&mut db, &d, &req, receipt, policy).await?;
+        let done = write_off_in(&mut db, &d, &req, &why, receipt, policy).await?;
         match done.status {
             WriteoffStatus::PendingApproval => out.pending_approval += 1,
             _ => out.written_off += 1,

@@ -51,7 +51,7 @@ pub struct History {
 pub async fn history(pool: &PgPool, f: &HistoryFilter<'_>) -> Result<History, ActionError> {
     if let Some(reason) = f.reason {
         let mut conn = pool.acquire().await?;
-        super::reason_needs_note(&mut conn, reason).await?;
+        super::reasons::get(&mut conn, reason).await?;
     }
     let rows = sqlx::query_as!(
         HistoryRow,

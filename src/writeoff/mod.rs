@@ -13,6 +13,7 @@ pub mod bulk;
 pub mod history;
 pub mod patient;
 pub mod policy;
+pub mod reasons;
 pub mod reopen;
 
 use rust_decimal::Decimal;
@@ -27,6 +28,7 @@ use crate::denials::{self, DenialStatus, Locked};
 use crate::ledger::receipts::{self, Receipt};
 use crate::ledger::writeoffs::{self as money, NewRequest, Selection};
 use crate::ledger::{self, audit, ActionError, Audit, Bucket, Hold, ReceiptKind, WriteoffStatus};
+use reasons::Reason;
 
 /// A write-off request.
 #[derive(Debug, Clone)]
@@ -49,36 +51,6 @@ pub struct Outcome {
     /// The denial's status after it, for a denial write-off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub denial_status: Option<DenialStatus>,
-}
-
-/// Refuses a reason the `writeoff_reasons` table does not list, naming the
-/// ones it does; returns whether the reason needs a note.
-pub async fn reason_needs_note(conn: &mut PgConnection, reason: &str) -> Result<bool, ActionError> {
-    match sqlx::query_scalar!("SELECT requires_note FROM writeoff_reasons WHERE code = $1", reason).fetch_optional(&mut *conn).await? {
-        Some(needs) => Ok(needs),
-        None => {
-            let known = sqlx::query_scalar!("SELECT code FROM writeoff_reasons ORDER BY code").fetch_all(conn).await?;
-            Err(ActionError::Invalid(format!("unknown reason {reason:?} (reasons: {})", known.join(", "))))
-        }
-    }
-}
-
-/// Refuses an unknown reason, and a missing note where the reason needs one.
-pub async fn check_reason(conn: &mut PgConnection, reason: &str, note: Option<&str>) -> Result<(), ActionError> {
-    if reason_needs_note(conn, reason).await? && note.is_none_or(|n| n.trim().is_empty()) {
-        return Err(ActionError::Invalid(format!("reason {reason:?} needs a note (--note TEXT)")));
-    }
-    Ok(())
-}
-
-/// The scope a write-off with `reason` needs: contractual entries are
-/// payment postings, everything else a denial write-off.
-fn scope_for(reason: &str) -> Scope {
-    if reason == "contractual" {
-        Scope::PaymentWrite
-    } else {
-        Scope::DenialWrite
-    }
 }
 
 /// Refuses a write-off of `amount` (default: all that remains) from `d`;
@@ -105,8 +77,9 @@ fn writable(d: &Locked, amount: Option<Decimal>) -> Result<Decimal, ActionError>
 /// Writes off (part of) a denial, or queues it for approval.
 pub async fn write_off(pool: &PgPool, req: Request<'_>) -> Result<Outcome, ActionError> {
     let mut db = ledger::begin(pool, Hold::Claims).await?;
-    require(&mut db, req.actor, scope_for(req.reason)).await?;
-    check_reason(&mut db, req.reason, req.note).await?;
+    let reason = reasons::get(&mut db, req.reason).await?;
+    require(&mut db, req.actor, reason.scope).await?;
+    reason.allows(req.note, req.amount)?;
     let policy = approval_policy(&mut db).await?;
     let d = denials::lock(&mut db, Hold::Claims, req.denial_id).await?;
     writable(&d, req.amount)?;
@@ -115,16 +88,17 @@ pub async fn write_off(pool: &PgPool, req: Request<'_>) -> Result<Outcome, Actio
         &Receipt { kind: ReceiptKind::Single, actor: req.actor, reason: req.reason, note: req.note, filter: serde_json::json!({ "denial_id": d.id }) },
     )
     .await?;
-    let out = write_off_in(&mut db, &d, &req, receipt, policy).await?;
+    let out = write_off_in(&mut db, &d, &req, &reason, receipt, policy).await?;
     db.commit().await?;
     Ok(out)
 }
 
 /// One write-off of locked denial `d`, inside the caller's transaction,
 /// under `receipt`. The gate counts what was already written off or
-/// requested on the denial.
-async fn write_off_in(db: &mut PgConnection, d: &Locked, req: &Request<'_>, receipt: i64, policy: Approval) -> Result<Outcome, ActionError> {
+/// requested on the denial. The amount is within `reason`'s cap.
+async fn write_off_in(db: &mut PgConnection, d: &Locked, req: &Request<'_>, reason: &Reason, receipt: i64, policy: Approval) -> Result<Outcome, ActionError> {
     let amount = writable(d, req.amount)?;
+    reason.within_cap(amount)?;
     let gated = policy.gates(d.figures.written_off + d.figures.pending, amount);
     let new = NewRequest {
         receipt,
@@ -277,7 +251,7 @@ pub async fn undo(pool: &PgPool, writeoff_id: i64, actor: &str, reason: &str) ->
     }
     let mut db = ledger::begin(pool, Hold::Claims).await?;
     let w = lock_writeoff(&mut db, writeoff_id).await?;
-    let scope = if w.patient_responsibility { Scope::PaymentWrite } else { scope_for(&w.reason) };
+    let scope = if w.patient_responsibility { Scope::PaymentWrite } else { reasons::get(&mut db, &w.reason).await?.scope };
     require(&mut db, actor, scope).await?;
     let reversed = money::reverse(&mut db, &[w.id], actor, &format!("undo write-off #{}: {reason}", w.id)).await?;
     if reversed.is_empty() {

@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
-use super::{approval_policy, Outcome};
+use super::{approval_policy, reasons, Outcome};
 use crate::actors::{require, Scope};
 use crate::ledger::receipts::{self, Receipt};
 use crate::ledger::writeoffs::{self as money, NewRequest, Selection};
@@ -185,8 +185,11 @@ pub async fn pr_writeoff(pool: &PgPool, req: PrRequest<'_>) -> Result<PrOutcome,
         db.rollback().await?;
         return Ok(out);
     }
-    let known = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM writeoff_reasons WHERE code = $1) AS "known!""#, req.reason).fetch_one(&mut *db).await?;
-    let (reason, note) = if known { (req.reason, None) } else { ("other", Some(req.reason)) };
+    // A reason of the list, within its cap; any other text is the note of
+    // an `other` write-off.
+    let listed = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM writeoff_reasons WHERE code = $1) AS "known!""#, req.reason).fetch_one(&mut *db).await?;
+    let (reason, note) = if listed { (req.reason, None) } else { ("other", Some(req.reason)) };
+    reasons::get(&mut db, reason).await?.allows(note.or(Some(req.reason)), Some(total))?;
     let prior = sqlx::query_scalar!(
         r#"SELECT COALESCE(sum(w.amount), 0) AS "prior!" FROM writeoffs w
            WHERE w.claim_id = $1 AND w.status IN ('POSTED', 'PENDING_APPROVAL')
