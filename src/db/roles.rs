@@ -139,6 +139,8 @@ async fn grant(conn: &mut PgConnection, db: &str, staff: &str, daemon: &str) -> 
         format!("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {staff}, {daemon}"),
         format!("GRANT DELETE ON actor_scopes TO {staff}, {daemon}"),
         format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {staff}, {daemon}"),
+        // Receipts are numbered by the database (migration 0014), never by hand.
+        format!("REVOKE ALL ON receipt_counter FROM {staff}, {daemon}"),
     ] {
         sqlx::query(&sql).execute(&mut *conn).await?;
     }
