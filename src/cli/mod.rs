@@ -9,6 +9,7 @@ mod demo;
 mod generate;
 mod ingest;
 mod parse;
+mod patient_balances;
 mod reasons;
 mod sweep;
 mod unmatched;
@@ -102,6 +103,11 @@ enum Command {
         #[command(subcommand)]
         command: carc::Command,
     },
+    /// Patient balances: the mass write-off, e.g. for payers that forbid balance billing.
+    PatientBalance {
+        #[command(subcommand)]
+        command: patient_balances::Command,
+    },
     /// Write-off reasons: list, add, cap, retire.
     Reason {
         #[command(subcommand)]
@@ -149,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
         Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
+        Command::PatientBalance { command } => with_db(&url, |pool| patient_balances::run(pool, command)),
         Command::Reason { command } => with_db(&url, |pool| reasons::run(pool, command)),
         Command::Actor { command } => with_db(&url, |pool| actors::run_actor(pool, command)),
         Command::Admin { command } => with_db(&url, |pool| actors::run_admin(pool, command)),

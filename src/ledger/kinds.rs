@@ -129,6 +129,8 @@ pub enum ReceiptKind {
     Bulk,
     Sweep,
     PatientResponsibility,
+    /// A mass write-off of patient balances (`writeoff::patient_balances`).
+    PatientBalance,
 }
 
 impl ReceiptKind {
@@ -138,6 +140,7 @@ impl ReceiptKind {
             ReceiptKind::Bulk => "bulk",
             ReceiptKind::Sweep => "sweep",
             ReceiptKind::PatientResponsibility => "patient_responsibility",
+            ReceiptKind::PatientBalance => "patient_balance",
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod bulk;
 pub mod history;
 pub mod patient;
+pub mod patient_balances;
 pub mod policy;
 pub mod reasons;
 pub mod reopen;

@@ -190,14 +190,7 @@ pub async fn pr_writeoff(pool: &PgPool, req: PrRequest<'_>) -> Result<PrOutcome,
     let listed = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM writeoff_reasons WHERE code = $1) AS "known!""#, req.reason).fetch_one(&mut *db).await?;
     let (reason, note) = if listed { (req.reason, None) } else { ("other", Some(req.reason)) };
     reasons::get(&mut db, reason).await?.allows(note.or(Some(req.reason)), Some(total))?;
-    let prior = sqlx::query_scalar!(
-        r#"SELECT COALESCE(sum(w.amount), 0) AS "prior!" FROM writeoffs w
-           WHERE w.claim_id = $1 AND w.status IN ('POSTED', 'PENDING_APPROVAL')
-             AND EXISTS (SELECT 1 FROM writeoff_parts p WHERE p.writeoff_id = w.id)"#,
-        claim
-    )
-    .fetch_one(&mut *db)
-    .await?;
+    let prior = sqlx::query_scalar!(r#"SELECT remitd_patient_writeoffs_on($1) AS "prior!""#, claim).fetch_one(&mut *db).await?;
     let gated = approval_policy(&mut db).await?.gates(prior, total);
     let receipt = receipts::open(
         &mut db,

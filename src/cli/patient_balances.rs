@@ -1,0 +1,135 @@
+//! `remitd patient-balance writeoff`: the mass write-off of patient
+//! balances, e.g. for payers that forbid balance billing.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use super::writeoffs::{ActorArg, HistoryFormat};
+use super::{fail, print_json, refused};
+use crate::output::{shown, CsvReport};
+use crate::writeoff::patient_balances::{self, Filter, Outcome, RowOutcome};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Write off what patients owe after insurance on every claim the filter selects (one receipt, one reason).
+    Writeoff {
+        /// The payer (claims CSV payer_id); or --account, or --claim.
+        #[arg(long)]
+        payer: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        claim: Option<String>,
+        /// Claims with a service date on or after this day.
+        #[arg(long)]
+        service_from: Option<NaiveDate>,
+        /// Claims with a service date on or before this day.
+        #[arg(long)]
+        service_to: Option<NaiveDate>,
+        #[arg(long)]
+        min_balance: Option<Decimal>,
+        #[arg(long)]
+        max_balance: Option<Decimal>,
+        /// A reason of `remitd reason list`, e.g. no-balance-billing.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        note: Option<String>,
+        /// List every row and its totals; write nothing.
+        #[arg(long)]
+        preview: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: HistoryFormat,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+}
+
+pub async fn run(pool: PgPool, command: Command) -> u8 {
+    let Command::Writeoff { payer, account, claim, service_from, service_to, min_balance, max_balance, reason, note, preview, format, actor } = command;
+    let filter = Filter { payer, account, claim, service_from, service_to, min_balance, max_balance };
+    let out = actor.act(&pool, async |who| patient_balances::write_off(&pool, &filter, &reason, note.as_deref(), who, preview).await).await;
+    match out {
+        Err(e) => refused(e),
+        Ok(out) => match format {
+            HistoryFormat::Json => print_json(&out),
+            HistoryFormat::Csv => csv(&out).map_or_else(fail, |()| 0),
+            HistoryFormat::Text => {
+                print!("{}", text(&out));
+                0
+            }
+        },
+    }
+}
+
+/// The run as a report: one line per claim (skipped ones with why), then
+/// the totals and the receipt.
+pub fn text(out: &Outcome) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let title = if out.preview { "PREVIEW: " } else { "" };
+    let _ = writeln!(s, "{title}PATIENT BALANCE WRITE-OFF, reason {}", shown(&out.reason));
+    let _ = writeln!(s, "{:<20} {:<14} {:<22} {:<10} {:>12}  {}", "CLAIM", "ACCOUNT", "PAYER", "SERVICE", "BALANCE", "OUTCOME");
+    for r in &out.rows {
+        let payer = match &r.payer_name {
+            Some(name) => format!("{} {}", r.payer, name),
+            None => r.payer.clone(),
+        };
+        let payer: String = payer.chars().take(22).collect();
+        let _ = writeln!(
+            s,
+            "{:<20} {:<14} {:<22} {:<10} {:>12}  {}",
+            shown(&r.claim_id),
+            shown(&r.account_number),
+            shown(&payer),
+            r.service_date,
+            format!("{:.2}", r.balance),
+            r.outcome.as_str().replace('_', " ")
+        );
+        if let Some(why) = &r.why {
+            let _ = writeln!(s, "    {}", shown(why));
+        }
+    }
+    let count = |o| out.count(o);
+    let _ = writeln!(
+        s,
+        "TOTALS: {} written off {:.2}; {} waiting for approval {:.2}; {} skipped",
+        count(RowOutcome::WrittenOff),
+        out.written_off,
+        count(RowOutcome::PendingApproval),
+        out.pending_approval,
+        count(RowOutcome::Skipped)
+    );
+    match (out.preview, out.receipt) {
+        (true, _) => s.push_str("PREVIEW: nothing was written.\n"),
+        (false, Some(r)) => {
+            let _ = writeln!(s, "receipt #{r}");
+        }
+        (false, None) => s.push_str("nothing to write off.\n"),
+    }
+    s
+}
+
+fn csv(out: &Outcome) -> Result<(), csv::Error> {
+    let mut w = CsvReport::new(std::io::stdout().lock());
+    w.row(["claim_id", "account", "payer", "payer_name", "service_date", "balance", "outcome", "writeoff_id", "receipt", "reason", "why"])?;
+    let receipt = out.receipt.map(|r| r.to_string()).unwrap_or_default();
+    for r in &out.rows {
+        w.row([
+            r.claim_id.as_str(),
+            &r.account_number,
+            &r.payer,
+            r.payer_name.as_deref().unwrap_or(""),
+            &r.service_date.to_string(),
+            &format!("{:.2}", r.balance),
+            r.outcome.as_str(),
+            &r.writeoff_id.map(|w| w.to_string()).unwrap_or_default(),
+            &receipt,
+            &out.reason,
+            r.why.as_deref().unwrap_or(""),
+        ])?;
+    }
+    w.finish().map(drop)?;
+    Ok(())
+}
