@@ -70,7 +70,7 @@ pub fn text(out: &Outcome) -> String {
     let mut s = String::new();
     let title = if out.preview { "PREVIEW: " } else { "" };
     let _ = writeln!(s, "{title}PATIENT BALANCE WRITE-OFF, reason {}", shown(&out.reason));
-    let _ = writeln!(s, "{:<20} {:<14} {:<22} {:<10} {:>12}  {}", "CLAIM", "ACCOUNT", "PAYER", "SERVICE", "BALANCE", "OUTCOME");
+    let _ = writeln!(s, "{:<20} {:<14} {:<22} {:<10} {:>12}  OUTCOME", "CLAIM", "ACCOUNT", "PAYER", "SERVICE", "BALANCE");
     for r in &out.rows {
         let payer = match &r.payer_name {
             Some(name) => format!("{} {}", r.payer, name),

@@ -194,10 +194,13 @@ fn ids(made: &[(String, i64)]) -> Vec<i64> {
     made.iter().map(|(_, id)| *id).collect()
 }
 
+/// Claims (row id) and the amount to write off on each.
+type Amounts = Vec<(i64, Decimal)>;
+
 /// Sorts the candidates into rows: skipped (a write-off already waits on
 /// the claim, or the balance is over the reason's cap), written off now, or
 /// waiting for approval. Returns the claims (row id, amount) of the last two.
-fn plan(candidates: Vec<Candidate>, reason: &Reason, policy: Approval, rows: &mut Vec<Row>) -> (Vec<(i64, Decimal)>, Vec<(i64, Decimal)>) {
+fn plan(candidates: Vec<Candidate>, reason: &Reason, policy: Approval, rows: &mut Vec<Row>) -> (Amounts, Amounts) {
     let (mut now, mut gated) = (Vec::new(), Vec::new());
     for c in candidates {
         let skip = match c.waiting {
