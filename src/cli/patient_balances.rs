@@ -7,8 +7,8 @@ use sqlx::PgPool;
 
 use super::writeoffs::{ActorArg, HistoryFormat};
 use super::{fail, print_json, refused};
-use crate::output::{shown, CsvReport};
-use crate::writeoff::patient_balances::{self, Filter, Outcome, RowOutcome};
+use crate::output::CsvReport;
+use crate::writeoff::patient_balances::{self, Filter, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -56,59 +56,11 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
             HistoryFormat::Json => print_json(&out),
             HistoryFormat::Csv => csv(&out).map_or_else(fail, |()| 0),
             HistoryFormat::Text => {
-                print!("{}", text(&out));
+                print!("{}", patient_balances::text(&out));
                 0
             }
         },
     }
-}
-
-/// The run as a report: one line per claim (skipped ones with why), then
-/// the totals and the receipt.
-pub fn text(out: &Outcome) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let title = if out.preview { "PREVIEW: " } else { "" };
-    let _ = writeln!(s, "{title}PATIENT BALANCE WRITE-OFF, reason {}", shown(&out.reason));
-    let _ = writeln!(s, "{:<20} {:<14} {:<22} {:<10} {:>12}  OUTCOME", "CLAIM", "ACCOUNT", "PAYER", "SERVICE", "BALANCE");
-    for r in &out.rows {
-        let payer = match &r.payer_name {
-            Some(name) => format!("{} {}", r.payer, name),
-            None => r.payer.clone(),
-        };
-        let payer: String = payer.chars().take(22).collect();
-        let _ = writeln!(
-            s,
-            "{:<20} {:<14} {:<22} {:<10} {:>12}  {}",
-            shown(&r.claim_id),
-            shown(&r.account_number),
-            shown(&payer),
-            r.service_date,
-            format!("{:.2}", r.balance),
-            r.outcome.as_str().replace('_', " ")
-        );
-        if let Some(why) = &r.why {
-            let _ = writeln!(s, "    {}", shown(why));
-        }
-    }
-    let count = |o| out.count(o);
-    let _ = writeln!(
-        s,
-        "TOTALS: {} written off {:.2}; {} waiting for approval {:.2}; {} skipped",
-        count(RowOutcome::WrittenOff),
-        out.written_off,
-        count(RowOutcome::PendingApproval),
-        out.pending_approval,
-        count(RowOutcome::Skipped)
-    );
-    match (out.preview, out.receipt) {
-        (true, _) => s.push_str("PREVIEW: nothing was written.\n"),
-        (false, Some(r)) => {
-            let _ = writeln!(s, "receipt #{r}");
-        }
-        (false, None) => s.push_str("nothing to write off.\n"),
-    }
-    s
 }
 
 fn csv(out: &Outcome) -> Result<(), csv::Error> {

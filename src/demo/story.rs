@@ -68,6 +68,7 @@ pub const STEPS: &[(&str, Step)] = &[
     ("A denial opened and written off with a reason", denial_written_off),
     ("A payer reversal reopens the written-off denial", reversal_reopens),
     ("A small-balance sweep, previewed then posted", small_balance_sweep),
+    ("Patient balances written off for a payer that forbids balance billing", medicaid_mass_write_off),
     ("Write-off history and audit trail", history_and_audit),
 ];
 
@@ -371,6 +372,42 @@ fn small_balance_sweep(demo: &Demo) -> StepFuture<'_> {
         let again = crate::sweep::post(demo.as_person(MANAGER), &p, MANAGER).await?;
         say!("  posted again with the same parameters: {} written off, nothing recorded", again.count(Section::WrittenOff));
         let first = posted.section(Section::WrittenOff).next().map(|l| l.claim_id.clone()).unwrap_or_default();
+        show::claims(&demo.pool, &[first.as_str()]).await?;
+        Ok(())
+    })
+}
+
+/// Source document 001's "Mass Write Off for insurances that do not
+/// balance bill the patient", on the payer whose patients still owe the
+/// most after the sweep.
+fn medicaid_mass_write_off(demo: &Demo) -> StepFuture<'_> {
+    Box::pin(async move {
+        use crate::writeoff::patient_balances::{self, Filter};
+        let payer: Option<String> = sqlx::query_scalar(
+            "SELECT p.payer_code FROM claims c JOIN claim_owed o ON o.claim_id = c.id JOIN payers p ON p.id = c.payer_id
+             WHERE o.patient_balance > 0 GROUP BY p.payer_code ORDER BY sum(o.patient_balance) DESC, p.payer_code LIMIT 1",
+        )
+        .fetch_optional(&demo.pool)
+        .await?;
+        let Some(payer) = payer else { bail!("no patient balance is left to write off") };
+        say!("  Payer {payer} is a state Medicaid plan: its members may not be billed what it did not pay.");
+        say!("  The biller previews writing off every patient balance left on its claims:");
+        say!("  $ remitd patient-balance writeoff --payer {payer} --reason no-balance-billing --preview --actor {BILLER}");
+        let filter = Filter { payer: Some(payer.clone()), ..Filter::default() };
+        let preview = patient_balances::write_off(demo.as_person(BILLER), &filter, "no-balance-billing", None, BILLER, true).await?;
+        for l in patient_balances::text(&preview).lines() {
+            say!("    {l}");
+        }
+        say!("  $ remitd patient-balance writeoff --payer {payer} --reason no-balance-billing --actor {BILLER}");
+        let posted = patient_balances::write_off(demo.as_person(BILLER), &filter, "no-balance-billing", None, BILLER, false).await?;
+        let Some(receipt) = posted.receipt else { bail!("the mass write-off wrote nothing off") };
+        say!(
+            "    receipt #{receipt}: {} written off, {}; {} waiting for approval",
+            count(posted.count(patient_balances::RowOutcome::WrittenOff), "patient balance"),
+            money(posted.written_off),
+            money(posted.pending_approval)
+        );
+        let first = posted.rows.first().map(|r| r.claim_id.clone()).unwrap_or_default();
         show::claims(&demo.pool, &[first.as_str()]).await?;
         Ok(())
     })

@@ -24,6 +24,7 @@ use crate::actors::require;
 use crate::ledger::receipts::{self, Receipt};
 use crate::ledger::writeoffs::{post, Selection};
 use crate::ledger::{self, audit, ActionError, Hold, ReceiptKind};
+use crate::output::shown;
 
 /// Which claims' patient balances a run takes. At least one of `payer`,
 /// `account` and `claim` is given: a run over every patient is never what
@@ -192,6 +193,54 @@ fn total(rows: &[Row], outcome: RowOutcome) -> Decimal {
 
 fn ids(made: &[(String, i64)]) -> Vec<i64> {
     made.iter().map(|(_, id)| *id).collect()
+}
+
+/// The run as a report: one line per claim (skipped ones with why), then
+/// the totals and the receipt.
+pub fn text(out: &Outcome) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let title = if out.preview { "PREVIEW: " } else { "" };
+    let _ = writeln!(s, "{title}PATIENT BALANCE WRITE-OFF, reason {}", shown(&out.reason));
+    let _ = writeln!(s, "{:<20} {:<14} {:<22} {:<10} {:>12}  OUTCOME", "CLAIM", "ACCOUNT", "PAYER", "SERVICE", "BALANCE");
+    for r in &out.rows {
+        let payer = match &r.payer_name {
+            Some(name) => format!("{} {}", r.payer, name),
+            None => r.payer.clone(),
+        };
+        let payer: String = payer.chars().take(22).collect();
+        let _ = writeln!(
+            s,
+            "{:<20} {:<14} {:<22} {:<10} {:>12}  {}",
+            shown(&r.claim_id),
+            shown(&r.account_number),
+            shown(&payer),
+            r.service_date,
+            format!("{:.2}", r.balance),
+            r.outcome.as_str().replace('_', " ")
+        );
+        if let Some(why) = &r.why {
+            let _ = writeln!(s, "    {}", shown(why));
+        }
+    }
+    let count = |o| out.count(o);
+    let _ = writeln!(
+        s,
+        "TOTALS: {} written off {:.2}; {} waiting for approval {:.2}; {} skipped",
+        count(RowOutcome::WrittenOff),
+        out.written_off,
+        count(RowOutcome::PendingApproval),
+        out.pending_approval,
+        count(RowOutcome::Skipped)
+    );
+    match (out.preview, out.receipt) {
+        (true, _) => s.push_str("PREVIEW: nothing was written.\n"),
+        (false, Some(r)) => {
+            let _ = writeln!(s, "receipt #{r}");
+        }
+        (false, None) => s.push_str("nothing to write off.\n"),
+    }
+    s
 }
 
 /// Claims (row id) and the amount to write off on each.
