@@ -254,3 +254,50 @@ async fn the_command_line_previews_as_text_csv_and_json_then_posts() {
     assert_eq!(code, Some(1));
     assert!(err.contains("lacks the scope billing.payment.write"), "{err}");
 }
+
+/// Insurance write-offs, patient write-offs (Write Off PR and mass alike)
+/// and a $0 patient responsibility are different figures in `claim show`,
+/// and each claim's figures still add up to its balances.
+#[tokio::test]
+async fn write_off_buckets_are_kept_apart_in_claim_show() {
+    let db = setup().await;
+    // CLM-1002: 169.00 of patient responsibility; Write Off PR of 60.00 of
+    // its deductible on line 1, then the mass write-off of the rest.
+    let pr = writeoff::patient::PrRequest {
+        claim_id: "CLM-1002",
+        line: Some(1),
+        amounts: [("1".to_string(), dec("60.00"))].into_iter().collect(),
+        reason: "patient-uncollectable",
+        preview: false,
+        actor: "ann",
+    };
+    writeoff::patient::pr_writeoff(&db.pool, pr).await.unwrap();
+    patient_balances::write_off(&db.pool, &Filter { claim: Some("CLM-1002".into()), ..medicaid() }, "no-balance-billing", None, "ann", false).await.unwrap();
+    let c = claim(&db.pool, "CLM-1002").await;
+    assert_eq!(
+        (c.patient_responsibility, c.patient_written_off, c.insurance_written_off, c.patient_balance),
+        (dec("169.00"), dec("169.00"), dec("0"), dec("0")),
+        "the responsibility as the payer said it, and all of it written off on the patient's side"
+    );
+    // CLM-2001: a denial written off on the payer's side; no patient responsibility.
+    let d = remitd::denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap()[0].id;
+    writeoff::write_off(&db.pool, writeoff::Request { denial_id: d, reason: "non-covered", note: None, amount: None, actor: "ann" }).await.unwrap();
+    let c = claim(&db.pool, "CLM-2001").await;
+    assert_eq!((c.insurance_written_off, c.patient_written_off, c.patient_responsibility), (dec("250.00"), dec("0"), dec("0")));
+    for id in ["CLM-1002", "CLM-2001", "CLM-1001"] {
+        let c = claim(&db.pool, id).await;
+        assert_eq!(c.insurance_balance, c.charge - c.paid - c.contractual - c.other_adjustments - c.patient_responsibility - c.insurance_written_off, "{id}");
+        assert_eq!(c.patient_balance, c.patient_responsibility - c.patient_written_off, "{id}");
+        assert_eq!(c.written_off, c.insurance_written_off + c.patient_written_off, "{id}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["claim", "show", "CLM-1002"]).env("DATABASE_URL", &db.url).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "  patient responsibility        169.00",
+        "  insurance written off           0.00",
+        "  patient written off           169.00",
+        "  patient balance                 0.00",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+    }
+}

@@ -196,7 +196,7 @@ async fn a_payer_reversal_reopens_a_written_off_denial_and_the_correction_resolv
     assert!(c.entries.iter().any(|e| e.kind == "write_off_reversal" && e.actor == "system"));
     assert!(c.paid > dec("0"));
     // The balance follows: charge less the corrected claim's payment and adjustments.
-    assert_eq!(c.insurance_balance, c.charge - c.paid - c.contractual - c.other_adjustments - c.patient_responsibility);
+    assert_eq!(c.insurance_balance, c.charge - c.paid - c.contractual - c.other_adjustments - c.patient_responsibility - c.insurance_written_off);
     let (actor, detail): (String, serde_json::Value) =
         sqlx::query_as("SELECT actor, detail FROM audit_log WHERE action = 'denial_reopened' AND denial_id = $1").bind(d.id).fetch_one(&db.pool).await.unwrap();
     assert_eq!(actor, "system");
@@ -359,7 +359,12 @@ async fn pr_write_off_moves_patient_responsibility_to_other_adjustments_net_zero
     let after = claim(&db.pool, "CLM-1002").await;
     assert_eq!(after.patient_balance, dec("109.00"));
     assert_eq!(after.insurance_balance, before.insurance_balance, "net zero on the insurance side");
-    assert_eq!(after.other_adjustments, before.other_adjustments + dec("60.00"));
+    // Shown as what it is: a patient write-off of responsibility the payer
+    // assigned, not an adjustment of the payer's.
+    assert_eq!(
+        (after.other_adjustments, after.patient_responsibility, after.patient_written_off, after.insurance_written_off),
+        (before.other_adjustments, before.patient_responsibility, before.patient_written_off + dec("60.00"), dec("0"))
+    );
     // The original PR entry is untouched and still visible; the move is its own lines.
     assert!(after.entries.iter().any(|e| e.kind == "patient_responsibility" && e.amount == dec("160.00")));
     assert!(after.entries.iter().any(|e| e.kind == "patient_responsibility" && e.amount == dec("-60.00") && e.line_number == Some(1)));
@@ -368,7 +373,10 @@ async fn pr_write_off_moves_patient_responsibility_to_other_adjustments_net_zero
     let id: i64 = sqlx::query_scalar("SELECT id FROM writeoffs WHERE bucket = 'patient'").fetch_one(&db.pool).await.unwrap();
     writeoff::undo(&db.pool, id, "ann", "copay was collected after all").await.unwrap();
     let undone = claim(&db.pool, "CLM-1002").await;
-    assert_eq!((undone.patient_balance, undone.other_adjustments), (before.patient_balance, before.other_adjustments));
+    assert_eq!(
+        (undone.patient_balance, undone.other_adjustments, undone.patient_written_off),
+        (before.patient_balance, before.other_adjustments, before.patient_written_off)
+    );
     common::assert_balances_add_up(&db.pool).await;
 }
 

@@ -24,8 +24,20 @@ pub struct ClaimView {
     pub charge: Decimal,
     pub paid: Decimal,
     pub contractual: Decimal,
+    /// Other adjustments of the payer (CAS groups OA, PI other than the
+    /// contractual ones); not the moves of a Write Off PR, which count as
+    /// patient write-offs.
     pub other_adjustments: Decimal,
+    /// What the payers made the patient's (group PR), as they said it:
+    /// before any patient write-off. `0.00` here is a $0 responsibility,
+    /// which `patient_written_off` never is.
     pub patient_responsibility: Decimal,
+    /// Written off on the payer side (denials, insurance sweeps).
+    pub insurance_written_off: Decimal,
+    /// Written off on the patient side: Write Off PR, patient sweeps and mass
+    /// write-offs alike.
+    pub patient_written_off: Decimal,
+    /// Both write-offs together.
     pub written_off: Decimal,
     /// What the payer side still owes, denied amounts included.
     pub insurance_balance: Decimal,
@@ -154,6 +166,16 @@ pub async fn show(pool: &PgPool, claim_id: &str) -> Result<Option<ClaimView>, sq
         return Ok(None);
     };
     let b = balances(pool, row.id).await?;
+    // A Write Off PR posts as a negative patient responsibility and an
+    // other adjustment (net zero on the payer side); shown here as what it
+    // is, a patient write-off of responsibility the payer assigned.
+    let moved = sqlx::query_scalar!(
+        r#"SELECT COALESCE(sum(w.amount), 0) AS "moved!" FROM writeoffs w JOIN writeoff_receipts r ON r.id = w.receipt_id
+           WHERE w.claim_id = $1 AND w.status = 'POSTED' AND r.kind = 'patient_responsibility'"#,
+        row.id
+    )
+    .fetch_one(pool)
+    .await?;
     let denials = sqlx::query_as!(
         DenialView,
         r#"SELECT d.id, d.status AS "status: DenialStatus", d.amount, d.reason_codes, l.line_number AS "line_number?"
@@ -183,9 +205,11 @@ pub async fn show(pool: &PgPool, claim_id: &str) -> Result<Option<ClaimView>, sq
         charge: b.charge,
         paid: b.paid,
         contractual: b.contractual,
-        other_adjustments: b.other_adjustments,
-        patient_responsibility: b.patient_responsibility,
-        written_off: b.insurance_written_off + b.patient_written_off,
+        other_adjustments: b.other_adjustments - moved,
+        patient_responsibility: b.patient_responsibility + moved,
+        insurance_written_off: b.insurance_written_off,
+        patient_written_off: b.patient_written_off + moved,
+        written_off: b.insurance_written_off + b.patient_written_off + moved,
         insurance_balance: b.insurance_balance,
         patient_balance: b.patient_balance,
         status: status(&b, &denials, posted),

@@ -83,19 +83,26 @@ pub async fn run_claim(pool: PgPool, command: ClaimCommand) -> u8 {
     }
     println!("claim {} (account {}, payer {}, service {})", shown(&claim.claim_id), shown(&claim.account_number), shown(&claim.payer), claim.service_date);
     println!("  status {}", claim.status);
-    println!("  charge {:>12}", claim.charge);
-    println!("  paid {:>14}", claim.paid);
-    println!("  contractual {:>7}", claim.contractual);
-    println!("  other adjustments {:>1}", claim.other_adjustments);
-    println!("  patient resp. {:>5}", claim.patient_responsibility);
-    println!("  written off {:>7}", claim.written_off);
-    println!("  insurance balance {} / patient balance {}", claim.insurance_balance, claim.patient_balance);
+    let rows = [
+        ("charge", claim.charge),
+        ("paid", claim.paid),
+        ("contractual", claim.contractual),
+        ("other adjustments", claim.other_adjustments),
+        ("patient responsibility", claim.patient_responsibility),
+        ("insurance written off", claim.insurance_written_off),
+        ("patient written off", claim.patient_written_off),
+        ("insurance balance", claim.insurance_balance),
+        ("patient balance", claim.patient_balance),
+    ];
+    for (label, amount) in rows {
+        println!("  {label:<24}{amount:>12.2}");
+    }
     for d in &claim.denials {
-        println!("  denial #{} {} {} [{}]", d.id, d.status, d.amount, shown(&d.reason_codes.join(", ")));
+        println!("  denial #{} {} {:.2} [{}]", d.id, d.status, d.amount, shown(&d.reason_codes.join(", ")));
     }
     println!("  ledger:");
     for e in &claim.entries {
-        println!("    #{:<6} {} {} {} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), shown(&e.describe()), e.amount, shown(&e.actor));
+        println!("    #{:<6} {} {:<40} {:>12.2} by {}", e.id, e.posted_at.format("%Y-%m-%d %H:%M"), shown(&e.describe()), e.amount, shown(&e.actor));
     }
     0
 }

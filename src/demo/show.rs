@@ -36,27 +36,29 @@ pub async fn claims(pool: &PgPool, ids: &[&str]) -> anyhow::Result<Vec<ClaimView
 
 pub fn claim_table(views: &[ClaimView]) {
     say!(
-        "    {:<9} {:<8} {:>8} {:>8} {:>11} {:>9} {:>11} {:>9} {:>9}  status",
+        "    {:<9} {:<8} {:>8} {:>8} {:>11} {:>9} {:>8} {:>8} {:>9} {:>9}  status",
         "claim",
         "account",
         "charge",
         "paid",
         "contractual",
         "pat.resp.",
-        "written off",
+        "ins.w/o",
+        "pat.w/o",
         "ins.bal.",
         "pat.bal."
     );
     for c in views {
         say!(
-            "    {:<9} {:<8} {:>8} {:>8} {:>11} {:>9} {:>11} {:>9} {:>9}  {}",
+            "    {:<9} {:<8} {:>8} {:>8} {:>11} {:>9} {:>8} {:>8} {:>9} {:>9}  {}",
             c.claim_id,
             c.account_number,
             money(c.charge),
             money(c.paid),
             money(c.contractual),
             money(c.patient_responsibility),
-            money(c.written_off),
+            money(c.insurance_written_off),
+            money(c.patient_written_off),
             money(c.insurance_balance),
             money(c.patient_balance),
             c.status
