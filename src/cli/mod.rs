@@ -7,6 +7,7 @@ mod claims;
 mod conflicts;
 mod demo;
 mod generate;
+mod history;
 mod ingest;
 mod parse;
 mod patient_balances;
@@ -92,10 +93,10 @@ enum Command {
     /// The write-off history, with receipts and totals by reason.
     Writeoffs {
         #[command(subcommand)]
-        command: writeoffs::WriteoffsCommand,
+        command: history::WriteoffsCommand,
     },
     /// The audit trail: who did what, when, why, for how much.
-    Audit(writeoffs::AuditArgs),
+    Audit(history::AuditArgs),
     /// Write off patient responsibility on a service line (net-zero move to other adjustments).
     PrWriteoff(writeoffs::PrArgs),
     /// Which claim adjustment reason codes are contractual and which are denials.
@@ -161,8 +162,8 @@ pub fn main() -> ExitCode {
         Command::Admin { command } => with_db(&url, |pool| actors::run_admin(pool, command)),
         Command::Denial { command } => with_db(&url, |pool| writeoffs::run_denial(pool, command)),
         Command::Writeoff { command } => with_db(&url, |pool| writeoffs::run_writeoff(pool, command)),
-        Command::Writeoffs { command } => with_db(&url, |pool| writeoffs::run_history(pool, command)),
-        Command::Audit(args) => with_db(&url, |pool| writeoffs::run_audit(pool, args)),
+        Command::Writeoffs { command } => with_db(&url, |pool| history::run_writeoffs(pool, command)),
+        Command::Audit(args) => with_db(&url, |pool| history::run_audit(pool, args)),
         Command::PrWriteoff(args) => with_db(&url, |pool| writeoffs::run_pr(pool, args)),
         Command::Sweep(args) => with_db(&url, |pool| sweep::run(pool, args)),
         Command::Txcode { command } => with_db(&url, |pool| sweep::run_txcode(pool, command)),
@@ -262,6 +263,22 @@ fn refused(e: crate::ledger::ActionError) -> u8 {
 pub enum ListFormat {
     Text,
     Json,
+}
+
+/// Writes a header and rows as CSV on standard output.
+pub(super) fn csv_out<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> u8 {
+    let mut w = crate::output::CsvReport::new(std::io::stdout().lock());
+    let write = || -> Result<(), csv::Error> {
+        w.row(header)?;
+        for r in rows {
+            w.row(r)?;
+        }
+        Ok(())
+    };
+    match write().and_then(|()| w.finish().map(drop)) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
 }
 
 /// Prints `value` as pretty JSON on standard output.

@@ -6,8 +6,7 @@ use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use super::writeoffs::{ActorArg, HistoryFormat};
-use super::{fail, print_json, refused};
-use crate::output::CsvReport;
+use super::{csv_out, print_json, refused};
 use crate::writeoff::patient_balances::{self, Filter, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
@@ -54,7 +53,7 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
         Err(e) => refused(e),
         Ok(out) => match format {
             HistoryFormat::Json => print_json(&out),
-            HistoryFormat::Csv => csv(&out).map_or_else(fail, |()| 0),
+            HistoryFormat::Csv => csv(&out),
             HistoryFormat::Text => {
                 print!("{}", patient_balances::text(&out));
                 0
@@ -63,25 +62,24 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
     }
 }
 
-fn csv(out: &Outcome) -> Result<(), csv::Error> {
-    let mut w = CsvReport::new(std::io::stdout().lock());
-    w.row(["claim_id", "account", "payer", "payer_name", "service_date", "balance", "outcome", "writeoff_id", "receipt", "reason", "why"])?;
+fn csv(out: &Outcome) -> u8 {
     let receipt = out.receipt.map(|r| r.to_string()).unwrap_or_default();
-    for r in &out.rows {
-        w.row([
-            r.claim_id.as_str(),
-            &r.account_number,
-            &r.payer,
-            r.payer_name.as_deref().unwrap_or(""),
-            &r.service_date.to_string(),
-            &format!("{:.2}", r.balance),
-            r.outcome.as_str(),
-            &r.writeoff_id.map(|w| w.to_string()).unwrap_or_default(),
-            &receipt,
-            &out.reason,
-            r.why.as_deref().unwrap_or(""),
-        ])?;
-    }
-    w.finish().map(drop)?;
-    Ok(())
+    csv_out(
+        ["claim_id", "account", "payer", "payer_name", "service_date", "balance", "outcome", "writeoff_id", "receipt", "reason", "why"],
+        out.rows.iter().map(|r| {
+            [
+                r.claim_id.clone(),
+                r.account_number.clone(),
+                r.payer.clone(),
+                r.payer_name.clone().unwrap_or_default(),
+                r.service_date.to_string(),
+                format!("{:.2}", r.balance),
+                r.outcome.as_str().to_string(),
+                r.writeoff_id.map(|w| w.to_string()).unwrap_or_default(),
+                receipt.clone(),
+                out.reason.clone(),
+                r.why.clone().unwrap_or_default(),
+            ]
+        }),
+    )
 }

@@ -3,12 +3,12 @@
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use super::{fail, print_json, refused, ListFormat};
+use super::{print_json, refused, ListFormat};
 use crate::actors;
 use crate::denials::{self, DenialStatus};
 use crate::ledger::ActionError;
-use crate::output::{shown, CsvReport};
-use crate::writeoff::{self, history, patient, reopen, Approval, Outcome, Request};
+use crate::output::shown;
+use crate::writeoff::{self, patient, reopen, Approval, Outcome, Request};
 
 /// Who is acting: the PostgreSQL login, unless the login owns the
 /// database and names another actor.
@@ -118,23 +118,6 @@ pub enum HistoryFormat {
     Csv,
 }
 
-#[derive(Debug, clap::Subcommand)]
-pub enum WriteoffsCommand {
-    /// Write-offs by receipt, date or reason, with totals by reason.
-    History {
-        #[arg(long)]
-        receipt: Option<i64>,
-        #[arg(long)]
-        from: Option<chrono::NaiveDate>,
-        #[arg(long)]
-        to: Option<chrono::NaiveDate>,
-        #[arg(long)]
-        reason: Option<String>,
-        #[arg(long, value_enum, default_value = "text")]
-        format: HistoryFormat,
-    },
-}
-
 /// `CODE=AMOUNT` for `--carc`.
 fn carc_amount(s: &str) -> Result<(String, Decimal), String> {
     let (code, amount) = s.split_once('=').ok_or_else(|| format!("expected CODE=AMOUNT (e.g. 3=25.00), found {s:?}"))?;
@@ -182,107 +165,6 @@ pub async fn run_pr(pool: PgPool, args: PrArgs) -> u8 {
             }
             println!("  patient balance    {:>10} -> {:>10}", o.patient_balance_before, o.patient_balance_after);
             println!("  other adjustments  {:>10} -> {:>10}", o.other_adjustments_before, o.other_adjustments_after);
-            0
-        }
-        Err(e) => refused(e),
-    }
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AuditArgs {
-    #[arg(long)]
-    claim: Option<String>,
-    #[arg(long)]
-    actor: Option<String>,
-    #[arg(long)]
-    from: Option<chrono::NaiveDate>,
-    #[arg(long, value_enum, default_value = "text")]
-    format: ListFormat,
-}
-
-pub async fn run_history(pool: PgPool, command: WriteoffsCommand) -> u8 {
-    let WriteoffsCommand::History { receipt, from, to, reason, format } = command;
-    let filter = history::HistoryFilter { receipt, from, to, reason: reason.as_deref() };
-    let h = match history::history(&pool, &filter).await {
-        Ok(h) => h,
-        Err(e) => return refused(e),
-    };
-    match format {
-        HistoryFormat::Json => print_json(&h),
-        HistoryFormat::Csv => {
-            let mut w = CsvReport::new(std::io::stdout().lock());
-            let write = || -> Result<(), csv::Error> {
-                w.row([
-                    "writeoff_id",
-                    "receipt",
-                    "kind",
-                    "at",
-                    "claim_id",
-                    "denial_id",
-                    "bucket",
-                    "reason",
-                    "note",
-                    "amount",
-                    "status",
-                    "requested_by",
-                    "decided_by",
-                ])?;
-                for r in &h.rows {
-                    let denial = r.denial_id.map(|d| d.to_string()).unwrap_or_default();
-                    w.row([
-                        &r.writeoff_id.to_string(),
-                        &r.receipt.to_string(),
-                        r.receipt_kind.as_str(),
-                        &r.at.to_rfc3339(),
-                        &r.claim_id,
-                        &denial,
-                        r.bucket.as_str(),
-                        &r.reason,
-                        r.note.as_deref().unwrap_or(""),
-                        &r.amount.to_string(),
-                        r.status.as_str(),
-                        &r.requested_by,
-                        r.decided_by.as_deref().unwrap_or(""),
-                    ])?;
-                }
-                w.finish().map(drop)
-            };
-            write().map_or_else(fail, |()| 0)
-        }
-        HistoryFormat::Text => {
-            for r in &h.rows {
-                println!(
-                    "receipt {:<6} #{:<6} {} {:<20} {:<24} {:>10} {:<16} by {}",
-                    r.receipt,
-                    r.writeoff_id,
-                    r.at.format("%Y-%m-%d"),
-                    shown(&r.claim_id),
-                    shown(&r.reason),
-                    r.amount,
-                    r.status.as_str(),
-                    shown(&r.requested_by)
-                );
-            }
-            for (reason, total) in &h.totals_by_reason {
-                println!("TOTAL {:<24} {total:>10}", shown(reason));
-            }
-            println!("TOTAL {:<24} {:>10}", "(all reasons)", h.total);
-            0
-        }
-    }
-}
-
-pub async fn run_audit(pool: PgPool, args: AuditArgs) -> u8 {
-    let filter = history::AuditFilter { claim: args.claim.as_deref(), actor: args.actor.as_deref(), from: args.from };
-    match history::audit_trail(&pool, &filter).await {
-        Ok(rows) if args.format == ListFormat::Json => print_json(&rows),
-        Ok(rows) => {
-            for r in &rows {
-                let amount = r.amount.map(|a| format!(" {a}")).unwrap_or_default();
-                let reason = r.reason.as_ref().map(|a| format!(" ({})", shown(a))).unwrap_or_default();
-                let claim = r.claim_id.as_ref().map(|c| format!(" claim {}", shown(c))).unwrap_or_default();
-                println!("{} {} {}{claim}{amount}{reason}", r.at.format("%Y-%m-%d %H:%M:%S"), shown(&r.actor), shown(&r.action));
-            }
             0
         }
         Err(e) => refused(e),

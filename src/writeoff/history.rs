@@ -46,9 +46,19 @@ pub struct History {
     pub total: Decimal,
 }
 
+/// Refuses a date range that ends before it starts: it would select
+/// nothing, which reads as "nothing happened".
+pub fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(), ActionError> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(ActionError::Invalid(format!("the date range starts ({f}) after it ends ({t})"))),
+        _ => Ok(()),
+    }
+}
+
 /// Write-offs by receipt number, date range (of the request, inclusive) and
 /// reason. An unknown reason is refused with the known ones listed.
 pub async fn history(pool: &PgPool, f: &HistoryFilter<'_>) -> Result<History, ActionError> {
+    check_range(f.from, f.to)?;
     if let Some(reason) = f.reason {
         let mut conn = pool.acquire().await?;
         super::reasons::get(&mut conn, reason).await?;
@@ -79,11 +89,67 @@ pub async fn history(pool: &PgPool, f: &HistoryFilter<'_>) -> Result<History, Ac
     Ok(History { rows, totals_by_reason, total })
 }
 
+/// Write-offs of one reason in one bucket (source document 001's
+/// "write-off causes").
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Cause {
+    pub reason: String,
+    pub label: String,
+    pub bucket: Bucket,
+    /// Posted and standing (undone ones drop out).
+    pub count: i64,
+    pub amount: Decimal,
+    /// Waiting for approval.
+    pub pending_count: i64,
+    pub pending_amount: Decimal,
+}
+
+/// Write-off totals by reason and bucket over a date range.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Causes {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub rows: Vec<Cause>,
+    /// Posted, per bucket and in all.
+    pub insurance: Decimal,
+    pub patient: Decimal,
+    pub total: Decimal,
+}
+
+/// The write-offs made in the date range (of the request, inclusive) that
+/// stand or wait, by bucket, then by amount.
+pub async fn causes(pool: &PgPool, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Causes, ActionError> {
+    check_range(from, to)?;
+    let rows = sqlx::query_as!(
+        Cause,
+        r#"SELECT w.reason, rs.label, w.bucket AS "bucket: Bucket",
+                  count(*) FILTER (WHERE w.status = 'POSTED') AS "count!",
+                  COALESCE(sum(w.amount) FILTER (WHERE w.status = 'POSTED'), 0) AS "amount!",
+                  count(*) FILTER (WHERE w.status = 'PENDING_APPROVAL') AS "pending_count!",
+                  COALESCE(sum(w.amount) FILTER (WHERE w.status = 'PENDING_APPROVAL'), 0) AS "pending_amount!"
+           FROM writeoffs w JOIN writeoff_reasons rs ON rs.code = w.reason
+           WHERE w.status IN ('POSTED', 'PENDING_APPROVAL')
+             AND ($1::date IS NULL OR w.requested_at >= $1::date)
+             AND ($2::date IS NULL OR w.requested_at < $2::date + 1)
+           GROUP BY w.reason, rs.label, w.bucket
+           ORDER BY w.bucket, 5 DESC, w.reason"#,
+        from,
+        to,
+    )
+    .fetch_all(pool)
+    .await?;
+    let sum = |b: Option<Bucket>| rows.iter().filter(|r| b.is_none_or(|b| r.bucket == b)).map(|r| r.amount).sum::<Decimal>();
+    let (insurance, patient, total) = (sum(Some(Bucket::Insurance)), sum(Some(Bucket::Patient)), sum(None));
+    Ok(Causes { from, to, rows, insurance, patient, total })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter<'a> {
     pub claim: Option<&'a str>,
     pub actor: Option<&'a str>,
     pub from: Option<NaiveDate>,
+    /// The last day, inclusive.
+    pub to: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -109,15 +175,18 @@ pub struct AuditRow {
 
 /// The audit trail, oldest first.
 pub async fn audit_trail(pool: &PgPool, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>, ActionError> {
+    check_range(f.from, f.to)?;
     Ok(sqlx::query_as!(
         AuditRow,
         r#"SELECT a.id, a.at, a.actor, a.action, c.claim_id AS "claim_id?", a.denial_id, a.writeoff_id, a.receipt_id AS receipt, a.reason, a.amount, a.detail
            FROM audit_log a LEFT JOIN claims c ON c.id = a.claim_id
            WHERE ($1::text IS NULL OR c.claim_id = $1) AND ($2::text IS NULL OR a.actor = $2) AND ($3::date IS NULL OR a.at >= $3::date)
+             AND ($4::date IS NULL OR a.at < $4::date + 1)
            ORDER BY a.id"#,
         f.claim,
         f.actor,
         f.from,
+        f.to,
     )
     .fetch_all(pool)
     .await?)
