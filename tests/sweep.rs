@@ -515,3 +515,35 @@ async fn no_sweep_runs_while_its_reason_is_retired() {
     }
     assert_eq!(count(&db, "SELECT count(*) FROM writeoffs").await, 0);
 }
+
+/// A sweep narrowed to a payer, an account or a claim takes only its
+/// balances, and its report says what it was narrowed to; runs stored
+/// before the filters existed still read back.
+#[tokio::test]
+async fn a_sweep_can_be_narrowed_to_a_payer_an_account_or_a_claim() {
+    let db = setup().await;
+    let all = lines(&sweep::preview(&db.pool, &params()).await.unwrap(), Section::WrittenOff);
+    assert!(all.len() > 2, "{all:?}");
+    let by_payer = sweep::preview(&db.pool, &Params { payer: Some("ACME".into()), ..params() }).await.unwrap();
+    assert_eq!(lines(&by_payer, Section::WrittenOff), all, "every claim here is ACME's");
+    assert!(sweep::preview(&db.pool, &Params { payer: Some("OTHER".into()), ..params() }).await.unwrap().lines.is_empty());
+    let one = Params { account: Some("000020".into()), ..params() };
+    assert_eq!(lines(&sweep::preview(&db.pool, &one).await.unwrap(), Section::WrittenOff), owned(&[("PAT-SMALL", Bucket::Patient, "50.00")]));
+    let claim_only = Params { claim: Some("INS-SMALL".into()), ..params() };
+    let r = sweep::post(&db.pool, &claim_only, "sue").await.unwrap();
+    assert_eq!(lines(&r, Section::WrittenOff), owned(&[("INS-SMALL", Bucket::Insurance, "17.36")]));
+    assert!(sweep::report::text(&r).lines().next().unwrap().ends_with(" CLAIM: INS-SMALL"), "{}", sweep::report::text(&r));
+    assert_eq!(claim(&db.pool, "PAT-SMALL").await.patient_balance, dec("50.00"), "outside the filter, it stays");
+    assert_eq!(sweep::show(&db.pool, r.run.unwrap()).await.unwrap().params.claim.as_deref(), Some("INS-SMALL"));
+
+    // A run stored without the filters reads back with none.
+    sqlx::query("UPDATE sweep_runs SET params = params - 'claim'").execute(&db.pool).await.expect_err("runs are append-only");
+    let old: sweep::Params = serde_json::from_value(serde_json::json!({
+        "from": "2026-01-01", "to": "2026-01-31", "days_since_billed": 30, "min_times_billed": 0, "insurance_code": "w",
+        "patient_code": null, "max_amount": null, "include_insurance_credits": false, "include_patient_credits": false,
+        "as_of": "2026-02-01", "time_zone": "UTC"
+    }))
+    .unwrap();
+    assert_eq!((old.payer, old.account, old.claim), (None, None, None));
+    common::assert_balances_add_up(&db.pool).await;
+}

@@ -397,3 +397,44 @@ async fn the_configured_approval_policy_applies_once_and_is_audited() {
     let out = writeoff::write_off(&db.pool, req(d.id, "bad-debt", "ann")).await.unwrap();
     assert_eq!(out.status, WriteoffStatus::PendingApproval);
 }
+
+/// A bulk preview lists every denial it would write off, not only the
+/// skipped ones, as text, CSV or JSON; balance and service-date filters
+/// narrow it as on the other mass workflows.
+#[tokio::test]
+async fn bulk_preview_lists_every_row_and_filters_by_balance_and_service_date() {
+    let db = setup().await;
+    let all = writeoff::bulk(&db.pool, &writeoff::BulkFilter::default(), "bad-debt", None, "ann", true).await.unwrap();
+    assert_eq!(all.taken.len(), all.written_off);
+    assert!(all.taken.iter().any(|t| t.claim_id == "CLM-2002" && t.amount == dec("480.00")), "{:?}", all.taken);
+    assert_eq!(all.total, all.taken.iter().map(|t| t.amount).sum::<rust_decimal::Decimal>());
+    let big = writeoff::BulkFilter { min_balance: Some(dec("300")), ..Default::default() };
+    let big = writeoff::bulk(&db.pool, &big, "bad-debt", None, "ann", true).await.unwrap();
+    assert!(big.taken.iter().all(|t| t.amount >= dec("300")) && big.taken.iter().any(|t| t.claim_id == "CLM-2002"), "{:?}", big.taken);
+    assert!(!big.taken.iter().any(|t| t.claim_id == "CLM-2001"), "250.00 is under 300: {:?}", big.taken);
+    let recent = writeoff::BulkFilter { service_from: Some("2023-01-01".parse().unwrap()), ..Default::default() };
+    let recent = writeoff::bulk(&db.pool, &recent, "bad-debt", None, "ann", true).await.unwrap();
+    assert!(!recent.taken.iter().any(|t| t.claim_id == "CLM-2002"), "served 2022-09-01: {:?}", recent.taken);
+    assert!(recent.taken.iter().any(|t| t.claim_id == "CLM-2001"));
+    assert_eq!(claim(&db.pool, "CLM-2002").await.written_off, dec("0"), "previews write nothing");
+
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).env("REMITD_ACTOR", "ann").args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (code, csv) = run(&["denial", "bulk-writeoff", "--reason", "bad-debt", "--preview", "--format", "csv"]);
+    assert_eq!(code, Some(0));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "denial_id,claim_id,outcome,amount,writeoff_id,receipt,why");
+    assert_eq!(lines.len(), 1 + all.taken.len() + all.skipped.len());
+    assert!(lines.iter().any(|l| l.contains(",CLM-2002,POSTED,480.00,,,")), "{csv}");
+    let (code, text) = run(&["denial", "bulk-writeoff", "--reason", "bad-debt", "--preview"]);
+    assert_eq!(code, Some(0));
+    assert!(text.lines().any(|l| l.contains("CLM-2002") && l.contains("480.00") && l.ends_with("posted")), "{text}");
+    let (code, json) = run(&["denial", "bulk-writeoff", "--reason", "bad-debt", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["taken"].as_array().map(Vec::len), Some(all.taken.len()));
+    assert!(v["receipt"].as_i64().is_some());
+    assert_eq!(claim(&db.pool, "CLM-2002").await.written_off, dec("480.00"));
+}

@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use super::{print_json, refused, ListFormat};
+use super::{csv_out, print_json, refused, ListFormat};
 use crate::actors;
 use crate::denials::{self, DenialStatus};
 use crate::ledger::ActionError;
@@ -96,12 +96,23 @@ pub enum DenialCommand {
         claim: Option<String>,
         #[arg(long)]
         account: Option<String>,
+        /// Only denials with at least this much remaining.
+        #[arg(long)]
+        min_balance: Option<Decimal>,
+        /// Only claims with a service date on or after this day.
+        #[arg(long)]
+        service_from: Option<chrono::NaiveDate>,
+        /// Only claims with a service date on or before this day.
+        #[arg(long)]
+        service_to: Option<chrono::NaiveDate>,
         /// Count ages from this day (default today).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
-        /// Show what would happen; write nothing.
+        /// Show what would happen, row by row; write nothing.
         #[arg(long)]
         preview: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: HistoryFormat,
         #[command(flatten)]
         actor: ActorArg,
     },
@@ -195,6 +206,41 @@ pub enum WriteoffCommand {
     },
 }
 
+/// A bulk run: every denial taken, then every one skipped, with totals.
+fn print_bulk(o: &writeoff::BulkOutcome, format: HistoryFormat) -> u8 {
+    let receipt = o.receipt.map(|r| r.to_string()).unwrap_or_default();
+    match format {
+        HistoryFormat::Json => print_json(o),
+        HistoryFormat::Csv => csv_out(
+            ["denial_id", "claim_id", "outcome", "amount", "writeoff_id", "receipt", "why"],
+            o.taken
+                .iter()
+                .map(|t| {
+                    let id = if o.receipt.is_some() { t.writeoff_id.to_string() } else { String::new() };
+                    [t.denial_id.to_string(), t.claim_id.clone(), t.status.as_str().to_string(), format!("{:.2}", t.amount), id, receipt.clone(), String::new()]
+                })
+                .chain(
+                    o.skipped
+                        .iter()
+                        .map(|s| [s.denial_id.to_string(), s.claim_id.clone(), "SKIPPED".into(), String::new(), String::new(), String::new(), s.why.clone()]),
+                ),
+        ),
+        HistoryFormat::Text => {
+            let head = o.receipt.map(|r| format!("receipt {r}: ")).unwrap_or_else(|| "preview, nothing written: ".into());
+            let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };
+            println!("{head}{} of {} written off{pending}, total {:.2}", o.written_off, o.matched, o.total);
+            for t in &o.taken {
+                let status = t.status.as_str().to_lowercase().replace('_', " ");
+                println!("  #{:<6} {:<20} {:>12.2}  {status}", t.denial_id, shown(&t.claim_id), t.amount);
+            }
+            for s in &o.skipped {
+                println!("  skipped #{} {} ({}): {}", s.denial_id, shown(&s.claim_id), s.status.as_str(), s.why);
+            }
+            0
+        }
+    }
+}
+
 fn report(o: &Outcome) {
     let denial = o.denial_status.map(|s| format!("; denial is {s}")).unwrap_or_default();
     let status = o.status.as_str().to_lowercase().replace('_', " ");
@@ -234,16 +280,27 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
         }
         DenialCommand::Approve(Target { id, actor }) => actor.act(&pool, async |who| writeoff::decide(&pool, id, who, true).await).await.map(|o| report(&o)),
         DenialCommand::Reject(Target { id, actor }) => actor.act(&pool, async |who| writeoff::decide(&pool, id, who, false).await).await.map(|o| report(&o)),
-        DenialCommand::BulkWriteoff { reason, note, max_balance, min_age_days, payer, claim, account, as_of, preview, actor } => {
-            let filter = writeoff::BulkFilter { max_balance, min_age_days, payer, claim, account, as_of };
-            actor.act(&pool, async |who| writeoff::bulk(&pool, &filter, &reason, note.as_deref(), who, preview).await).await.map(|o| {
-                let receipt = o.receipt.map(|r| format!("receipt {r}: ")).unwrap_or_else(|| "preview, nothing written: ".into());
-                let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };
-                println!("{receipt}{} of {} written off{pending}, total {}", o.written_off, o.matched, o.total);
-                for s in &o.skipped {
-                    println!("  skipped #{} {} ({}): {}", s.denial_id, shown(&s.claim_id), s.status.as_str(), s.why);
-                }
-            })
+        DenialCommand::BulkWriteoff {
+            reason,
+            note,
+            max_balance,
+            min_age_days,
+            payer,
+            claim,
+            account,
+            min_balance,
+            service_from,
+            service_to,
+            as_of,
+            preview,
+            format,
+            actor,
+        } => {
+            let filter = writeoff::BulkFilter { max_balance, min_age_days, payer, claim, account, as_of, min_balance, service_from, service_to };
+            match actor.act(&pool, async |who| writeoff::bulk(&pool, &filter, &reason, note.as_deref(), who, preview).await).await {
+                Ok(o) => return print_bulk(&o, format),
+                Err(e) => Err(e),
+            }
         }
         DenialCommand::Flagged => reopen::flagged(&pool).await.map(|list| {
             for f in &list {

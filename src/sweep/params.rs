@@ -40,6 +40,14 @@ pub struct Params {
     /// The practice's time zone (IANA name): what "the day a payment was
     /// posted" means.
     pub time_zone: String,
+    /// Only claims of this payer (claims CSV `payer_id`), account or claim;
+    /// absent (as in runs stored before they existed): all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
 }
 
 impl Params {
@@ -111,6 +119,9 @@ impl Params {
             include_patient_credits: false,
             as_of: day,
             time_zone: "UTC".into(),
+            payer: None,
+            account: None,
+            claim: None,
         }
     }
 

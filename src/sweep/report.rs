@@ -26,9 +26,10 @@ pub fn dollars(amount: Decimal) -> String {
     format!("{sign}${:.2}", amount.abs())
 }
 
-/// The report's first line.
+/// The report's first line, with the payer, account or claim it was
+/// narrowed to.
 pub fn header(p: &Params) -> String {
-    format!(
+    let mut head = format!(
         "RANGE: {}-{} DAYS SINCE BILLED: {} - MIN TIMES: {} TX: {} {}",
         p.from.format("%m%d%Y"),
         p.to.format("%m%d%Y"),
@@ -36,7 +37,13 @@ pub fn header(p: &Params) -> String {
         p.min_times_billed,
         p.insurance_code.as_deref().unwrap_or("-"),
         p.patient_code.as_deref().unwrap_or("-"),
-    )
+    );
+    for (label, value) in [("PAYER", &p.payer), ("ACCOUNT", &p.account), ("CLAIM", &p.claim)] {
+        if let Some(v) = value {
+            let _ = write!(head, " {label}: {}", escape_text(v));
+        }
+    }
+    head
 }
 
 /// One report line; `account_width` aligns the columns after it.

@@ -73,6 +73,9 @@ impl SweepConfig {
             include_patient_credits: self.include_patient_credits,
             as_of: day,
             time_zone: self.time_zone().to_string(),
+            payer: None,
+            account: None,
+            claim: None,
         })
     }
 }

@@ -57,6 +57,8 @@ pub async fn balances(conn: &mut PgConnection, params: &Params, tz: Tz, only: Op
                       EXISTS (SELECT 1 FROM denials d WHERE d.claim_id = x.id AND d.status IN ('APPEAL_PENDING', 'PENDING_WRITEOFF')) AS protected,
                       $9::numeric IS NOT NULL AND abs(x.amount) > $9 AS over
                FROM balances x JOIN accounts a ON a.id = x.account_id JOIN payers p ON p.id = x.payer_id
+               WHERE ($11::text IS NULL OR p.payer_code = $11) AND ($12::text IS NULL OR a.account_number = $12)
+                 AND ($13::text IS NULL OR x.claim_id = $13)
            )
            SELECT CASE WHEN f.protected THEN 'protected' WHEN f.over THEN 'out_of_range' ELSE 'written_off' END AS "section!: Section",
                   f.bucket AS "bucket!: Bucket", f.id AS claim_row, f.claim_id, f.patient_name, f.account_number,
@@ -76,6 +78,9 @@ pub async fn balances(conn: &mut PgConnection, params: &Params, tz: Tz, only: Op
         params.include_patient_credits,
         params.max_amount,
         only,
+        params.payer.as_deref(),
+        params.account.as_deref(),
+        params.claim.as_deref(),
     )
     .fetch_all(conn)
     .await

@@ -22,6 +22,14 @@ pub struct BulkFilter {
     pub claim: Option<String>,
     pub account: Option<String>,
     pub as_of: Option<chrono::NaiveDate>,
+    /// Only denials with at least this much remaining.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_balance: Option<Decimal>,
+    /// Only claims with a service date in this range (inclusive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_from: Option<chrono::NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_to: Option<chrono::NaiveDate>,
 }
 
 /// One denial a bulk run matched but left alone, and why.
@@ -33,6 +41,18 @@ pub struct Skipped {
     pub why: String,
 }
 
+/// One denial a bulk run wrote off (or, in a preview, would write off), or
+/// asked an approver about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Taken {
+    pub denial_id: i64,
+    pub claim_id: String,
+    pub amount: Decimal,
+    pub status: WriteoffStatus,
+    /// In a preview, a write-off that was rolled back.
+    pub writeoff_id: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BulkOutcome {
     /// `None` for a preview, which writes nothing.
@@ -41,6 +61,8 @@ pub struct BulkOutcome {
     pub written_off: usize,
     pub pending_approval: usize,
     pub total: Decimal,
+    /// Every denial written off or waiting, in denial order.
+    pub taken: Vec<Taken>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -80,6 +102,9 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
              AND ($3::text IS NULL OR p.payer_code = $3)
              AND ($4::text IS NULL OR c.claim_id = $4)
              AND ($5::text IS NULL OR a.account_number = $5)
+             AND ($7::numeric IS NULL OR b.remaining >= $7)
+             AND ($8::date IS NULL OR c.service_date >= $8)
+             AND ($9::date IS NULL OR c.service_date <= $9)
            ORDER BY d.id FOR UPDATE OF d"#,
         filter.max_balance,
         filter.min_age_days.map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
@@ -87,10 +112,14 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
         filter.claim.as_deref(),
         filter.account.as_deref(),
         as_of,
+        filter.min_balance,
+        filter.service_from,
+        filter.service_to,
     )
     .fetch_all(&mut *db)
     .await?;
-    let mut out = BulkOutcome { receipt: None, matched: rows.len(), written_off: 0, pending_approval: 0, total: Decimal::ZERO, skipped: Vec::new() };
+    let mut out =
+        BulkOutcome { receipt: None, matched: rows.len(), written_off: 0, pending_approval: 0, total: Decimal::ZERO, taken: Vec::new(), skipped: Vec::new() };
     let mut receipt = None;
     for r in rows {
         if let Some(why) = skip_reason(r.status, r.remaining) {
@@ -120,6 +149,7 @@ pub async fn bulk(pool: &PgPool, filter: &BulkFilter, reason: &str, note: Option
         };
         let req = Request { denial_id: d.id, reason, note, amount: None, actor };
         let done = write_off_in(&mut db, &d, &req, &why, receipt, policy).await?;
+        out.taken.push(Taken { denial_id: d.id, claim_id: r.claim_id.clone(), amount: done.amount, status: done.status, writeoff_id: done.writeoff_id });
         match done.status {
             WriteoffStatus::PendingApproval => out.pending_approval += 1,
             _ => out.written_off += 1,
