@@ -38,6 +38,9 @@ fn params() -> remitd::sweep::Params {
         include_patient_credits: false,
         as_of: day("2026-07-01"),
         time_zone: "America/New_York".into(),
+        payer: None,
+        account: None,
+        claim: None,
     }
 }
 
