@@ -70,3 +70,22 @@ async fn ledger_references_are_checked_and_history_rows_cannot_be_deleted() {
         assert!(err.to_string().contains("append-only"), "{table}: {err}");
     }
 }
+
+/// `remitd migrate` says what it did: a new database created and its
+/// schema applied, then, run again, that nothing was left to do.
+#[tokio::test]
+async fn migrate_says_whether_it_created_applied_or_found_nothing_to_do() {
+    let db = TestDb::new().await;
+    let name: String = sqlx::query_scalar("SELECT current_database() || '_new'").fetch_one(&db.pool).await.unwrap();
+    let url = remitd::db::with_database(&db.url, &name);
+    let migrate = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_remitd")).arg("migrate").env("DATABASE_URL", &url).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let total = remitd::db::MIGRATOR.iter().count();
+    let first = migrate();
+    let second = migrate();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).execute(&db.pool).await.unwrap();
+    assert_eq!(first, (Some(0), format!("created the database and applied the schema ({total} migrations)\n")));
+    assert_eq!(second, (Some(0), format!("database is up to date ({total} migrations)\n")));
+}

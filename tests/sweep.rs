@@ -448,8 +448,10 @@ async fn the_command_line_posts_lists_and_shows_runs() {
     assert_eq!(code, Some(1), "adding a code takes the approve scope: {err}");
     let (code, _, err) = remitd(&["txcode", "add", "SB", "--kind", "adjustment", "--description", "Small balance", "--actor", "sue"]);
     assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = remitd(&["txcode", "add", "SB", "--kind", "adjustment", "--description", "Something else", "--actor", "sue"]);
+    assert_eq!((code, err.trim()), (Some(1), "refused: transaction code \"SB\" exists already, as a adjustment code: nothing changed (remitd txcode list)"));
     let (_, out, _) = remitd(&["txcode", "list"]);
-    assert!(out.lines().any(|l| l.starts_with("SB ") && l.contains("adjustment")), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("SB ") && l.contains("adjustment") && l.ends_with("Small balance")), "the first description stays: {out}");
 }
 
 /// A practice-management export is outside input: names and account

@@ -438,3 +438,38 @@ async fn bulk_preview_lists_every_row_and_filters_by_balance_and_service_date() 
     assert!(v["receipt"].as_i64().is_some());
     assert_eq!(claim(&db.pool, "CLM-2002").await.written_off, dec("480.00"));
 }
+
+/// The denial worklist filters by payer, account, what remains and age,
+/// and the approval queue shows who asked, why and for how much (while
+/// `remaining` is 0, the request holding all of it).
+#[tokio::test]
+async fn the_denial_list_filters_and_shows_the_request_waiting_for_approval() {
+    let db = setup().await;
+    writeoff::set_approval_policy(&db.pool, "sam", Approval::parse("all").unwrap()).await.unwrap();
+    let d = denial_of(&db, "CLM-2002").await;
+    writeoff::write_off(&db.pool, Request { note: Some("old, never appealed"), ..req(d.id, "bad-debt", "ann") }).await.unwrap();
+    let filter = |f: denials::DenialFilter<'static>| {
+        let pool = db.pool.clone();
+        async move { denials::list_where(&pool, &f).await.unwrap().into_iter().map(|d| d.claim_id).collect::<Vec<_>>() }
+    };
+    let all = filter(denials::DenialFilter::default()).await;
+    assert_eq!(filter(denials::DenialFilter { payer: Some("1999999901"), ..Default::default() }).await, all);
+    assert!(filter(denials::DenialFilter { payer: Some("nobody"), ..Default::default() }).await.is_empty());
+    assert_eq!(filter(denials::DenialFilter { account: Some("A00001"), ..Default::default() }).await, ["CLM-2001"]);
+    let big = filter(denials::DenialFilter { min_remaining: Some(dec("200")), max_remaining: Some(dec("300")), ..Default::default() }).await;
+    assert_eq!(big, ["CLM-2001"], "CLM-2002's 480.00 waits for approval: nothing remains of it");
+    assert!(filter(denials::DenialFilter { min_age_days: Some(1), ..Default::default() }).await.is_empty(), "every denial opened today");
+
+    let queue = denials::list_where(&db.pool, &denials::DenialFilter { status: Some(DenialStatus::PendingWriteoff), ..Default::default() }).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    let w = queue[0].waiting.as_ref().expect("the request");
+    assert_eq!((w.requested_by.as_str(), w.reason.as_str(), w.amount, queue[0].remaining), ("ann", "bad-debt", dec("480.00"), dec("0")));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .args(["denial", "list", "--status", "PENDING_WRITEOFF"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("waiting: write-off #{} of 480.00, reason bad-debt, requested by ann on ", w.writeoff_id)), "{text}");
+    assert!(text.lines().next().unwrap().contains(" A00002 "), "the account is shown: {text}");
+}

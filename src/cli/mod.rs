@@ -172,14 +172,25 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// What `remitd migrate` did to the schema, in a line.
+fn migrated(m: &crate::db::Migrated) -> String {
+    match (m.created, m.applied) {
+        (true, n) => format!("created the database and applied the schema ({n} migrations)"),
+        (false, 0) => format!("database is up to date ({} migrations)", m.total),
+        (false, n) => format!("applied {n} new migration{} (now {} in all)", if n == 1 { "" } else { "s" }, m.total),
+    }
+}
+
 /// `remitd migrate`: the schema, then the roles when asked for or set up
 /// before (new migrations create objects the owner must take over).
 async fn migrate(url: &str, daemon: Option<String>) -> u8 {
-    let pool = match crate::db::migrate(url).await {
-        Ok(pool) => pool,
+    let pool = match crate::db::migrate_reporting(url).await {
+        Ok((pool, done)) => {
+            println!("{}", migrated(&done));
+            pool
+        }
         Err(e) => return fail(e),
     };
-    println!("database is up to date");
     let daemon = match daemon {
         Some(d) => Some(d),
         None => match crate::db::roles::recorded_daemon(&pool).await {

@@ -343,7 +343,7 @@ pub async fn run_txcode(pool: PgPool, command: TxCommand) -> u8 {
             };
             match added {
                 Ok(()) => {
-                    println!("transaction code {code} ({kind}) is available");
+                    println!("transaction code {code} ({kind}) added");
                     0
                 }
                 Err(e) => refused(e),

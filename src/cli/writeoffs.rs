@@ -46,12 +46,25 @@ pub struct Target {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum DenialCommand {
-    /// Denials with what remains of each.
+    /// Denials with what remains of each, and the write-off waiting on it (the approval queue: --status PENDING_WRITEOFF).
     List {
         #[arg(long)]
         claim: Option<String>,
         #[arg(long, value_enum)]
         status: Option<DenialStatus>,
+        #[arg(long)]
+        payer: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        /// Only denials with at least this much remaining.
+        #[arg(long)]
+        min_remaining: Option<Decimal>,
+        /// Only denials with at most this much remaining.
+        #[arg(long)]
+        max_remaining: Option<Decimal>,
+        /// Only denials opened at least this many days ago.
+        #[arg(long)]
+        min_age_days: Option<i32>,
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
@@ -206,6 +219,34 @@ pub enum WriteoffCommand {
     },
 }
 
+/// One line per denial; a second for the write-off waiting on it.
+fn print_denials(list: &[denials::Denial]) {
+    for d in list {
+        println!(
+            "#{:<6} {:<20} {:<12} {:<14} {:<16} opened {} denied {:>10.2} remaining {:>10.2} [{}]",
+            d.id,
+            shown(&d.claim_id),
+            shown(&d.account_number),
+            shown(&d.payer),
+            d.status.as_str(),
+            d.opened_at.format("%Y-%m-%d"),
+            d.amount,
+            d.remaining,
+            shown(&d.reason_codes.join(", "))
+        );
+        if let Some(w) = &d.waiting {
+            println!(
+                "        waiting: write-off #{} of {:.2}, reason {}, requested by {} on {}",
+                w.writeoff_id,
+                w.amount,
+                shown(&w.reason),
+                shown(&w.requested_by),
+                w.requested_at.format("%Y-%m-%d %H:%M")
+            );
+        }
+    }
+}
+
 /// A bulk run: every denial taken, then every one skipped, with totals.
 fn print_bulk(o: &writeoff::BulkOutcome, format: HistoryFormat) -> u8 {
     let receipt = o.receipt.map(|r| r.to_string()).unwrap_or_default();
@@ -249,24 +290,25 @@ fn report(o: &Outcome) {
 
 pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
     let result = match command {
-        DenialCommand::List { claim, status, format } => match denials::list(&pool, claim.as_deref(), status).await {
-            Ok(list) if format == ListFormat::Json => return print_json(&list),
-            Ok(list) => {
-                for d in &list {
-                    println!(
-                        "#{:<6} {:<20} {:<16} denied {:>10} remaining {:>10} [{}]",
-                        d.id,
-                        shown(&d.claim_id),
-                        d.status.as_str(),
-                        d.amount,
-                        d.remaining,
-                        shown(&d.reason_codes.join(", "))
-                    );
+        DenialCommand::List { claim, status, payer, account, min_remaining, max_remaining, min_age_days, format } => {
+            let filter = denials::DenialFilter {
+                claim: claim.as_deref(),
+                status,
+                payer: payer.as_deref(),
+                account: account.as_deref(),
+                min_remaining,
+                max_remaining,
+                min_age_days,
+            };
+            match denials::list_where(&pool, &filter).await {
+                Ok(list) if format == ListFormat::Json => return print_json(&list),
+                Ok(list) => {
+                    print_denials(&list);
+                    Ok(())
                 }
-                Ok(())
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
         DenialCommand::Appeal(Target { id, actor }) => {
             actor.act(&pool, async |who| writeoff::appeal(&pool, id, who, true).await).await.map(|()| println!("denial #{id} is APPEAL_PENDING"))
         }

@@ -36,26 +36,26 @@ fn options(url: &str) -> Result<PgConnectOptions, DbError> {
     PgConnectOptions::from_str(url).map(|o| o.disable_statement_logging()).map_err(DbError::Url)
 }
 
-/// Creates the database the URL names when it does not exist yet.
-pub async fn create_database_if_missing(url: &str) -> Result<(), DbError> {
+/// Creates the database the URL names when it does not exist yet; returns
+/// whether this call created it.
+pub async fn create_database_if_missing(url: &str) -> Result<bool, DbError> {
     let opts = options(url)?;
     let name = opts.get_database().unwrap_or("postgres").to_string();
     let mut admin = opts.clone().database("postgres").connect().await.map_err(DbError::Connect)?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut admin).await.map_err(DbError::Connect)?;
+    let mut created = false;
     if !exists {
         let quoted = name.replace('"', "\"\"");
-        let created = sqlx::query(&format!("CREATE DATABASE \"{quoted}\"")).execute(&mut admin).await;
         // Another instance may have created it between the check and now.
-        if let Err(e) = created {
-            let duplicate = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04");
-            if !duplicate {
-                return Err(DbError::Create { name, source: e });
-            }
+        match sqlx::query(&format!("CREATE DATABASE \"{quoted}\"")).execute(&mut admin).await {
+            Ok(_) => created = true,
+            Err(e) if e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P04") => {}
+            Err(e) => return Err(DbError::Create { name, source: e }),
         }
     }
     admin.close().await.map_err(DbError::Connect)?;
-    Ok(())
+    Ok(created)
 }
 
 /// How long to wait for a connection before calling the database down. The
@@ -70,10 +70,31 @@ pub async fn connect(url: &str) -> Result<PgPool, DbError> {
 
 /// Creates the database if needed, connects and applies every migration.
 pub async fn migrate(url: &str) -> Result<PgPool, DbError> {
-    create_database_if_missing(url).await?;
+    migrate_reporting(url).await.map(|(pool, _)| pool)
+}
+
+/// What [`migrate_reporting`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    /// The database did not exist and was created.
+    pub created: bool,
+    /// Migrations applied now.
+    pub applied: usize,
+    /// Migrations the schema has in all.
+    pub total: usize,
+}
+
+/// [`migrate`], saying what it did.
+pub async fn migrate_reporting(url: &str) -> Result<(PgPool, Migrated), DbError> {
+    let created = create_database_if_missing(url).await?;
     let pool = connect(url).await?;
+    let applied = || sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations WHERE success");
+    // Before the first run the table does not exist: nothing was applied.
+    let before = applied().fetch_one(&pool).await.unwrap_or(0);
     MIGRATOR.run(&pool).await?;
-    Ok(pool)
+    let after = applied().fetch_one(&pool).await.map_err(DbError::Version)?;
+    let applied = usize::try_from(after - before).unwrap_or(0);
+    Ok((pool, Migrated { created, applied, total: MIGRATOR.iter().count() }))
 }
 
 /// Connects for a command. The database's owner (or a superuser) gets

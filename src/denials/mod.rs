@@ -75,6 +75,37 @@ pub struct Denial {
     pub remaining: Decimal,
     pub reason_codes: Vec<String>,
     pub opened_at: DateTime<Utc>,
+    pub account_number: String,
+    /// The claim's payer (claims CSV `payer_id`).
+    pub payer: String,
+    /// The write-off waiting for approval on it, if any: who asked, why,
+    /// for how much (what an approver decides on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// A write-off request waiting for approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    pub writeoff_id: i64,
+    pub requested_by: String,
+    pub reason: String,
+    pub amount: Decimal,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// Which denials [`list_where`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct DenialFilter<'a> {
+    pub claim: Option<&'a str>,
+    pub status: Option<DenialStatus>,
+    pub payer: Option<&'a str>,
+    pub account: Option<&'a str>,
+    /// What remains, at least and at most.
+    pub min_remaining: Option<Decimal>,
+    pub max_remaining: Option<Decimal>,
+    /// Opened at least this many days ago.
+    pub min_age_days: Option<i32>,
 }
 
 /// A denial's money, from the `denial_balances` view (migration 0008).
@@ -171,17 +202,56 @@ pub async fn settle_status(conn: &mut PgConnection, id: i64) -> Result<DenialSta
 
 /// Denials, optionally of one claim and in one status, oldest first.
 pub async fn list(pool: &PgPool, claim: Option<&str>, status: Option<DenialStatus>) -> Result<Vec<Denial>, ActionError> {
-    Ok(sqlx::query_as!(
-        Denial,
-        r#"SELECT d.id, c.claim_id, d.status AS "status: DenialStatus", d.amount, b.remaining AS "remaining!", d.reason_codes, d.opened_at
+    list_where(pool, &DenialFilter { claim, status, ..DenialFilter::default() }).await
+}
+
+/// The denials a filter selects, oldest first, each with the request
+/// waiting on it.
+pub async fn list_where(pool: &PgPool, f: &DenialFilter<'_>) -> Result<Vec<Denial>, ActionError> {
+    let rows = sqlx::query!(
+        r#"SELECT d.id, c.claim_id, d.status AS "status: DenialStatus", d.amount, b.remaining AS "remaining!", d.reason_codes, d.opened_at,
+                  a.account_number, p.payer_code,
+                  w.id AS "waiting_id?", w.requested_by AS "requested_by?", w.reason AS "waiting_reason?", w.amount AS "waiting_amount?",
+                  w.requested_at AS "requested_at?"
            FROM denials d JOIN claims c ON c.id = d.claim_id JOIN denial_balances b ON b.denial_id = d.id
+           JOIN accounts a ON a.id = c.account_id JOIN payers p ON p.id = c.payer_id
+           LEFT JOIN LATERAL (SELECT id, requested_by, reason, amount, requested_at FROM writeoffs
+                              WHERE denial_id = d.id AND status = 'PENDING_APPROVAL' ORDER BY id DESC LIMIT 1) w ON true
            WHERE ($1::text IS NULL OR c.claim_id = $1) AND ($2::text IS NULL OR d.status = $2)
+             AND ($3::text IS NULL OR p.payer_code = $3) AND ($4::text IS NULL OR a.account_number = $4)
+             AND ($5::numeric IS NULL OR b.remaining >= $5) AND ($6::numeric IS NULL OR b.remaining <= $6)
+             AND ($7::int IS NULL OR d.opened_at <= now() - make_interval(days => $7))
            ORDER BY d.id"#,
-        claim,
-        status.map(DenialStatus::as_str),
+        f.claim,
+        f.status.map(DenialStatus::as_str),
+        f.payer,
+        f.account,
+        f.min_remaining,
+        f.max_remaining,
+        f.min_age_days,
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Denial {
+            id: r.id,
+            claim_id: r.claim_id,
+            status: r.status,
+            amount: r.amount,
+            remaining: r.remaining,
+            reason_codes: r.reason_codes,
+            opened_at: r.opened_at,
+            account_number: r.account_number,
+            payer: r.payer_code,
+            waiting: match (r.waiting_id, r.requested_by, r.waiting_reason, r.waiting_amount, r.requested_at) {
+                (Some(writeoff_id), Some(requested_by), Some(reason), Some(amount), Some(requested_at)) => {
+                    Some(Waiting { writeoff_id, requested_by, reason, amount, requested_at })
+                }
+                _ => None,
+            },
+        })
+        .collect())
 }
 
 /// OPEN → APPEAL_PENDING (`appeal = true`), or back. Requires the caller to

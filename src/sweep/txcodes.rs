@@ -37,8 +37,7 @@ pub async fn add(pool: &PgPool, code: &str, kind: &str, description: &str, actor
     }
     let existing = sqlx::query_scalar!("SELECT kind FROM transaction_codes WHERE code = $1", code).fetch_optional(pool).await?;
     match existing {
-        Some(k) if k != kind => Err(SweepError::Invalid(format!("transaction code {code:?} exists as a {k} code"))),
-        Some(_) => Ok(()),
+        Some(k) => Err(SweepError::Invalid(format!("transaction code {code:?} exists already, as a {k} code: nothing changed (remitd txcode list)"))),
         None => {
             let mut db = pool.begin().await?;
             require(&mut db, actor, Scope::WriteoffApprove).await?;
