@@ -473,3 +473,64 @@ async fn the_denial_list_filters_and_shows_the_request_waiting_for_approval() {
     assert!(text.contains(&format!("waiting: write-off #{} of 480.00, reason bad-debt, requested by ann on ", w.writeoff_id)), "{text}");
     assert!(text.lines().next().unwrap().contains(" A00002 "), "the account is shown: {text}");
 }
+
+/// Source document 004: when auto-reopen did not fire because the payer's
+/// reversal names a claim id we do not have, support posts the reversal and
+/// the corrected claim against the original claim by hand; the write-off is
+/// reversed, and the denial reopens and resolves as it would have
+/// automatically.
+#[tokio::test]
+async fn a_reversal_matched_by_hand_reopens_and_the_correction_resolves_the_denial() {
+    let db = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let original = dir.path().join("original.835");
+    std::fs::write(&original, common::original_of_reversals()).unwrap();
+    ingest(&db.pool, &original).await;
+    let d = denial_of(&db, "CLM-3002").await;
+    writeoff::write_off(&db.pool, req(d.id, "auth-denied-final", "ann")).await.unwrap();
+
+    let sent = std::fs::read_to_string(sample("valid/reversal-and-correction.835")).unwrap().replace("CLP*CLM-3002*", "CLP*ZZ-77*");
+    let file = dir.path().join("renamed.835");
+    std::fs::write(&file, sent).unwrap();
+    ingest(&db.pool, &file).await;
+    let queued: Vec<_> = remitd::posting::unmatched::list(&db.pool, false).await.unwrap().into_iter().filter(|i| i.claim_ref == "ZZ-77").collect();
+    assert_eq!(queued.len(), 2, "the reversal and the correction wait: {queued:?}");
+    assert_eq!(denial_of(&db, "CLM-3002").await.status, DenialStatus::WriteOff, "nothing reopened it");
+
+    let wait = std::time::Duration::from_secs(5);
+    let tried = |id: i64, against: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            match remitd::posting::unmatched::refeed_or_ask(&pool, Some(id), Some(against), wait).await.unwrap() {
+                remitd::posting::unmatched::Asked::Done { tried, .. } => tried.into_iter().next().unwrap(),
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let nowhere = tried(queued[0].id, "CLM-NONE").await;
+    assert!(!nowhere.posted && nowhere.message.contains("there is no claim \"CLM-NONE\""), "{nowhere:?}");
+    assert!(remitd::posting::unmatched::refeed_or_ask(&db.pool, None, Some("CLM-3002"), wait).await.is_err(), "a claim is named for one item");
+
+    // In file order: the reversal, then the corrected claim; the second on
+    // a clerk's own login, who asks the daemon (here answered as it would).
+    let t = tried(queued[0].id, "CLM-3002").await;
+    assert!(t.posted, "{t:?}");
+    let clerk = db.login_role("clerk").await;
+    db.people(&[(&clerk.name, &[Scope::PaymentWrite])]).await;
+    let pool = clerk.pool().await;
+    let asked = remitd::posting::unmatched::request(&pool, Some(queued[1].id), Some("CLM-3002")).await.unwrap();
+    let cats = remitd::posting::load_categories(&db.pool).await.unwrap();
+    assert_eq!(remitd::posting::unmatched::answer_requests(&db.pool, &cats).await.unwrap(), 1);
+    let answer = remitd::posting::unmatched::answer(&pool, asked).await.unwrap().expect("answered");
+    assert!(answer[0].posted, "{answer:?}");
+    pool.close().await;
+    let c = claim(&db.pool, "CLM-3002").await;
+    assert_eq!(c.denials.iter().find(|x| x.id == d.id).unwrap().status, "RESOLVED");
+    assert_eq!(c.insurance_written_off, dec("0"), "the write-off was reversed");
+    let audited: Vec<serde_json::Value> =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'unmatched_matched_by_hand' ORDER BY id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(audited.len(), 2);
+    assert_eq!((audited[0]["claim_ref"].as_str(), audited[0]["posted_against"].as_str()), (Some("ZZ-77"), Some("CLM-3002")));
+    assert_eq!(audited[1]["requested_by"].as_str(), Some(clerk.name.as_str()), "the person who asked is on the record");
+    common::assert_balances_add_up(&db.pool).await;
+}

@@ -33,6 +33,9 @@ pub enum Command {
         /// Every open item.
         #[arg(long)]
         all: bool,
+        /// Post the item against this claim (ours), whatever claim id the payer sent: a match by hand.
+        #[arg(long, requires = "id")]
+        claim: Option<String>,
         /// Seconds to wait for the daemon's answer to a person's request.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         wait: u64,
@@ -77,13 +80,13 @@ pub async fn run(pool: PgPool, command: Command) -> u8 {
             }
             Err(e) => fail(e),
         },
-        Command::Refeed { id, all: _, wait } => refeed(&pool, id, wait).await,
+        Command::Refeed { id, all: _, claim, wait } => refeed(&pool, id, claim.as_deref(), wait).await,
     }
 }
 
 /// Re-feeds as the daemon's or the owner's login, or asks the daemon to.
-async fn refeed(pool: &PgPool, id: Option<i64>, wait: u64) -> u8 {
-    let tried = match unmatched::refeed_or_ask(pool, id, Duration::from_secs(wait)).await {
+async fn refeed(pool: &PgPool, id: Option<i64>, against: Option<&str>, wait: u64) -> u8 {
+    let tried = match unmatched::refeed_or_ask(pool, id, against, Duration::from_secs(wait)).await {
         Ok(Asked::Done { request, tried }) => {
             if let Some(r) = request {
                 println!("refeed request #{r}, answered by the daemon (it posts remittances):");

@@ -230,7 +230,7 @@ fn unmatched_refed(demo: &Demo) -> StepFuture<'_> {
         let support = demo.as_person(BILLER);
         let summary = import::write(support, &demo.held_back).await?;
         say!("  {BILLER} (support) imports the missing claim ({}) on her own login and re-feeds the item:", count(summary.claims, "claim"));
-        match unmatched::refeed_or_ask(support, Some(item.id), super::READY_TIMEOUT).await? {
+        match unmatched::refeed_or_ask(support, Some(item.id), None, super::READY_TIMEOUT).await? {
             Asked::Done { request, tried } if tried.iter().all(|t| t.posted) => {
                 if let Some(r) = request {
                     say!("    she cannot post remittances, so she asks the daemon: refeed request #{r}, answered:");

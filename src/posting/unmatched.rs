@@ -81,6 +81,16 @@ pub enum RefeedError {
 /// two support staff re-feeding at once cannot post it twice. `asked_by`
 /// names the person whose request the daemon answers, for the audit row.
 pub async fn refeed(pool: &PgPool, id: i64, cats: &CarcCategories, asked_by: Option<&str>) -> Result<Refeed, RefeedError> {
+    refeed_against(pool, id, cats, asked_by, None).await
+}
+
+/// [`refeed`], posting against claim `against` (our claim id) when given:
+/// support's match by hand of a remittance claim whose id matches none of
+/// ours. It posts exactly as if the payer had sent that id (a reversal
+/// then reopens what its original posting's write-offs closed, and the
+/// corrected claim resolves the denials), audited as a match by hand with
+/// the id the payer sent.
+pub async fn refeed_against(pool: &PgPool, id: i64, cats: &CarcCategories, asked_by: Option<&str>, against: Option<&str>) -> Result<Refeed, RefeedError> {
     let mut db = ledger::begin(pool, Hold::Claims).await?;
     let row = sqlx::query!("SELECT remittance_id, state, claim FROM unmatched_claims WHERE id = $1 FOR UPDATE", id).fetch_optional(&mut *db).await?;
     let Some(row) = row else { return Ok(Refeed::NotFound) };
@@ -88,15 +98,31 @@ pub async fn refeed(pool: &PgPool, id: i64, cats: &CarcCategories, asked_by: Opt
         return Ok(Refeed::NotOpen { state: row.state });
     }
     let remittance_id = row.remittance_id;
-    let claim: Claim = serde_json::from_value(row.claim).map_err(|e| RefeedError::Corrupt(id, e))?;
+    let mut claim: Claim = serde_json::from_value(row.claim).map_err(|e| RefeedError::Corrupt(id, e))?;
+    let sent = claim.patient_control_number.clone();
+    if let Some(ours) = against {
+        if sqlx::query_scalar!("SELECT id FROM claims WHERE claim_id = $1", ours).fetch_optional(&mut *db).await?.is_none() {
+            db.rollback().await?;
+            return Ok(Refeed::StillUnmatched { reason: format!("there is no claim {ours:?}"), needed: "name a claim of `remitd claims`".into() });
+        }
+        claim.patient_control_number = ours.into();
+    }
     let (outcome, unmatched) = post_claims(&mut db, Hold::Claims, remittance_id, &[&claim], cats).await?;
     if let Some((_, no)) = unmatched.into_iter().next() {
         db.rollback().await?;
         return Ok(Refeed::StillUnmatched { reason: no.reason, needed: no.needed });
     }
     sqlx::query!("UPDATE unmatched_claims SET state = 'posted', resolved_at = now() WHERE id = $1", id).execute(&mut *db).await?;
-    let detail = serde_json::json!({ "unmatched_id": id, "claim_ref": claim.patient_control_number.as_str(), "requested_by": asked_by });
-    audit(&mut db, SYSTEM_ACTOR, "unmatched_refed", Audit { amount: Some(claim.paid), detail: Some(detail), ..Audit::default() }).await?;
+    let (action, detail) = match against {
+        None => ("unmatched_refed", serde_json::json!({ "unmatched_id": id, "claim_ref": sent.as_str(), "requested_by": asked_by })),
+        Some(ours) => (
+            "unmatched_matched_by_hand",
+            serde_json::json!({ "unmatched_id": id, "claim_ref": sent.as_str(), "posted_against": ours, "requested_by": asked_by }),
+        ),
+    };
+    let claim_row = sqlx::query_scalar!("SELECT id FROM claims WHERE claim_id = $1", claim.patient_control_number.as_str()).fetch_optional(&mut *db).await?;
+    let fields = Audit { claim_id: claim_row.filter(|_| against.is_some()), amount: Some(claim.paid), detail: Some(detail), ..Audit::default() };
+    audit(&mut db, SYSTEM_ACTOR, action, fields).await?;
     db.commit().await?;
     Ok(Refeed::Posted(outcome))
 }
@@ -130,15 +156,22 @@ impl Tried {
     }
 }
 
-/// Tries item `id`, or every open item when `id` is `None`, one by one.
-pub async fn refeed_each(pool: &PgPool, id: Option<i64>, cats: &CarcCategories, asked_by: Option<&str>) -> Result<Vec<Tried>, sqlx::Error> {
+/// Tries item `id` (against claim `against`, when given), or every open
+/// item when `id` is `None`, one by one.
+pub async fn refeed_each(
+    pool: &PgPool,
+    id: Option<i64>,
+    cats: &CarcCategories,
+    asked_by: Option<&str>,
+    against: Option<&str>,
+) -> Result<Vec<Tried>, sqlx::Error> {
     let ids = match id {
         Some(id) => vec![id],
         None => open_ids(pool).await?,
     };
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(Tried::of(id, refeed(pool, id, cats, asked_by).await));
+        out.push(Tried::of(id, refeed_against(pool, id, cats, asked_by, against).await));
     }
     Ok(out)
 }
@@ -146,12 +179,13 @@ pub async fn refeed_each(pool: &PgPool, id: Option<i64>, cats: &CarcCategories, 
 /// Asks the daemon to re-feed item `id` (every open item when `None`) for
 /// the person this session is. Returns the request's number. Refused
 /// without `billing.payment.write`.
-pub async fn request(pool: &PgPool, id: Option<i64>) -> Result<i64, crate::ledger::ActionError> {
+pub async fn request(pool: &PgPool, id: Option<i64>, against: Option<&str>) -> Result<i64, crate::ledger::ActionError> {
     let mut tx = pool.begin().await?;
     let me = crate::actors::acting(&mut tx).await?;
     crate::actors::require(&mut tx, &me, crate::actors::Scope::PaymentWrite).await?;
-    let request =
-        sqlx::query_scalar!("INSERT INTO refeed_requests (unmatched_id, requested_by) VALUES ($1, $2) RETURNING id", id, me).fetch_one(&mut *tx).await?;
+    let request = sqlx::query_scalar!("INSERT INTO refeed_requests (unmatched_id, requested_by, claim_id) VALUES ($1, $2, $3) RETURNING id", id, me, against)
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(request)
 }
@@ -167,9 +201,10 @@ pub async fn answer(pool: &PgPool, request: i64) -> Result<Option<Vec<Tried>>, s
 /// its items are tried: a crash in between tries them again, which posts
 /// nothing twice (an item already posted is no longer open).
 pub async fn answer_requests(pool: &PgPool, cats: &CarcCategories) -> Result<usize, sqlx::Error> {
-    let waiting = sqlx::query!("SELECT id, unmatched_id, requested_by FROM refeed_requests WHERE done_at IS NULL ORDER BY id").fetch_all(pool).await?;
+    let waiting =
+        sqlx::query!("SELECT id, unmatched_id, requested_by, claim_id FROM refeed_requests WHERE done_at IS NULL ORDER BY id").fetch_all(pool).await?;
     for r in &waiting {
-        let tried = refeed_each(pool, r.unmatched_id, cats, Some(&r.requested_by)).await?;
+        let tried = refeed_each(pool, r.unmatched_id, cats, Some(&r.requested_by), r.claim_id.as_deref()).await?;
         let outcome = serde_json::to_value(&tried).unwrap_or_else(|_| serde_json::json!([]));
         sqlx::query!("UPDATE refeed_requests SET done_at = now(), outcome = $2 WHERE id = $1 AND done_at IS NULL", r.id, outcome).execute(pool).await?;
     }
@@ -189,17 +224,20 @@ pub enum Asked {
 /// Re-feeds item `id` (every open item when `None`) the way this session
 /// may: itself on the daemon's or the owner's login; on a person's login by
 /// asking the daemon and waiting up to `wait` for its answer.
-pub async fn refeed_or_ask(pool: &PgPool, id: Option<i64>, wait: std::time::Duration) -> Result<Asked, crate::ledger::ActionError> {
+pub async fn refeed_or_ask(pool: &PgPool, id: Option<i64>, against: Option<&str>, wait: std::time::Duration) -> Result<Asked, crate::ledger::ActionError> {
+    if against.is_some() && id.is_none() {
+        return Err(crate::ledger::ActionError::Invalid("a claim to post against is named for one item: give its number".into()));
+    }
     if crate::actors::posts_remittances(pool).await? {
         let cats = super::load_categories(pool).await?;
-        return Ok(Asked::Done { request: None, tried: refeed_each(pool, id, &cats, None).await? });
+        return Ok(Asked::Done { request: None, tried: refeed_each(pool, id, &cats, None, against).await? });
     }
     if let Some(id) = id {
         if show(pool, id).await?.is_none() {
             return Ok(Asked::Done { request: None, tried: vec![Tried::of(id, Ok(Refeed::NotFound))] });
         }
     }
-    let request = request(pool, id).await?;
+    let request = request(pool, id, against).await?;
     let until = std::time::Instant::now() + wait;
     loop {
         if let Some(tried) = answer(pool, request).await? {
