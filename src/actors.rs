@@ -11,6 +11,12 @@ use crate::ledger::{audit, ActionError, Audit, SYSTEM_ACTOR};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, clap::ValueEnum)]
 #[sqlx(type_name = "text")]
 pub enum Scope {
+    /// Read write-offs, receipts, their history and the audit trail (every
+    /// other scope includes it; see migration 0017).
+    #[sqlx(rename = "billing.read")]
+    #[serde(rename = "billing.read")]
+    #[value(name = "billing.read")]
+    Read,
     /// Write off denials, appeal and withdraw appeals, undo those write-offs.
     #[sqlx(rename = "billing.denial.write")]
     #[serde(rename = "billing.denial.write")]
@@ -35,10 +41,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::DenialWrite, Scope::PaymentWrite, Scope::WriteoffApprove, Scope::Admin];
+    pub const ALL: [Scope; 5] = [Scope::Read, Scope::DenialWrite, Scope::PaymentWrite, Scope::WriteoffApprove, Scope::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Scope::Read => "billing.read",
             Scope::DenialWrite => "billing.denial.write",
             Scope::PaymentWrite => "billing.payment.write",
             Scope::WriteoffApprove => "billing.writeoff.approve",
@@ -73,6 +80,18 @@ pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Resu
         Some(r) if !r.owner && r.login != actor => Err(ActionError::NotYou { login: r.login, actor: actor.to_string() }),
         Some(r) if !r.held => Err(ActionError::Forbidden { actor: actor.to_string(), scope: scope.to_string() }),
         Some(_) => Ok(()),
+    }
+}
+
+/// Refuses a login that may not read write-offs and the audit trail (it
+/// holds no scope; migration 0017), naming the scope to grant. The database
+/// would only show such a login its own rows: an empty history must not
+/// look like one where nothing happened.
+pub async fn require_read(pool: &PgPool) -> Result<(), ActionError> {
+    let r = sqlx::query!(r#"SELECT remitd_login_may_read() AS "may!", session_user AS "login!""#).fetch_one(pool).await?;
+    match r.may {
+        true => Ok(()),
+        false => Err(ActionError::Forbidden { actor: r.login, scope: Scope::Read.to_string() }),
     }
 }
 

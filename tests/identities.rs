@@ -10,7 +10,7 @@ use common::{clp_lines, import_csv, ingest, remittance_file, sample, sample_clai
 use remitd::actors::{self, Scope};
 use remitd::denials;
 use remitd::ledger::ActionError;
-use remitd::writeoff::{self, Approval, Request};
+use remitd::writeoff::{self, history, Approval, Request};
 
 /// The denial sample posted; `ann` may write off, `sam` may approve,
 /// `mallory` may write off but not approve.
@@ -563,4 +563,42 @@ async fn in_psql_a_write_off_fits_its_line_and_what_was_decided_stays() {
     assert!(e.contains("never back"), "not even the owner: {e}");
     pool.close().await;
     common::assert_balances_add_up(&db.pool).await;
+}
+
+/// Reading write-offs, receipts and the audit trail takes a scope: a login
+/// holding none sees only the rows it wrote, in `psql` as through remitd
+/// (which refuses, naming `billing.read`, rather than show an empty
+/// history); `billing.read`, or any other scope, shows everything.
+#[tokio::test]
+async fn reading_write_offs_and_the_audit_trail_takes_a_scope() {
+    let db = setup().await;
+    let d = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap().remove(0);
+    writeoff::write_off(&db.pool, Request { denial_id: d.id, reason: "bad-debt", note: None, amount: Some(common::dec("50.00")), actor: "ann" }).await.unwrap();
+    let reader = db.login_role("reader").await;
+    db.people(&[(&reader.name, &[])]).await;
+    let pool = reader.pool().await;
+    let count = |table: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}")).fetch_one(&pool).await.unwrap() }
+    };
+    for table in ["writeoffs", "writeoff_receipts", "audit_log"] {
+        assert_eq!(count(table).await, 0, "{table}: no scope, no rows");
+    }
+    let e = history::history(&pool, &history::HistoryFilter::default()).await.unwrap_err();
+    assert_eq!(e.to_string(), format!("actor {:?} lacks the scope billing.read (grant it with: remitd actor grant {} billing.read)", reader.name, reader.name));
+    assert!(matches!(history::audit_trail(&pool, &history::AuditFilter::default()).await, Err(ActionError::Forbidden { .. })));
+    assert!(matches!(history::causes(&pool, None, None).await, Err(ActionError::Forbidden { .. })));
+    pool.close().await;
+
+    actors::grant(&db.pool, ADMIN, &reader.name, Scope::Read).await.unwrap();
+    let pool = reader.pool().await;
+    let h = history::history(&pool, &history::HistoryFilter::default()).await.unwrap();
+    assert_eq!(h.rows.len(), 1);
+    assert!(!history::audit_trail(&pool, &history::AuditFilter::default()).await.unwrap().is_empty());
+    // Reading is all it gives.
+    let e = writeoff::write_off(&pool, Request { denial_id: d.id, reason: "bad-debt", note: None, amount: Some(common::dec("1.00")), actor: &reader.name })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ActionError::Forbidden { .. }), "{e}");
+    pool.close().await;
 }

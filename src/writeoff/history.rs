@@ -59,6 +59,7 @@ pub fn check_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<(),
 /// reason. An unknown reason is refused with the known ones listed.
 pub async fn history(pool: &PgPool, f: &HistoryFilter<'_>) -> Result<History, ActionError> {
     check_range(f.from, f.to)?;
+    crate::actors::require_read(pool).await?;
     if let Some(reason) = f.reason {
         let mut conn = pool.acquire().await?;
         super::reasons::get(&mut conn, reason).await?;
@@ -120,6 +121,7 @@ pub struct Causes {
 /// stand or wait, by bucket, then by amount.
 pub async fn causes(pool: &PgPool, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Causes, ActionError> {
     check_range(from, to)?;
+    crate::actors::require_read(pool).await?;
     let rows = sqlx::query_as!(
         Cause,
         r#"SELECT w.reason, rs.label, w.bucket AS "bucket: Bucket",
@@ -176,6 +178,7 @@ pub struct AuditRow {
 /// The audit trail, oldest first.
 pub async fn audit_trail(pool: &PgPool, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>, ActionError> {
     check_range(f.from, f.to)?;
+    crate::actors::require_read(pool).await?;
     Ok(sqlx::query_as!(
         AuditRow,
         r#"SELECT a.id, a.at, a.actor, a.action, c.claim_id AS "claim_id?", a.denial_id, a.writeoff_id, a.receipt_id AS receipt, a.reason, a.amount, a.detail
