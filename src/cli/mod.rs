@@ -12,6 +12,7 @@ mod ingest;
 mod parse;
 mod patient_balances;
 mod reasons;
+mod responsibility;
 mod sweep;
 mod unmatched;
 mod writeoffs;
@@ -99,6 +100,8 @@ enum Command {
     Audit(history::AuditArgs),
     /// Write off patient responsibility on a service line (net-zero move to other adjustments).
     PrWriteoff(writeoffs::PrArgs),
+    /// Correct what the patient owes on a claim or line, more or less than the payer said (after an undo).
+    PrCorrect(responsibility::Args),
     /// Which claim adjustment reason codes are contractual and which are denials.
     Carc {
         #[command(subcommand)]
@@ -165,6 +168,7 @@ pub fn main() -> ExitCode {
         Command::Writeoffs { command } => with_db(&url, |pool| history::run_writeoffs(pool, command)),
         Command::Audit(args) => with_db(&url, |pool| history::run_audit(pool, args)),
         Command::PrWriteoff(args) => with_db(&url, |pool| writeoffs::run_pr(pool, args)),
+        Command::PrCorrect(args) => with_db(&url, |pool| responsibility::run(pool, args)),
         Command::Sweep(args) => with_db(&url, |pool| sweep::run(pool, args)),
         Command::Txcode { command } => with_db(&url, |pool| sweep::run_txcode(pool, command)),
         Command::Demo(args) => demo::run(&args, url_given.then_some(url)),

@@ -16,6 +16,7 @@ pub mod patient_balances;
 pub mod policy;
 pub mod reasons;
 pub mod reopen;
+pub mod responsibility;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
