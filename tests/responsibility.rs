@@ -145,3 +145,25 @@ async fn the_command_line_takes_a_negative_amount_as_is() {
     assert!(text.contains("patient balance        169.00 ->     149.00"), "{text}");
     assert_eq!(claim(&db.pool, "CLM-1002").await.patient_balance, dec("149.00"));
 }
+
+/// Ten corrections at once, each taking 20.00 off the patient's 169.00:
+/// eight fit, the rest are refused, and the patient never owes less than
+/// nothing.
+#[tokio::test]
+async fn corrections_at_once_never_take_a_side_below_zero() {
+    let db = setup().await;
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let pool = db.pool.clone();
+            tokio::spawn(async move { responsibility::correct(&pool, &fix("-20.00", "ann")).await.is_ok() })
+        })
+        .collect();
+    let mut done = 0;
+    for t in tasks {
+        done += usize::from(t.await.unwrap());
+    }
+    assert_eq!(done, 8);
+    let c = claim(&db.pool, "CLM-1002").await;
+    assert_eq!((c.patient_balance, c.insurance_balance), (dec("9.00"), dec("160.00")));
+    common::assert_balances_add_up(&db.pool).await;
+}
