@@ -49,6 +49,8 @@ async fn the_preview_lists_every_row_and_the_post_writes_them_off_under_one_rece
     let rows: Vec<_> = preview.rows.iter().map(|r| (r.claim_id.as_str(), r.balance.to_string(), r.outcome)).collect();
     let expected: Vec<_> = OWED.iter().map(|(c, a)| (*c, a.to_string(), RowOutcome::WrittenOff)).collect();
     assert_eq!(rows, expected, "every row, by account");
+    assert!(preview.rows.iter().all(|r| r.payer_name.as_deref() == Some("EXAMPLE TEST HEALTH PLAN")), "the name the remittances gave the payer");
+    assert_eq!(claim(&db.pool, "CLM-1002").await.payer_name.as_deref(), Some("EXAMPLE TEST HEALTH PLAN"));
     assert_eq!((preview.written_off, preview.receipt), (dec("288.00"), None));
     assert!(patient_balances(&db).await.iter().zip(OWED).all(|((_, b), (_, owed))| *b == dec(owed)), "a preview writes nothing");
     assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM writeoff_receipts").fetch_one(&db.pool).await.unwrap(), 0);

@@ -17,6 +17,9 @@ pub struct ClaimView {
     pub claim_id: String,
     pub account_number: String,
     pub payer: String,
+    /// The payer's name (the practice's, else the newest remittance's N1*PR).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_name: Option<String>,
     pub service_date: NaiveDate,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_billed_date: Option<NaiveDate>,
@@ -156,7 +159,7 @@ fn status(b: &Balances, denials: &[DenialView], posted: bool) -> &'static str {
 /// The claim with id `claim_id` (CLP01 as imported), or `None`.
 pub async fn show(pool: &PgPool, claim_id: &str) -> Result<Option<ClaimView>, sqlx::Error> {
     let Some(row) = sqlx::query!(
-        "SELECT c.id, c.claim_id, a.account_number, p.payer_code, c.service_date, c.last_billed_date, c.times_billed
+        "SELECT c.id, c.claim_id, a.account_number, p.payer_code, remitd_claim_payer_name(c.id) AS payer_name, c.service_date, c.last_billed_date, c.times_billed
          FROM claims c JOIN accounts a ON a.id = c.account_id JOIN payers p ON p.id = c.payer_id WHERE c.claim_id = $1",
         claim_id,
     )
@@ -199,6 +202,7 @@ pub async fn show(pool: &PgPool, claim_id: &str) -> Result<Option<ClaimView>, sq
         claim_id: row.claim_id,
         account_number: row.account_number,
         payer: row.payer_code,
+        payer_name: row.payer_name,
         service_date: row.service_date,
         last_billed_date: row.last_billed_date,
         times_billed: row.times_billed,

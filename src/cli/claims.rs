@@ -81,7 +81,11 @@ pub async fn run_claim(pool: PgPool, command: ClaimCommand) -> u8 {
     if format == ListFormat::Json {
         return print_json(&claim);
     }
-    println!("claim {} (account {}, payer {}, service {})", shown(&claim.claim_id), shown(&claim.account_number), shown(&claim.payer), claim.service_date);
+    let payer = match &claim.payer_name {
+        Some(name) => format!("{} {}", claim.payer, name),
+        None => claim.payer.clone(),
+    };
+    println!("claim {} (account {}, payer {}, service {})", shown(&claim.claim_id), shown(&claim.account_number), shown(&payer), claim.service_date);
     println!("  status {}", claim.status);
     let rows = [
         ("charge", claim.charge),

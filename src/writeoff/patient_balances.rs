@@ -287,7 +287,7 @@ fn plan(candidates: Vec<Candidate>, reason: &Reason, policy: Approval, rows: &mu
 async fn select(db: &mut PgConnection, f: &Filter) -> Result<Vec<Candidate>, sqlx::Error> {
     sqlx::query_as!(
         Candidate,
-        r#"SELECT c.id AS claim_row, c.claim_id, a.account_number, p.payer_code AS payer, p.name AS payer_name, c.service_date,
+        r#"SELECT c.id AS claim_row, c.claim_id, a.account_number, p.payer_code AS payer, remitd_claim_payer_name(c.id) AS payer_name, c.service_date,
                   o.patient_balance AS "balance!",
                   (SELECT min(w.id) FROM writeoffs w
                    WHERE w.claim_id = c.id AND w.bucket = 'patient' AND w.status = 'PENDING_APPROVAL') AS waiting,
