@@ -244,7 +244,12 @@ async fn post_writes_off_with_ledger_audit_receipt_and_closes_the_denial() {
     assert_eq!((h.rows.len(), h.rows[0].receipt_kind.as_str(), h.total), (3, "sweep", dec("87.36")));
     let shown = sweep::show(&db.pool, run).await.unwrap();
     assert_eq!(sweep::report::text(&shown), sweep::report::text(&r), "the stored report reads as printed");
-    assert_eq!(sweep::report::csv(&shown).unwrap().lines().count(), 1 + 4, "header, three written off, one out of range");
+    let csv = sweep::report::csv(&shown).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 5, "header, three written off, one out of range, one protected: {csv}");
+    assert!(csv.lines().last().unwrap().starts_with("protected,insurance,INS-APPEAL,"), "{csv}");
+    let text = sweep::report::text(&shown);
+    let skipped = text.lines().skip_while(|l| !l.starts_with("SKIPPED: 1 balances")).nth(1).unwrap_or_default();
+    assert!(skipped.contains("APPEAL, ANN") && skipped.ends_with(" INS-APPEAL"), "the protected claim is listed: {text}");
     common::assert_balances_add_up(&db.pool).await;
 }
 

@@ -93,6 +93,10 @@ pub fn text(report: &Report) -> String {
     }
     if report.skipped_protected > 0 {
         let _ = writeln!(out, "SKIPPED: {} balances on claims with a denial under appeal or waiting for approval.", report.skipped_protected);
+        let width = report.section(Section::Protected).map(|l| escape_text(&l.account_number).chars().count()).max().unwrap_or(0);
+        for l in report.section(Section::Protected) {
+            let _ = writeln!(out, "  {} {}", line(l, width), shown(&l.claim_id));
+        }
     }
     if report.declined > 0 {
         let _ = writeln!(out, "DECLINED: {} balances left as they were.", report.declined);

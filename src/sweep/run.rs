@@ -106,14 +106,19 @@ async fn within_reason(conn: &mut PgConnection, params: &Params) -> Result<Param
     Ok(Params { max_amount, ..params.clone() })
 }
 
-/// Splits what the query found into what the report lists (written off,
-/// then out of range) and the count of protected balances.
-fn reportable(lines: Vec<Line>) -> (Vec<Line>, usize) {
+/// Orders what the query found as the report lists it (written off, out
+/// of range, then the protected balances left alone) and counts the
+/// protected ones.
+fn reportable(mut lines: Vec<Line>) -> (Vec<Line>, usize) {
     let skipped = lines.iter().filter(|l| l.section == Section::Protected).count();
-    let (mut written, out): (Vec<Line>, Vec<Line>) =
-        lines.into_iter().filter(|l| l.section != Section::Protected).partition(|l| l.section == Section::WrittenOff);
-    written.extend(out);
-    (written, skipped)
+    let rank = |s: Section| match s {
+        Section::WrittenOff => 0,
+        Section::OutOfRange => 1,
+        Section::Protected => 2,
+    };
+    // Stable: within a section, the query's order stays.
+    lines.sort_by_key(|l| rank(l.section));
+    (lines, skipped)
 }
 
 fn writable(lines: &[Line]) -> Vec<&Line> {
@@ -204,7 +209,7 @@ pub async fn interactive(pool: &PgPool, params: &Params, actor: &str, mut ask: i
             break;
         }
     }
-    let out: Vec<&Line> = shown.iter().filter(|l| l.section == Section::OutOfRange).collect();
+    let out: Vec<&Line> = shown.iter().filter(|l| l.section != Section::WrittenOff).collect();
     if let Some((run, _)) = run {
         let mut db = pool.begin().await?;
         write::store_lines(&mut db, run, &out).await?;
