@@ -265,15 +265,7 @@ async fn write_off_buckets_are_kept_apart_in_claim_show() {
     let db = setup().await;
     // CLM-1002: 169.00 of patient responsibility; Write Off PR of 60.00 of
     // its deductible on line 1, then the mass write-off of the rest.
-    let pr = writeoff::patient::PrRequest {
-        claim_id: "CLM-1002",
-        line: Some(1),
-        amounts: [("1".to_string(), dec("60.00"))].into_iter().collect(),
-        reason: "patient-uncollectable",
-        preview: false,
-        actor: "ann",
-    };
-    writeoff::patient::pr_writeoff(&db.pool, pr).await.unwrap();
+    common::pr_write_off_deductible(&db.pool, "CLM-1002", "60.00", "ann").await;
     patient_balances::write_off(&db.pool, &Filter { claim: Some("CLM-1002".into()), ..medicaid() }, "no-balance-billing", None, "ann", false).await.unwrap();
     let c = claim(&db.pool, "CLM-1002").await;
     assert_eq!(

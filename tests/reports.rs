@@ -25,15 +25,7 @@ async fn setup() -> TestDb {
     db.people(&[("ann", &[Scope::PaymentWrite, Scope::DenialWrite]), ("sam", &[Scope::WriteoffApprove])]).await;
     let d = remitd::denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap()[0].id;
     writeoff::write_off(&db.pool, writeoff::Request { denial_id: d, reason: "non-covered", note: None, amount: None, actor: "ann" }).await.unwrap();
-    let pr = writeoff::patient::PrRequest {
-        claim_id: "CLM-1002",
-        line: Some(1),
-        amounts: [("1".to_string(), dec("60.00"))].into_iter().collect(),
-        reason: "patient-uncollectable",
-        preview: false,
-        actor: "ann",
-    };
-    writeoff::patient::pr_writeoff(&db.pool, pr).await.unwrap();
+    common::pr_write_off_deductible(&db.pool, "CLM-1002", "60.00", "ann").await;
     writeoff::set_approval_policy(&db.pool, "sam", Approval::parse("above:100").unwrap()).await.unwrap();
     let medicaid = Filter { payer: Some("1999999901".into()), ..Filter::default() };
     patient_balances::write_off(&db.pool, &medicaid, "no-balance-billing", None, "ann", false).await.unwrap();

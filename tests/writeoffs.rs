@@ -173,16 +173,23 @@ async fn the_command_line_names_the_actor_and_refuses_clearly() {
     assert_eq!(list[0]["reason_codes"][0], "CO-50");
 }
 
+/// The original posting the reversal sample reverses, with CLM-3002's
+/// denial (OPEN when posted) written off in full.
+async fn original_denial_written_off(db: &TestDb, dir: &std::path::Path) -> denials::Denial {
+    let original = dir.join("original.835");
+    std::fs::write(&original, common::original_of_reversals()).unwrap();
+    ingest(&db.pool, &original).await;
+    let d = denial_of(db, "CLM-3002").await;
+    assert_eq!(d.status, DenialStatus::Open);
+    writeoff::write_off(&db.pool, req(d.id, "auth-denied-final", "ann")).await.unwrap();
+    d
+}
+
 #[tokio::test]
 async fn a_payer_reversal_reopens_a_written_off_denial_and_the_correction_resolves_it() {
     let db = setup().await;
     let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("original.835");
-    std::fs::write(&original, common::original_of_reversals()).unwrap();
-    ingest(&db.pool, &original).await;
-    let d = denial_of(&db, "CLM-3002").await;
-    assert_eq!(d.status, DenialStatus::Open);
-    writeoff::write_off(&db.pool, req(d.id, "auth-denied-final", "ann")).await.unwrap();
+    let d = original_denial_written_off(&db, dir.path()).await;
     assert_eq!(claim(&db.pool, "CLM-3002").await.insurance_balance, dec("0"));
 
     let out = ingest(&db.pool, &sample("valid/reversal-and-correction.835")).await;
@@ -483,11 +490,7 @@ async fn the_denial_list_filters_and_shows_the_request_waiting_for_approval() {
 async fn a_reversal_matched_by_hand_reopens_and_the_correction_resolves_the_denial() {
     let db = setup().await;
     let dir = tempfile::tempdir().unwrap();
-    let original = dir.path().join("original.835");
-    std::fs::write(&original, common::original_of_reversals()).unwrap();
-    ingest(&db.pool, &original).await;
-    let d = denial_of(&db, "CLM-3002").await;
-    writeoff::write_off(&db.pool, req(d.id, "auth-denied-final", "ann")).await.unwrap();
+    let d = original_denial_written_off(&db, dir.path()).await;
 
     let sent = std::fs::read_to_string(sample("valid/reversal-and-correction.835")).unwrap().replace("CLP*CLM-3002*", "CLP*ZZ-77*");
     let file = dir.path().join("renamed.835");

@@ -350,3 +350,17 @@ pub fn remittance_file(dir: &std::path::Path, trace: &str, claims: Vec<remitd::m
     std::fs::write(&path, remittance(trace, claims)).unwrap();
     path
 }
+
+/// Write Off PR of `amount` of line 1's deductible (PR-1) on `claim_id`,
+/// reason `patient-uncollectable`, by `actor`.
+pub async fn pr_write_off_deductible(pool: &PgPool, claim_id: &str, amount: &str, actor: &str) {
+    let pr = remitd::writeoff::patient::PrRequest {
+        claim_id,
+        line: Some(1),
+        amounts: [("1".to_string(), dec(amount))].into_iter().collect(),
+        reason: "patient-uncollectable",
+        preview: false,
+        actor,
+    };
+    remitd::writeoff::patient::pr_writeoff(pool, pr).await.unwrap();
+}
