@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use sqlx::PgPool;
 
 use super::writeoffs::HistoryFormat;
-use super::{csv_out, print_json, refused};
+use super::{csv_out, print_json, refused, Days};
 use crate::output::shown;
 use crate::writeoff::history::{self, AuditRow, Causes, History};
 
@@ -15,10 +15,8 @@ pub enum WriteoffsCommand {
     History {
         #[arg(long)]
         receipt: Option<i64>,
-        #[arg(long)]
-        from: Option<NaiveDate>,
-        #[arg(long)]
-        to: Option<NaiveDate>,
+        #[command(flatten)]
+        days: Days,
         #[arg(long)]
         reason: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
@@ -26,11 +24,8 @@ pub enum WriteoffsCommand {
     },
     /// Write-off causes: totals by reason and bucket (insurance, patient) over a date range.
     Causes {
-        #[arg(long)]
-        from: Option<NaiveDate>,
-        /// The last day, inclusive.
-        #[arg(long)]
-        to: Option<NaiveDate>,
+        #[command(flatten)]
+        days: Days,
         #[arg(long, value_enum, default_value = "text")]
         format: HistoryFormat,
     },
@@ -42,25 +37,22 @@ pub struct AuditArgs {
     claim: Option<String>,
     #[arg(long)]
     actor: Option<String>,
-    #[arg(long)]
-    from: Option<NaiveDate>,
-    /// The last day, inclusive.
-    #[arg(long)]
-    to: Option<NaiveDate>,
+    #[command(flatten)]
+    days: Days,
     #[arg(long, value_enum, default_value = "text")]
     format: HistoryFormat,
 }
 
 pub async fn run_writeoffs(pool: PgPool, command: WriteoffsCommand) -> u8 {
     match command {
-        WriteoffsCommand::History { receipt, from, to, reason, format } => {
-            let filter = history::HistoryFilter { receipt, from, to, reason: reason.as_deref() };
+        WriteoffsCommand::History { receipt, days, reason, format } => {
+            let filter = history::HistoryFilter { receipt, from: days.from, to: days.to, reason: reason.as_deref() };
             match history::history(&pool, &filter).await {
                 Ok(h) => print_history(&h, format),
                 Err(e) => refused(e),
             }
         }
-        WriteoffsCommand::Causes { from, to, format } => match history::causes(&pool, from, to).await {
+        WriteoffsCommand::Causes { days, format } => match history::causes(&pool, days.from, days.to).await {
             Ok(c) => print_causes(&c, format),
             Err(e) => refused(e),
         },
@@ -159,7 +151,7 @@ fn print_causes(c: &Causes, format: HistoryFormat) -> u8 {
 }
 
 pub async fn run_audit(pool: PgPool, args: AuditArgs) -> u8 {
-    let filter = history::AuditFilter { claim: args.claim.as_deref(), actor: args.actor.as_deref(), from: args.from, to: args.to };
+    let filter = history::AuditFilter { claim: args.claim.as_deref(), actor: args.actor.as_deref(), from: args.days.from, to: args.days.to };
     let rows = match history::audit_trail(&pool, &filter).await {
         Ok(rows) => rows,
         Err(e) => return refused(e),

@@ -273,6 +273,41 @@ fn refused(e: crate::ledger::ActionError) -> u8 {
     }
 }
 
+/// `--from` and `--to`: a range of days, both inclusive.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Days {
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// The last day, inclusive.
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// `--payer`, `--account`, `--claim`: whose claims a mass workflow takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClaimsOf {
+    /// Only claims of this payer (claims CSV payer_id).
+    #[arg(long)]
+    pub payer: Option<String>,
+    /// Only claims of this account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only this claim.
+    #[arg(long)]
+    pub claim: Option<String>,
+}
+
+/// `--service-from` and `--service-to`: claims by service date, inclusive.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ServiceDays {
+    /// Only claims with a service date on or after this day.
+    #[arg(long)]
+    pub service_from: Option<chrono::NaiveDate>,
+    /// Only claims with a service date on or before this day.
+    #[arg(long)]
+    pub service_to: Option<chrono::NaiveDate>,
+}
+
 /// Output format of listing commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ListFormat {

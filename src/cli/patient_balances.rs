@@ -1,31 +1,22 @@
 //! `remitd patient-balance writeoff`: the mass write-off of patient
 //! balances, e.g. for payers that forbid balance billing.
 
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use super::writeoffs::{ActorArg, HistoryFormat};
-use super::{csv_out, print_json, refused};
+use super::{csv_out, print_json, refused, ClaimsOf, ServiceDays};
 use crate::writeoff::patient_balances::{self, Filter, Outcome};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Write off what patients owe after insurance on every claim the filter selects (one receipt, one reason).
     Writeoff {
-        /// The payer (claims CSV payer_id); or --account, or --claim.
-        #[arg(long)]
-        payer: Option<String>,
-        #[arg(long)]
-        account: Option<String>,
-        #[arg(long)]
-        claim: Option<String>,
-        /// Claims with a service date on or after this day.
-        #[arg(long)]
-        service_from: Option<NaiveDate>,
-        /// Claims with a service date on or before this day.
-        #[arg(long)]
-        service_to: Option<NaiveDate>,
+        /// Name the payer, an account or a claim.
+        #[command(flatten)]
+        of: ClaimsOf,
+        #[command(flatten)]
+        service: ServiceDays,
         #[arg(long)]
         min_balance: Option<Decimal>,
         #[arg(long)]
@@ -46,8 +37,16 @@ pub enum Command {
 }
 
 pub async fn run(pool: PgPool, command: Command) -> u8 {
-    let Command::Writeoff { payer, account, claim, service_from, service_to, min_balance, max_balance, reason, note, preview, format, actor } = command;
-    let filter = Filter { payer, account, claim, service_from, service_to, min_balance, max_balance };
+    let Command::Writeoff { of, service, min_balance, max_balance, reason, note, preview, format, actor } = command;
+    let filter = Filter {
+        payer: of.payer,
+        account: of.account,
+        claim: of.claim,
+        service_from: service.service_from,
+        service_to: service.service_to,
+        min_balance,
+        max_balance,
+    };
     let out = actor.act(&pool, async |who| patient_balances::write_off(&pool, &filter, &reason, note.as_deref(), who, preview).await).await;
     match out {
         Err(e) => refused(e),

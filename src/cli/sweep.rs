@@ -104,15 +104,8 @@ struct RunArgs {
     /// IANA time zone of payment-entry days (default: [sweep] time_zone, else UTC).
     #[arg(long)]
     time_zone: Option<String>,
-    /// Only claims of this payer (claims CSV payer_id).
-    #[arg(long)]
-    payer: Option<String>,
-    /// Only claims of this account.
-    #[arg(long)]
-    account: Option<String>,
-    /// Only this claim.
-    #[arg(long)]
-    claim: Option<String>,
+    #[command(flatten)]
+    of: super::ClaimsOf,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Who runs the sweep (needs billing.denial.write and billing.writeoff.approve); not needed for --preview.
@@ -148,9 +141,9 @@ impl RunArgs {
             include_patient_credits: self.include_patient_credits || config.include_patient_credits,
             as_of,
             time_zone,
-            payer: self.payer.clone(),
-            account: self.account.clone(),
-            claim: self.claim.clone(),
+            payer: self.of.payer.clone(),
+            account: self.of.account.clone(),
+            claim: self.of.claim.clone(),
         })
     }
 }

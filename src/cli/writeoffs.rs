@@ -48,14 +48,10 @@ pub struct Target {
 pub enum DenialCommand {
     /// Denials with what remains of each, and the write-off waiting on it (the approval queue: --status PENDING_WRITEOFF).
     List {
-        #[arg(long)]
-        claim: Option<String>,
+        #[command(flatten)]
+        of: super::ClaimsOf,
         #[arg(long, value_enum)]
         status: Option<DenialStatus>,
-        #[arg(long)]
-        payer: Option<String>,
-        #[arg(long)]
-        account: Option<String>,
         /// Only denials with at least this much remaining.
         #[arg(long)]
         min_remaining: Option<Decimal>,
@@ -103,21 +99,13 @@ pub enum DenialCommand {
         /// Only denials opened at least this many days ago.
         #[arg(long)]
         min_age_days: Option<i64>,
-        #[arg(long)]
-        payer: Option<String>,
-        #[arg(long)]
-        claim: Option<String>,
-        #[arg(long)]
-        account: Option<String>,
+        #[command(flatten)]
+        of: super::ClaimsOf,
         /// Only denials with at least this much remaining.
         #[arg(long)]
         min_balance: Option<Decimal>,
-        /// Only claims with a service date on or after this day.
-        #[arg(long)]
-        service_from: Option<chrono::NaiveDate>,
-        /// Only claims with a service date on or before this day.
-        #[arg(long)]
-        service_to: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        service: super::ServiceDays,
         /// Count ages from this day (default today).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
@@ -290,12 +278,12 @@ fn report(o: &Outcome) {
 
 pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
     let result = match command {
-        DenialCommand::List { claim, status, payer, account, min_remaining, max_remaining, min_age_days, format } => {
+        DenialCommand::List { of, status, min_remaining, max_remaining, min_age_days, format } => {
             let filter = denials::DenialFilter {
-                claim: claim.as_deref(),
+                claim: of.claim.as_deref(),
                 status,
-                payer: payer.as_deref(),
-                account: account.as_deref(),
+                payer: of.payer.as_deref(),
+                account: of.account.as_deref(),
                 min_remaining,
                 max_remaining,
                 min_age_days,
@@ -322,23 +310,18 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
         }
         DenialCommand::Approve(Target { id, actor }) => actor.act(&pool, async |who| writeoff::decide(&pool, id, who, true).await).await.map(|o| report(&o)),
         DenialCommand::Reject(Target { id, actor }) => actor.act(&pool, async |who| writeoff::decide(&pool, id, who, false).await).await.map(|o| report(&o)),
-        DenialCommand::BulkWriteoff {
-            reason,
-            note,
-            max_balance,
-            min_age_days,
-            payer,
-            claim,
-            account,
-            min_balance,
-            service_from,
-            service_to,
-            as_of,
-            preview,
-            format,
-            actor,
-        } => {
-            let filter = writeoff::BulkFilter { max_balance, min_age_days, payer, claim, account, as_of, min_balance, service_from, service_to };
+        DenialCommand::BulkWriteoff { reason, note, max_balance, min_age_days, of, min_balance, service, as_of, preview, format, actor } => {
+            let filter = writeoff::BulkFilter {
+                max_balance,
+                min_age_days,
+                payer: of.payer,
+                claim: of.claim,
+                account: of.account,
+                as_of,
+                min_balance,
+                service_from: service.service_from,
+                service_to: service.service_to,
+            };
             match actor.act(&pool, async |who| writeoff::bulk(&pool, &filter, &reason, note.as_deref(), who, preview).await).await {
                 Ok(o) => return print_bulk(&o, format),
                 Err(e) => Err(e),
