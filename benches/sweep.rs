@@ -41,6 +41,8 @@ fn params() -> remitd::sweep::Params {
         payer: None,
         account: None,
         claim: None,
+        service_from: None,
+        service_to: None,
     }
 }
 

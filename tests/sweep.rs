@@ -523,8 +523,8 @@ async fn no_sweep_runs_while_its_reason_is_retired() {
     assert_eq!(count(&db, "SELECT count(*) FROM writeoffs").await, 0);
 }
 
-/// A sweep narrowed to a payer, an account or a claim takes only its
-/// balances, and its report says what it was narrowed to; runs stored
+/// A sweep narrowed to a payer, an account, a claim or service dates takes
+/// only its balances, and its report says what it was narrowed to; runs stored
 /// before the filters existed still read back.
 #[tokio::test]
 async fn a_sweep_can_be_narrowed_to_a_payer_an_account_or_a_claim() {
@@ -534,6 +534,11 @@ async fn a_sweep_can_be_narrowed_to_a_payer_an_account_or_a_claim() {
     let by_payer = sweep::preview(&db.pool, &Params { payer: Some("ACME".into()), ..params() }).await.unwrap();
     assert_eq!(lines(&by_payer, Section::WrittenOff), all, "every claim here is ACME's");
     assert!(sweep::preview(&db.pool, &Params { payer: Some("OTHER".into()), ..params() }).await.unwrap().lines.is_empty());
+    let served = |from: &str, to: &str| Params { service_from: Some(day(from)), service_to: Some(day(to)), ..params() };
+    assert_eq!(lines(&sweep::preview(&db.pool, &served("2026-01-05", "2026-01-05")).await.unwrap(), Section::WrittenOff), all, "served that day");
+    assert!(sweep::preview(&db.pool, &served("2026-01-06", "2026-12-31")).await.unwrap().lines.is_empty());
+    let e = sweep::preview(&db.pool, &served("2026-01-06", "2026-01-05")).await.unwrap_err();
+    assert_eq!(e.to_string(), "the service dates start (2026-01-06) after they end (2026-01-05)");
     let one = Params { account: Some("000020".into()), ..params() };
     assert_eq!(lines(&sweep::preview(&db.pool, &one).await.unwrap(), Section::WrittenOff), owned(&[("PAT-SMALL", Bucket::Patient, "50.00")]));
     let claim_only = Params { claim: Some("INS-SMALL".into()), ..params() };

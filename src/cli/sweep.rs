@@ -106,6 +106,8 @@ struct RunArgs {
     time_zone: Option<String>,
     #[command(flatten)]
     of: super::ClaimsOf,
+    #[command(flatten)]
+    service: super::ServiceDays,
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
     /// Who runs the sweep (needs billing.denial.write and billing.writeoff.approve); not needed for --preview.
@@ -144,6 +146,8 @@ impl RunArgs {
             payer: self.of.payer.clone(),
             account: self.of.account.clone(),
             claim: self.of.claim.clone(),
+            service_from: self.service.service_from,
+            service_to: self.service.service_to,
         })
     }
 }

@@ -48,12 +48,22 @@ pub struct Params {
     pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim: Option<String>,
+    /// Only claims with a service date in this range (inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_from: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_to: Option<NaiveDate>,
 }
 
 impl Params {
     /// Checks everything that needs no database; returns the time zone.
     pub fn check(&self) -> Result<Tz, SweepError> {
         let invalid = |m: String| Err(SweepError::Invalid(m));
+        if let (Some(from), Some(to)) = (self.service_from, self.service_to) {
+            if from > to {
+                return invalid(format!("the service dates start ({from}) after they end ({to})"));
+            }
+        }
         if self.from > self.to {
             return invalid(format!("the payment-entry range starts ({}) after it ends ({})", self.from, self.to));
         }
@@ -122,6 +132,8 @@ impl Params {
             payer: None,
             account: None,
             claim: None,
+            service_from: None,
+            service_to: None,
         }
     }
 

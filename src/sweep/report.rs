@@ -43,6 +43,10 @@ pub fn header(p: &Params) -> String {
             let _ = write!(head, " {label}: {}", escape_text(v));
         }
     }
+    if p.service_from.is_some() || p.service_to.is_some() {
+        let day = |d: Option<chrono::NaiveDate>| d.map(|d| d.format("%m%d%Y").to_string()).unwrap_or_default();
+        let _ = write!(head, " SERVICE: {}-{}", day(p.service_from), day(p.service_to));
+    }
     head
 }
 

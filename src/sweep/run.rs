@@ -76,6 +76,8 @@ impl SweepConfig {
             payer: None,
             account: None,
             claim: None,
+            service_from: None,
+            service_to: None,
         })
     }
 }

@@ -49,6 +49,7 @@ pub async fn balances(conn: &mut PgConnection, params: &Params, tz: Tz, only: Op
                CROSS JOIN LATERAL (VALUES ('insurance', o.insurance_balance, $5::text, $7::bool),
                                           ('patient', o.patient_balance, $6::text, $8::bool)) AS v(bucket, amount, tx_code, credits)
                WHERE c.last_billed_date <= $3 AND c.times_billed >= $4
+                 AND ($14::date IS NULL OR c.service_date >= $14) AND ($15::date IS NULL OR c.service_date <= $15)
                  AND v.tx_code IS NOT NULL AND (v.amount > 0 OR (v.credits AND v.amount < 0))
                  AND EXISTS (SELECT 1 FROM claim_postings cp WHERE cp.claim_id = c.id AND cp.posted_at >= $1 AND cp.posted_at < $2)
            ),
@@ -81,6 +82,8 @@ pub async fn balances(conn: &mut PgConnection, params: &Params, tz: Tz, only: Op
         params.payer.as_deref(),
         params.account.as_deref(),
         params.claim.as_deref(),
+        params.service_from,
+        params.service_to,
     )
     .fetch_all(conn)
     .await
