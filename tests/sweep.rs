@@ -448,6 +448,12 @@ async fn the_command_line_posts_lists_and_shows_runs() {
     assert!(csv.contains("out_of_range,patient,PAT-SMALL,"), "{csv}");
     let (code, _, err) = remitd(&["sweep", "show", "999"]);
     assert_eq!((code, err.trim()), (Some(1), "refused: sweep run #999 does not exist"));
+    // By the receipt number people hold (the run's differs from it).
+    let receipt = row.get(1).expect("the receipt column").to_string();
+    let (code, by_receipt, _) = remitd(&["sweep", "show", "--receipt", &receipt, "--format", "csv"]);
+    assert_eq!((code, by_receipt), (Some(0), csv));
+    let (code, _, err) = remitd(&["sweep", "show", "--receipt", "999"]);
+    assert_eq!((code, err.trim()), (Some(1), "refused: receipt #999 is not a sweep run's (remitd writeoffs history --receipt 999)"));
 
     let (code, _, err) = remitd(&["txcode", "add", "SB", "--kind", "adjustment", "--description", "Small balance", "--actor", "ann"]);
     assert_eq!(code, Some(1), "adding a code takes the approve scope: {err}");

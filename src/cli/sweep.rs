@@ -26,9 +26,13 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Show a posted run's report again.
+    /// Show a posted run's report again, by its run number or its receipt's.
     Show {
-        run: i64,
+        #[arg(required_unless_present = "receipt")]
+        run: Option<i64>,
+        /// The run's receipt number (as `writeoffs history` lists it) instead.
+        #[arg(long, conflicts_with = "run")]
+        receipt: Option<i64>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -154,10 +158,20 @@ impl RunArgs {
 
 pub async fn run(pool: PgPool, args: Args) -> u8 {
     match args.command {
-        Some(Command::Show { run, format }) => match crate::sweep::show(&pool, run).await {
-            Ok(r) => print(&r, format),
-            Err(e) => refused(e),
-        },
+        Some(Command::Show { run, receipt, format }) => {
+            let run = match (run, receipt) {
+                (Some(run), _) => Ok(run),
+                (None, Some(receipt)) => crate::sweep::run_of_receipt(&pool, receipt).await,
+                (None, None) => Err(crate::sweep::SweepError::Invalid("give a run number or --receipt N".into())),
+            };
+            match run {
+                Ok(run) => match crate::sweep::show(&pool, run).await {
+                    Ok(r) => print(&r, format),
+                    Err(e) => refused(e),
+                },
+                Err(e) => refused(e),
+            }
+        }
         Some(Command::Runs { format }) => runs(&pool, format).await,
         None => sweep(&pool, &args.run).await,
     }

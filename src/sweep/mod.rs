@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use params::Params;
-pub use run::{interactive, post, preview, scheduled, show, Answer, SlotOutcome, SweepConfig};
+pub use run::{interactive, post, preview, run_of_receipt, scheduled, show, Answer, SlotOutcome, SweepConfig};
 
 use crate::ledger::ActionError;
 

@@ -307,6 +307,16 @@ pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule,
 }
 
 /// A stored run's report, as it was when the run ended.
+/// The run that wrote off under receipt `receipt`: a run and its receipt
+/// are numbered apart (runs that wrote nothing have no receipt), so people
+/// holding a receipt number find the run by it.
+pub async fn run_of_receipt(pool: &PgPool, receipt: i64) -> Result<i64, SweepError> {
+    sqlx::query_scalar!("SELECT id FROM sweep_runs WHERE receipt_id = $1", receipt)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| SweepError::Invalid(format!("receipt #{receipt} is not a sweep run's (remitd writeoffs history --receipt {receipt})")))
+}
+
 pub async fn show(pool: &PgPool, run: i64) -> Result<Report, SweepError> {
     let row = sqlx::query!("SELECT receipt_id, params, skipped_protected FROM sweep_runs WHERE id = $1", run)
         .fetch_optional(pool)
