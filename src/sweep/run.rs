@@ -306,7 +306,6 @@ pub async fn scheduled(pool: &PgPool, config: &SweepConfig, schedule: &Schedule,
     Ok(SlotOutcome::Ran(slot, Box::new(report)))
 }
 
-/// A stored run's report, as it was when the run ended.
 /// The run that wrote off under receipt `receipt`: a run and its receipt
 /// are numbered apart (runs that wrote nothing have no receipt), so people
 /// holding a receipt number find the run by it.
@@ -317,6 +316,7 @@ pub async fn run_of_receipt(pool: &PgPool, receipt: i64) -> Result<i64, SweepErr
         .ok_or_else(|| SweepError::Invalid(format!("receipt #{receipt} is not a sweep run's (remitd writeoffs history --receipt {receipt})")))
 }
 
+/// A stored run's report, as it was when the run ended.
 pub async fn show(pool: &PgPool, run: i64) -> Result<Report, SweepError> {
     let row = sqlx::query!("SELECT receipt_id, params, skipped_protected FROM sweep_runs WHERE id = $1", run)
         .fetch_optional(pool)
