@@ -68,7 +68,7 @@ impl std::fmt::Display for Scope {
 pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Result<(), ActionError> {
     let row = sqlx::query!(
         r#"SELECT EXISTS (SELECT 1 FROM actor_scopes WHERE actor = $1 AND scope = $2) AS "held!",
-                  session_user AS "login!", remitd_login_is_owner() AS "owner!"
+                  remitd_login() AS "login!", remitd_login_is_owner() AS "owner!"
            FROM actors WHERE name = $1"#,
         actor,
         scope.as_str(),
@@ -88,7 +88,7 @@ pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Resu
 /// would only show such a login its own rows: an empty history must not
 /// look like one where nothing happened.
 pub async fn require_read(pool: &PgPool) -> Result<(), ActionError> {
-    let r = sqlx::query!(r#"SELECT remitd_login_may_read() AS "may!", session_user AS "login!""#).fetch_one(pool).await?;
+    let r = sqlx::query!(r#"SELECT remitd_login_may_read() AS "may!", remitd_login() AS "login!""#).fetch_one(pool).await?;
     match r.may {
         true => Ok(()),
         false => Err(ActionError::Forbidden { actor: r.login, scope: Scope::Read.to_string() }),
@@ -112,7 +112,7 @@ pub async fn posts_remittances(pool: &PgPool) -> Result<bool, sqlx::Error> {
 
 /// Who this session acts as when no actor is named: its login.
 pub async fn login(pool: &PgPool) -> Result<String, ActionError> {
-    Ok(sqlx::query_scalar!(r#"SELECT session_user AS "login!""#).fetch_one(pool).await?)
+    Ok(sqlx::query_scalar!(r#"SELECT remitd_login() AS "login!""#).fetch_one(pool).await?)
 }
 
 /// Refuses a name that cannot be an actor's, saying why. The rule is the
@@ -151,7 +151,7 @@ pub async fn init_admin(pool: &PgPool, name: &str) -> Result<(), ActionError> {
 
 async fn init_admin_in(db: &mut PgConnection, name: &str) -> Result<(), ActionError> {
     // Ownership first: a login that is not the owner may not even read who the admins are.
-    let who = sqlx::query!(r#"SELECT session_user AS "login!", remitd_login_is_owner() AS "owner!""#).fetch_one(&mut *db).await?;
+    let who = sqlx::query!(r#"SELECT remitd_login() AS "login!", remitd_login_is_owner() AS "owner!""#).fetch_one(&mut *db).await?;
     if !who.owner {
         return Err(ActionError::Invalid(format!("only the database's owner names its first admin (connected as {})", who.login)));
     }
@@ -263,4 +263,46 @@ pub async fn list(pool: &PgPool) -> Result<Vec<(String, Vec<String>)>, ActionErr
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(|r| (r.name, r.scopes)).collect())
+}
+
+/// The shortest password the console accepts: NIST SP 800-63B's minimum
+/// for a password a person chooses.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Sets `name`'s console password on the authority of `by` (the person
+/// herself, or an admin). remitd hashes it with argon2id and the database
+/// keeps only the hash (`remitd_set_password`, migration 0021, which holds
+/// the same rule for every login). Audited, without the hash.
+pub async fn set_password(pool: &PgPool, by: &str, name: &str, password: &str) -> Result<(), ActionError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ActionError::Invalid(format!("a password has at least {MIN_PASSWORD_CHARS} characters")));
+    }
+    let hash = crate::console::password::hash(password);
+    transaction(pool, async |db| {
+        if by == name {
+            require_self(db, by).await?;
+        } else {
+            require(db, by, Scope::Admin).await?;
+        }
+        sqlx::query!("SELECT remitd_set_password($1, $2)", name, hash).execute(&mut *db).await?;
+        audit(db, by, "password_set", Audit { detail: Some(serde_json::json!({ "for": name })), ..Audit::default() }).await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Refuses unless `actor` exists and is who this session acts as (or the
+/// session owns the database): what `require` checks, without a scope.
+async fn require_self(db: &mut PgConnection, actor: &str) -> Result<(), ActionError> {
+    let r = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM actors WHERE name = $1) AS "exists!", remitd_login() AS "login!", remitd_login_is_owner() AS "owner!""#,
+        actor
+    )
+    .fetch_one(&mut *db)
+    .await?;
+    match r {
+        r if !r.exists => Err(ActionError::UnknownActor(actor.to_string())),
+        r if !r.owner && r.login != actor => Err(ActionError::NotYou { login: r.login, actor: actor.to_string() }),
+        _ => Ok(()),
+    }
 }

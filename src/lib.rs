@@ -22,6 +22,7 @@
 
 pub mod actors;
 pub mod claims;
+pub mod console;
 pub mod cli;
 pub mod daemon;
 pub mod db;

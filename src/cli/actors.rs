@@ -34,6 +34,14 @@ pub enum ActorCommand {
     },
     /// Every actor with its scopes.
     List,
+    /// Set a console password: one's own, or anyone's as an admin. Read
+    /// from the terminal without echo, or as the first line of standard
+    /// input when that is not a terminal.
+    Password {
+        name: String,
+        #[command(flatten)]
+        by: ActorArg,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -56,8 +64,32 @@ pub async fn run_actor(pool: PgPool, command: ActorCommand) -> u8 {
                 println!("{}: {}", shown(&name), if scopes.is_empty() { "(no scopes)".to_string() } else { scopes.join(", ") });
             }
         }),
+        ActorCommand::Password { name, by } => match read_password(name) {
+            Ok(password) => by
+                .act(&pool, async |by| actors::set_password(&pool, by, name, &password).await)
+                .await
+                .map(|()| println!("{}'s console password is set", shown(name))),
+            Err(e) => Err(e),
+        },
     };
     result.map_or_else(refused, |()| 0)
+}
+
+/// The new password: asked twice on a terminal, else standard input's first line.
+fn read_password(name: &str) -> Result<String, crate::ledger::ActionError> {
+    use std::io::IsTerminal;
+    let unreadable = |e: std::io::Error| crate::ledger::ActionError::Invalid(format!("cannot read the password: {e}"));
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(unreadable)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_string());
+    }
+    let first = rpassword::prompt_password(format!("new console password for {}: ", shown(name))).map_err(unreadable)?;
+    let again = rpassword::prompt_password("again: ").map_err(unreadable)?;
+    match first == again {
+        true => Ok(first),
+        false => Err(crate::ledger::ActionError::Invalid("the two passwords differ; nothing changed".into())),
+    }
 }
 
 pub async fn run_admin(pool: PgPool, command: AdminCommand) -> u8 {

@@ -13,6 +13,9 @@
 //! settle_secs = 2
 //! [http]
 //! listen = "127.0.0.1:9835"
+//! [console]                    # optional: the support console, on the [http] address
+//! enabled = true
+//! idle_minutes = 30
 //! [sweep]                      # optional: the scheduled small-balance sweep
 //! schedule = "0 2 1 * *"
 //! [writeoffs]                  # optional: the write-off approval gate
@@ -133,6 +136,8 @@ struct RawConfig {
     sweep: SweepConfig,
     #[serde(default)]
     writeoffs: Writeoffs,
+    #[serde(default)]
+    console: crate::console::ConsoleConfig,
 }
 
 /// `[writeoffs]`: tenant policy for the write-off workflows.
@@ -156,6 +161,8 @@ pub struct Config {
     pub sweep_schedule: Option<crate::sweep::schedule::Schedule>,
     /// The write-off approval gate from `[writeoffs] approval`, if set.
     pub approval: Option<crate::writeoff::Approval>,
+    /// The support console (`[console]`), off unless enabled.
+    pub console: crate::console::ConsoleConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +177,8 @@ pub enum ConfigError {
     Folder { name: String, problem: String },
     #[error("[sweep]: {0}")]
     Sweep(#[from] crate::sweep::SweepError),
+    #[error("[console]: {0}")]
+    Console(String),
     #[error("[writeoffs]: {0}")]
     Writeoffs(#[from] crate::ledger::ActionError),
 }
@@ -188,7 +197,7 @@ impl Config {
         };
         let approval = raw.writeoffs.approval.as_deref().map(crate::writeoff::Approval::parse).transpose()?;
         let sweep_schedule = raw.sweep.schedule()?;
-        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep, sweep_schedule, approval };
+        let config = Config { database_url, drop_folders: raw.drop_folders, http: raw.http, sweep: raw.sweep, sweep_schedule, approval, console: raw.console };
         config.check()?;
         Ok(config)
     }
@@ -202,6 +211,7 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
+        self.console.check().map_err(ConfigError::Console)?;
         let mut names = std::collections::HashSet::new();
         for f in &self.drop_folders {
             let problem = |p: &str| Err(ConfigError::Folder { name: f.name.clone(), problem: p.to_string() });

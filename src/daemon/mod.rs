@@ -52,6 +52,8 @@ pub struct Shared {
 pub enum DaemonError {
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
+    #[error("console: {0}")]
+    Console(String),
     #[error("cannot watch drop folder {folder:?} ({path}): {detail}")]
     Watch { folder: String, path: String, detail: String },
     #[error("cannot install signal handlers: {0}")]
@@ -203,8 +205,17 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
 
     let listener =
         tokio::net::TcpListener::bind(config.http.listen).await.map_err(|source| DaemonError::Listen { addr: config.http.listen.to_string(), source })?;
+    let console = match config.console.enabled {
+        true => Some(crate::console::Console::new(config.console.clone(), config.database_url.expose()).map_err(|e| DaemonError::Console(e.to_string()))?),
+        false => None,
+    };
+    let mut routes = http::router(shared.clone());
+    if let Some(console) = &console {
+        routes = routes.merge(crate::console::router(console.clone()));
+        info!(listen = %config.http.listen, "serving the console");
+    }
     info!(listen = %config.http.listen, "serving /healthz, /readyz and /metrics");
-    let server = axum::serve(listener, http::router(shared.clone())).with_graceful_shutdown(stopped(stop_rx.clone()));
+    let server = axum::serve(listener, routes.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(stopped(stop_rx.clone()));
     let http = tokio::spawn(async move { server.await });
 
     // A folder that cannot be used at start is a configuration mistake:
@@ -220,6 +231,9 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
         let _ = http.await;
         return Ok(());
     };
+    if let Some(console) = &console {
+        console.attach(pool.clone());
+    }
     spawn_database_probe(pool.clone(), shared.clone(), stop_rx.clone());
     settle_abandoned(&pool).await;
     if let Some(policy) = config.approval {

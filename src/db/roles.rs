@@ -64,6 +64,7 @@ pub async fn setup(pool: &PgPool, daemon: &str) -> Result<Report, RolesError> {
     }
     report.extend(take_ownership(&mut tx, &db, &owner).await?);
     grant(&mut tx, &db, &staff, daemon).await?;
+    report.extend(console_may_act_for_staff(&mut tx, &staff, daemon).await?);
     let recorded = sqlx::query(
         "INSERT INTO settings (key, value) VALUES ('daemon_role', $1)
          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value WHERE settings.value IS DISTINCT FROM EXCLUDED.value",
@@ -145,6 +146,29 @@ async fn grant(conn: &mut PgConnection, db: &str, staff: &str, daemon: &str) -> 
         sqlx::query(&sql).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Lets the daemon's login take each staff member's role (`GRANT ann TO
+/// remitd`), so the console it serves can act as the person who logged in
+/// (migration 0021), and lets it read password hashes to check a login.
+/// Nobody else is given a person's role. Run again after adding staff.
+async fn console_may_act_for_staff(conn: &mut PgConnection, staff: &str, daemon: &str) -> Result<Report, sqlx::Error> {
+    let people: Vec<String> = sqlx::query_scalar(
+        "SELECT m.rolname::text FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
+         WHERE g.rolname = $1 AND m.rolcanlogin AND m.rolname <> $2 AND NOT pg_has_role($2, m.oid, 'MEMBER') ORDER BY 1",
+    )
+    .bind(staff)
+    .bind(daemon)
+    .fetch_all(&mut *conn)
+    .await?;
+    for person in &people {
+        sqlx::query(&format!("GRANT {} TO {}", ident(person), ident(daemon))).execute(&mut *conn).await?;
+    }
+    sqlx::query(&format!("GRANT EXECUTE ON FUNCTION remitd_password_hash(text) TO {}", ident(daemon))).execute(&mut *conn).await?;
+    Ok(match people.is_empty() {
+        true => Report::new(),
+        false => vec![format!("the console may act as {}", people.join(", "))],
+    })
 }
 
 /// The daemon's login recorded by an earlier setup, if any.

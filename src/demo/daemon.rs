@@ -70,6 +70,7 @@ impl Daemon {
             sweep: Default::default(),
             sweep_schedule: None,
             approval: None,
+            console: Default::default(),
         };
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(crate::daemon::run_until(config, stop_rx));

@@ -1,0 +1,164 @@
+//! The denial worklist (filters, write off with a reason) and the approval
+//! queue (approve or reject what others asked for).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use crate::console::web::{money, render, Me, PageError, Posted};
+use crate::denials::{self, Denial, DenialFilter, DenialStatus};
+use crate::writeoff::{self, reasons};
+
+#[derive(Template)]
+#[template(path = "denials.html")]
+struct DenialsPage<'a> {
+    who: &'a str,
+    csrf: &'a str,
+    filter: &'a Filter,
+    rows: Vec<Row>,
+    reasons: Vec<reasons::Reason>,
+    notice: Option<String>,
+}
+
+struct Row {
+    denial: Denial,
+    claim_row: Option<i64>,
+}
+
+/// The worklist's filters, as the query string carries them.
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    payer: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    min_age_days: String,
+}
+
+impl Filter {
+    fn status(&self) -> Result<Option<DenialStatus>, PageError> {
+        match self.status.as_str() {
+            "" => Ok(Some(DenialStatus::Open)),
+            "any" => Ok(None),
+            s => <DenialStatus as clap::ValueEnum>::from_str(s, true).map(Some).map_err(|_| PageError::BadForm(format!("no status {s:?}"))),
+        }
+    }
+}
+
+fn nonempty(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty())
+}
+
+async fn page(me: &Me, filter: &Filter, notice: Option<String>) -> Result<Response, PageError> {
+    let db = &me.person.db;
+    let min_age_days = nonempty(&filter.min_age_days).map(str::parse::<i32>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
+    let f = DenialFilter {
+        status: filter.status()?,
+        payer: nonempty(&filter.payer),
+        account: nonempty(&filter.account),
+        min_age_days,
+        ..DenialFilter::default()
+    };
+    let denials = denials::list_where(db, &f).await?;
+    let rows = with_claim_rows(db, denials).await?;
+    let reasons = reasons::list(db, false).await?;
+    Ok(render(&DenialsPage { who: me.name(), csrf: &me.csrf, filter, rows, reasons, notice }))
+}
+
+/// Pairs each denial with its claim's row number, for the link.
+async fn with_claim_rows(db: &PgPool, denials: Vec<Denial>) -> Result<Vec<Row>, PageError> {
+    let ids: Vec<String> = denials.iter().map(|d| d.claim_id.clone()).collect();
+    let found: HashMap<String, i64> =
+        sqlx::query!("SELECT id, claim_id FROM claims WHERE claim_id = ANY($1)", &ids).fetch_all(db).await?.into_iter().map(|r| (r.claim_id, r.id)).collect();
+    Ok(denials.into_iter().map(|d| Row { claim_row: found.get(&d.claim_id).copied(), denial: d }).collect())
+}
+
+pub async fn list(me: Me, Query(filter): Query<Filter>) -> Result<Response, PageError> {
+    page(&me, &filter, None).await
+}
+
+#[derive(Deserialize)]
+pub struct WriteOffForm {
+    reason: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn write_off(me: Me, Path(id): Path<i64>, Posted(f): Posted<WriteOffForm>) -> Result<Response, PageError> {
+    let amount = nonempty(&f.amount).map(|a| a.parse::<Decimal>()).transpose().map_err(|e| PageError::BadForm(format!("amount {:?}: {e}", f.amount)))?;
+    let req = writeoff::Request { denial_id: id, reason: &f.reason, note: nonempty(&f.note), amount, actor: me.name() };
+    let out = writeoff::write_off(&me.person.db, req).await?;
+    let notice = format!(
+        "Denial #{id}: {} {} (receipt {}){}.",
+        money(&out.amount),
+        out.status.to_string().to_lowercase().replace('_', " "),
+        out.receipt,
+        out.denial_status.map(|s| format!("; the denial is now {s}")).unwrap_or_default()
+    );
+    page(&me, &Filter::default(), Some(notice)).await
+}
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+struct ApprovalsPage<'a> {
+    who: &'a str,
+    csrf: &'a str,
+    rows: Vec<Waiting>,
+    notice: Option<String>,
+}
+
+struct Waiting {
+    id: i64,
+    claim_row: i64,
+    claim_id: String,
+    denial_id: Option<i64>,
+    bucket: String,
+    amount: Decimal,
+    reason: String,
+    note: Option<String>,
+    requested_by: String,
+    requested_at: DateTime<Utc>,
+}
+
+async fn approvals_page(me: &Me, notice: Option<String>) -> Result<Response, PageError> {
+    let rows = sqlx::query_as!(
+        Waiting,
+        "SELECT w.id, w.claim_id AS claim_row, c.claim_id, w.denial_id, w.bucket, w.amount, w.reason, w.note, w.requested_by, w.requested_at
+         FROM writeoffs w JOIN claims c ON c.id = w.claim_id
+         WHERE w.status = 'PENDING_APPROVAL' ORDER BY w.requested_at, w.id"
+    )
+    .fetch_all(&me.person.db)
+    .await?;
+    Ok(render(&ApprovalsPage { who: me.name(), csrf: &me.csrf, rows, notice }))
+}
+
+pub async fn approvals(me: Me) -> Result<Response, PageError> {
+    approvals_page(&me, None).await
+}
+
+#[derive(Deserialize)]
+pub struct Decision {
+    decision: String,
+}
+
+pub async fn decide(me: Me, Path(id): Path<i64>, Posted(f): Posted<Decision>) -> Result<Response, PageError> {
+    let approve = match f.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => return Err(PageError::BadForm(format!("no decision {other:?}"))),
+    };
+    let out = writeoff::decide_writeoff(&me.person.db, id, me.name(), approve).await?;
+    let notice = format!("Write-off #{id} of {}: {}.", money(&out.amount), out.status.to_string().to_lowercase().replace('_', " "));
+    approvals_page(&me, Some(notice)).await
+}

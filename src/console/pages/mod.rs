@@ -1,0 +1,47 @@
+//! The console's pages, one module per area, each calling the same
+//! workflow functions as the command line with the person's own pool.
+
+mod auth;
+mod claims;
+mod dashboard;
+mod denials;
+mod unmatched;
+
+use std::sync::Arc;
+
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::web::{self, PageError};
+use super::Console;
+
+/// The stylesheet, the only thing the pages load besides themselves.
+const CSS: &str = include_str!("../templates/console.css");
+
+pub fn router(console: Arc<Console>) -> Router {
+    Router::new()
+        .route("/", get(dashboard::show))
+        .route("/login", get(auth::form).post(auth::log_in))
+        .route("/logout", post(auth::log_out))
+        .route("/denials", get(denials::list))
+        .route("/denials/{id}/writeoff", post(denials::write_off))
+        .route("/approvals", get(denials::approvals))
+        .route("/writeoffs/{id}/decide", post(denials::decide))
+        .route("/unmatched", get(unmatched::list))
+        .route("/unmatched/{id}/refeed", post(unmatched::refeed))
+        .route("/claims/import", post(unmatched::import_claims))
+        .route("/claims/{row}", get(claims::show))
+        .route("/console.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "max-age=3600")], CSS).into_response() }))
+        .fallback(|| async { PageError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(console.clone(), web::with_session))
+        .with_state(console)
+}
+
+impl Console {
+    /// The daemon's own pool, once it has reached the database.
+    fn daemon_pool(&self) -> Result<&sqlx::PgPool, PageError> {
+        self.daemon.get().ok_or(PageError::NotReady)
+    }
+}

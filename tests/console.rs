@@ -1,0 +1,191 @@
+//! The support console in a real browser (headless Chromium): logging in,
+//! re-feeding an unmatched claim after uploading it, writing off a denial
+//! and seeing the balance close, the approval gate between two people, and
+//! forms refused without their CSRF token. The daemon is the real binary;
+//! the console acts as each person in PostgreSQL, so what a page may do is
+//! what the database lets that person do.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::browser::Browser;
+use common::daemon::{Daemon, Folder};
+use common::{claim, dec, import_csv, ingest, sample, sample_claims_except, LoginRole, TestDb};
+use remitd::actors::Scope;
+
+/// Where the tests leave their screenshots, to be looked at.
+fn screens() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screens")
+}
+
+struct Site {
+    db: TestDb,
+    ann: LoginRole,
+    sam: LoginRole,
+    daemon: Daemon,
+    _folder: Folder,
+}
+
+const ANN_PASSWORD: &str = "ann's long password";
+const SAM_PASSWORD: &str = "sam's long password";
+
+impl Site {
+    /// The denial sample posted without CLM-2001's claim (so it waits in
+    /// the unmatched queue); `ann` works denials, `sam` approves; write-offs
+    /// over 500.00 need approval; the daemon serves the console.
+    async fn start() -> Site {
+        let db = TestDb::new().await;
+        import_csv(&db.pool, &sample_claims_except(&["CLM-2001"])).await;
+        ingest(&db.pool, &sample("valid/denial.835")).await;
+        let ann = db.login_role("ann").await;
+        let sam = db.login_role("sam").await;
+        db.people(&[(&ann.name, &[Scope::DenialWrite, Scope::PaymentWrite]), (&sam.name, &[Scope::WriteoffApprove])]).await;
+        remitd::actors::set_password(&db.pool, common::ADMIN, &ann.name, ANN_PASSWORD).await.unwrap();
+        remitd::actors::set_password(&db.pool, common::ADMIN, &sam.name, SAM_PASSWORD).await.unwrap();
+        remitd::writeoff::set_approval_policy(&db.pool, &sam.name, remitd::writeoff::Approval::parse("above:500.00").unwrap()).await.unwrap();
+        let folder = Folder::new();
+        let daemon = Daemon::spawn_configured(&db.url, &folder, "settle_secs = 0.2\n[console]\nenabled = true\n", &[]);
+        daemon.ready().await;
+        Site { db, ann, sam, daemon, _folder: folder }
+    }
+
+    /// The console's address by name: browsers take `Secure` cookies over
+    /// plain HTTP from `localhost` only.
+    fn url(&self, path: &str) -> String {
+        format!("http://localhost:{}{path}", self.daemon.http.port())
+    }
+
+    async fn log_in(&self, b: &Browser, name: &str, password: &str) {
+        b.goto(&self.url("/login")).await;
+        b.fill("name", name).await;
+        b.fill("password", password).await;
+        b.follow("#log-in").await;
+    }
+}
+
+async fn denial_id(db: &TestDb, claim_id: &str, amount: &str) -> i64 {
+    remitd::denials::list(&db.pool, Some(claim_id), None).await.unwrap().into_iter().find(|d| d.amount == dec(amount)).expect("the denial").id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_works_the_queues_in_a_browser() {
+    let site = Site::start().await;
+    let b = Browser::start().await;
+
+    // A wrong password is refused, says nothing about which part was wrong, and is audited.
+    site.log_in(&b, &site.ann.name, "not ann's password").await;
+    assert_eq!(b.text("#error").await, "Wrong name or password.");
+    let failed: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'console_login_failed' AND actor = 'system' AND detail->>'name' = $1")
+        .bind(&site.ann.name)
+        .fetch_one(&site.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(failed, 1);
+
+    site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
+    assert_eq!(b.text("#who").await, site.ann.name, "the dashboard greets the person who logged in");
+    b.screenshot(&screens(), "dashboard").await;
+
+    // The unmatched claim: upload the missing claim, then re-feed it.
+    b.goto(&site.url("/unmatched")).await;
+    let item: i64 = sqlx::query_scalar("SELECT id FROM unmatched_claims WHERE claim_ref = 'CLM-2001'").fetch_one(&site.db.pool).await.unwrap();
+    let csv = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    let all = std::fs::read_to_string(sample("claims.csv")).unwrap();
+    let rows: String = all.lines().filter(|l| l.starts_with("claim_id,") || l.starts_with("CLM-2001,")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(csv.path(), rows).unwrap();
+    b.client.find(fantoccini::Locator::Id("claims-file")).await.unwrap().send_keys(&csv.path().display().to_string()).await.unwrap();
+    b.follow("#import").await;
+    assert_eq!(b.text("#notice").await, "Imported 1 claims, 1 service lines. Re-feed the items they match.");
+    b.follow(&format!("#refeed-{item}")).await;
+    let notice = b.text("#notice").await;
+    assert!(notice.starts_with(&format!("Item #{item}: posted")), "item {item}: {notice}");
+    let asked_by: String = sqlx::query_scalar("SELECT requested_by FROM refeed_requests WHERE unmatched_id = $1").bind(item).fetch_one(&site.db.pool).await.unwrap();
+    assert_eq!(asked_by, site.ann.name, "the daemon answered ann's own request");
+
+    // A denial under the gate: write it off with a reason; the claim's balance closes.
+    let small = denial_id(&site.db, "CLM-2002", "480.00").await;
+    b.goto(&site.url("/denials")).await;
+    b.click(&format!("#reason-{small} option[value='non-covered']")).await;
+    b.follow(&format!("#write-off-{small}")).await;
+    assert!(b.text("#notice").await.contains("480.00 posted"), "{}", b.text("#notice").await);
+    assert_eq!(claim(&site.db.pool, "CLM-2002").await.insurance_balance, dec("0"));
+    b.screenshot(&screens(), "denials").await;
+    b.follow("a[href^='/claims/']").await;
+    b.screenshot(&screens(), "claim").await;
+
+    // Over the gate: it waits, and its requester cannot approve it.
+    let big = denial_id(&site.db, "CLM-2003", "1800.00").await;
+    b.goto(&site.url("/denials")).await;
+    b.click(&format!("#reason-{big} option[value='non-covered']")).await;
+    b.follow(&format!("#write-off-{big}")).await;
+    assert!(b.text("#notice").await.contains("1800.00 pending approval"), "{}", b.text("#notice").await);
+    let waiting: i64 = sqlx::query_scalar("SELECT id FROM writeoffs WHERE denial_id = $1").bind(big).fetch_one(&site.db.pool).await.unwrap();
+    b.goto(&site.url("/approvals")).await;
+    b.follow(&format!("#approve-{waiting}")).await;
+    let refusal = b.text("#error").await;
+    assert!(refusal.contains("billing.writeoff.approve"), "ann may not approve: {refusal}");
+    assert_eq!(claim(&site.db.pool, "CLM-2003").await.insurance_written_off, dec("0"));
+
+    // A second person approves it.
+    b.goto(&site.url("/approvals")).await;
+    b.follow("header button").await;
+    site.log_in(&b, &site.sam.name, SAM_PASSWORD).await;
+    b.goto(&site.url("/approvals")).await;
+    b.screenshot(&screens(), "approvals").await;
+    b.follow(&format!("#approve-{waiting}")).await;
+    assert_eq!(b.text("#notice").await, format!("Write-off #{waiting} of 1800.00: posted."));
+    assert_eq!(claim(&site.db.pool, "CLM-2003").await.insurance_written_off, dec("1800.00"));
+    let decided_by: String = sqlx::query_scalar("SELECT decided_by FROM writeoffs WHERE id = $1").bind(waiting).fetch_one(&site.db.pool).await.unwrap();
+    assert_eq!(decided_by, site.sam.name);
+    b.close().await;
+}
+
+/// One HTTP/1.1 request with a cookie; status and body bytes.
+fn request(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, out[split + 4..].to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
+    let site = Site::start().await;
+    let b = Browser::start().await;
+    site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
+    assert_eq!(b.text("#who").await, site.ann.name);
+    let cookie = format!("__Host-remitd={}", b.cookie("__Host-remitd").await);
+    let small = denial_id(&site.db, "CLM-2002", "480.00").await;
+    let path = format!("/denials/{small}/writeoff");
+
+    let (status, body) = request(site.daemon.http, "POST", &path, &cookie, "reason=non-covered");
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    let (status, _) = request(site.daemon.http, "POST", &path, &cookie, &format!("reason=non-covered&csrf={}", "0".repeat(64)));
+    assert_eq!(status, 403, "a made-up token is no token");
+    assert_eq!(claim(&site.db.pool, "CLM-2002").await.insurance_written_off, dec("0"), "nothing was written off");
+
+    // The same request with the page's token goes through: the refusals were the token's.
+    let page = String::from_utf8(request(site.daemon.http, "GET", "/denials", &cookie, "").1).unwrap();
+    let token = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let (status, body) = request(site.daemon.http, "POST", &path, &cookie, &format!("reason=non-covered&csrf={token}"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(claim(&site.db.pool, "CLM-2002").await.insurance_written_off, dec("480.00"));
+
+    // Without a session, a page sends the visitor to log in; every answer carries the policy.
+    let (status, _) = request(site.daemon.http, "GET", "/denials", "", "");
+    assert_eq!(status, 303);
+    b.close().await;
+}
