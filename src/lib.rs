@@ -22,8 +22,8 @@
 
 pub mod actors;
 pub mod claims;
-pub mod console;
 pub mod cli;
+pub mod console;
 pub mod daemon;
 pub mod db;
 pub mod demo;

@@ -102,7 +102,8 @@ async fn support_works_the_queues_in_a_browser() {
     b.follow(&format!("#refeed-{item}")).await;
     let notice = b.text("#notice").await;
     assert!(notice.starts_with(&format!("Item #{item}: posted")), "item {item}: {notice}");
-    let asked_by: String = sqlx::query_scalar("SELECT requested_by FROM refeed_requests WHERE unmatched_id = $1").bind(item).fetch_one(&site.db.pool).await.unwrap();
+    let asked_by: String =
+        sqlx::query_scalar("SELECT requested_by FROM refeed_requests WHERE unmatched_id = $1").bind(item).fetch_one(&site.db.pool).await.unwrap();
     assert_eq!(asked_by, site.ann.name, "the daemon answered ann's own request");
 
     // A denial under the gate: write it off with a reason; the claim's balance closes.

@@ -602,3 +602,64 @@ async fn reading_write_offs_and_the_audit_trail_takes_a_scope() {
     assert!(matches!(e, ActionError::Forbidden { .. }), "{e}");
     pool.close().await;
 }
+
+/// The console's way of acting (migration 0021): a connection that took a
+/// person's role is that person to every check, and a person gets no
+/// further by taking the staff group's role or by calling the password
+/// functions in SQL.
+#[tokio::test]
+async fn a_session_that_took_a_persons_role_acts_as_her_and_no_further() {
+    let db = TestDb::new().await;
+    import_csv(&db.pool, &sample_claims_except(&[])).await;
+    ingest(&db.pool, &sample("valid/denial.835")).await;
+    let ann = db.login_role("ann").await;
+    let sam = db.login_role("sam").await;
+    db.people(&[(&ann.name, &[Scope::DenialWrite]), (&sam.name, &[Scope::WriteoffApprove])]).await;
+    actors::set_password(&db.pool, ADMIN, &ann.name, "ann's password").await.unwrap();
+    let denial = denials::list(&db.pool, Some("CLM-2001"), None).await.unwrap()[0].id;
+
+    // The console: the daemon's (here the owner's) login, switched to ann's role.
+    let options: sqlx::postgres::PgConnectOptions = db.url.parse().unwrap();
+    let as_ann = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options.options([("role", ann.name.as_str())])).await.unwrap();
+    let (login, owner): (String, bool) = sqlx::query_as("SELECT remitd_login()::text, remitd_login_is_owner()").fetch_one(&as_ann).await.unwrap();
+    assert_eq!((login.as_str(), owner), (ann.name.as_str(), false), "the role taken, not the login, acts");
+    // As ann it may write off as ann ...
+    writeoff::write_off(&as_ann, Request { denial_id: denial, reason: "bad-debt", note: None, amount: Some("10.00".parse().unwrap()), actor: &ann.name })
+        .await
+        .unwrap();
+    // ... but not as sam, nor approve, nor read password hashes.
+    let e = writeoff::write_off(&as_ann, Request { denial_id: denial, reason: "bad-debt", note: None, amount: None, actor: &sam.name }).await.unwrap_err();
+    assert!(matches!(e, ActionError::NotYou { .. }), "{e}");
+    let e = sqlx::query("INSERT INTO audit_log (actor, action) VALUES ($1, 'forged')").bind(&sam.name).execute(&as_ann).await.unwrap_err();
+    assert!(e.to_string().contains("a login acts only as itself"), "{e}");
+    let e = sqlx::query_scalar::<_, Option<String>>("SELECT remitd_password_hash($1)").bind(&ann.name).fetch_one(&as_ann).await.unwrap_err();
+    assert!(e.to_string().contains("permission denied for function remitd_password_hash"), "{e}");
+
+    // On her own login: she sets her own password, not sam's, and cannot read the hashes.
+    let own = ann.pool().await;
+    sqlx::query("SELECT remitd_set_password($1, '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA')")
+        .bind(&ann.name)
+        .execute(&own)
+        .await
+        .unwrap();
+    let e = sqlx::query("SELECT remitd_set_password($1, '$argon2id$x')").bind(&sam.name).execute(&own).await.unwrap_err();
+    assert!(e.to_string().contains("takes the scope remitd.admin"), "{e}");
+    // Even with the table granted (as this test's login is), no row shows or changes.
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM actor_passwords").fetch_one(&own).await.unwrap();
+    let changed = sqlx::query("UPDATE actor_passwords SET hash = '$argon2id$mine'").execute(&own).await.unwrap().rows_affected();
+    assert_eq!((seen, changed), (0, 0));
+    let e = actors::set_password(&own, &ann.name, &sam.name, "sam's new password").await.unwrap_err();
+    assert!(matches!(&e, ActionError::Forbidden { scope, .. } if scope == "remitd.admin"), "{e}");
+    // Taking a group's role makes her nobody, not somebody else.
+    sqlx::raw_sql(&format!("CREATE ROLE {0}_group; GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {0}_group; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {0}_group; GRANT {0}_group TO {0}", ann.name))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let mut conn = own.acquire().await.unwrap();
+    sqlx::query(&format!("SET ROLE {}_group", ann.name)).execute(&mut *conn).await.unwrap();
+    let e = sqlx::query("INSERT INTO audit_log (actor, action) VALUES ($1, 'forged')").bind(&ann.name).execute(&mut *conn).await.unwrap_err();
+    assert!(e.to_string().contains(&format!("logged in as {}_group", ann.name)) && e.to_string().contains("a login acts only as itself"), "{e}");
+    drop(conn);
+    own.close().await;
+    sqlx::raw_sql(&format!("DROP OWNED BY {0}_group; DROP ROLE {0}_group", ann.name)).execute(&db.pool).await.unwrap();
+}

@@ -90,6 +90,24 @@ async fn the_daemon_posts_as_system_but_can_change_no_table_and_write_nothing_of
     let e = sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER USER").execute(&pool).await.unwrap_err().to_string();
     assert!(e.contains("must be owner"), "{e}");
     pool.close().await;
+
+    // Run again after adding a staff member: the daemon (serving the
+    // console) may now take her role, and nobody else may.
+    let report = remitd::db::roles::setup(&db.pool, &daemon.name).await.unwrap();
+    assert!(report.contains(&format!("the console may act as {}", staff_login.name)), "{report:?}");
+    let (daemon_may, staff_may): (bool, bool) = sqlx::query_as("SELECT pg_has_role($1, $2, 'MEMBER'), pg_has_role($3, $2, 'MEMBER')")
+        .bind(&daemon.name)
+        .bind(&staff_login.name)
+        .bind(&staff)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!((daemon_may, staff_may), (true, false));
+    let options: sqlx::postgres::PgConnectOptions = daemon.url.parse().unwrap();
+    let as_ann = sqlx::postgres::PgPoolOptions::new().max_connections(1).connect_with(options.options([("role", staff_login.name.as_str())])).await.unwrap();
+    let acting: String = sqlx::query_scalar("SELECT remitd_login()::text").fetch_one(&as_ann).await.unwrap();
+    assert_eq!(acting, staff_login.name);
+    as_ann.close().await;
 }
 
 #[tokio::test]

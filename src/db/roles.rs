@@ -142,6 +142,8 @@ async fn grant(conn: &mut PgConnection, db: &str, staff: &str, daemon: &str) -> 
         format!("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {staff}, {daemon}"),
         // Receipts are numbered by the database (migration 0014), never by hand.
         format!("REVOKE ALL ON receipt_counter FROM {staff}, {daemon}"),
+        // Password hashes are read and written only through their functions (migration 0021).
+        format!("REVOKE ALL ON actor_passwords FROM {staff}, {daemon}"),
     ] {
         sqlx::query(&sql).execute(&mut *conn).await?;
     }

@@ -75,11 +75,20 @@ pub async fn log_in(
         Ok(acting) if acting == name => {}
         other => {
             tracing::error!(person = %name, error = ?other.err(), "the console may not act as this person: grant the person's role to the daemon's login (remitd migrate --daemon ROLE)");
-            return Ok(refuse(StatusCode::FORBIDDEN, "Your password is right, but the console may not act as you yet: ask an admin to run remitd migrate --daemon again."));
+            return Ok(refuse(
+                StatusCode::FORBIDDEN,
+                "Your password is right, but the console may not act as you yet: ask an admin to run remitd migrate --daemon again.",
+            ));
         }
     }
     console.throttle.succeeded(&by_name);
-    audit::record(&mut *db.acquire().await?, &name, "console_login", Audit { detail: Some(serde_json::json!({ "address": peer.ip().to_string() })), ..Audit::default() }).await?;
+    audit::record(
+        &mut *db.acquire().await?,
+        &name,
+        "console_login",
+        Audit { detail: Some(serde_json::json!({ "address": peer.ip().to_string() })), ..Audit::default() },
+    )
+    .await?;
     let (token, _) = console.sessions.log_in(&current.token, Person { name, db });
     Ok(([(header::SET_COOKIE, console.cookie(&token))], Redirect::to("/")).into_response())
 }

@@ -61,13 +61,8 @@ fn nonempty(s: &str) -> Option<&str> {
 async fn page(me: &Me, filter: &Filter, notice: Option<String>) -> Result<Response, PageError> {
     let db = &me.person.db;
     let min_age_days = nonempty(&filter.min_age_days).map(str::parse::<i32>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
-    let f = DenialFilter {
-        status: filter.status()?,
-        payer: nonempty(&filter.payer),
-        account: nonempty(&filter.account),
-        min_age_days,
-        ..DenialFilter::default()
-    };
+    let f =
+        DenialFilter { status: filter.status()?, payer: nonempty(&filter.payer), account: nonempty(&filter.account), min_age_days, ..DenialFilter::default() };
     let denials = denials::list_where(db, &f).await?;
     let rows = with_claim_rows(db, denials).await?;
     let reasons = reasons::list(db, false).await?;
