@@ -28,6 +28,7 @@ pub mod daemon;
 pub mod db;
 pub mod demo;
 pub mod denials;
+pub mod documents;
 pub mod generate;
 pub mod grammar;
 pub mod ingest;

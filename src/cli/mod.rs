@@ -4,6 +4,7 @@
 mod actors;
 mod carc;
 mod claims;
+mod codes;
 mod conflicts;
 mod demo;
 mod generate;
@@ -12,6 +13,7 @@ mod ingest;
 mod parse;
 mod patient_balances;
 mod reasons;
+mod remittances;
 mod responsibility;
 mod sweep;
 mod unmatched;
@@ -129,6 +131,16 @@ enum Command {
         #[command(subcommand)]
         command: conflicts::Command,
     },
+    /// Posted remittances, and one as people read it (text, JSON or PDF).
+    Remittance {
+        #[command(subcommand)]
+        command: remittances::Command,
+    },
+    /// Descriptions of the CARC, RARC, group and PLB codes remittances carry.
+    Codes {
+        #[command(subcommand)]
+        command: codes::Command,
+    },
     /// Work the queue of remittance claims that matched no claim.
     Unmatched {
         #[command(subcommand)]
@@ -157,6 +169,8 @@ pub fn main() -> ExitCode {
         Command::Claim { command } => with_db(&url, |pool| claims::run_claim(pool, command)),
         Command::Ingest(args) => with_db(&url, |pool| ingest::run(pool, args)),
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
+        Command::Remittance { command } => with_db(&url, |pool| remittances::run(pool, command)),
+        Command::Codes { command } => with_db(&url, |pool| codes::run(pool, command)),
         Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
         Command::PatientBalance { command } => with_db(&url, |pool| patient_balances::run(pool, command)),

@@ -145,6 +145,8 @@ pub enum PageError {
     BadForm(String),
     #[error("Not found.")]
     NotFound,
+    #[error("{0}")]
+    Unavailable(String),
     #[error("The console is starting: the database is not reachable yet.")]
     NotReady,
     #[error("Refused: {0}")]
@@ -186,6 +188,7 @@ impl IntoResponse for PageError {
             PageError::BadForm(_) => StatusCode::BAD_REQUEST,
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            PageError::Unavailable(_) => StatusCode::GONE,
             PageError::Refused(ActionError::Forbidden { .. } | ActionError::NotYou { .. }) => StatusCode::FORBIDDEN,
             PageError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             PageError::Internal(e) => {

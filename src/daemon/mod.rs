@@ -496,8 +496,36 @@ async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, shared: &
             return Ok(());
         }
     };
-    if let Err(e) = moved {
-        error!(folder = %folder.name, file = %name, error = %e, "its outcome is recorded, but the file cannot be moved out of the inbox; it will be seen as a duplicate");
+    match moved {
+        Err(e) => {
+            error!(folder = %folder.name, file = %name, error = %e, "its outcome is recorded, but the file cannot be moved out of the inbox; it will be seen as a duplicate")
+        }
+        Ok(Some(kept)) => {
+            if let Some(file_id) = kept_file_id(&outcome) {
+                record_kept(pool, file_id, &kept).await?;
+            }
+        }
+        Ok(None) => {}
     }
+    Ok(())
+}
+
+/// The file whose copy this was, when the copy is the one to keep: a
+/// duplicate's row is the earlier file's, which keeps its own copy.
+fn kept_file_id(outcome: &FileOutcome) -> Option<i64> {
+    match outcome {
+        FileOutcome::Posted { file_id, .. }
+        | FileOutcome::Test { file_id, .. }
+        | FileOutcome::Refused { file_id, .. }
+        | FileOutcome::Partial { file_id, .. } => Some(*file_id),
+        _ => None,
+    }
+}
+
+/// Records where the daemon keeps a file (migration 0022), for the
+/// console's readable remittance and its download of the original.
+async fn record_kept(pool: &PgPool, file_id: i64, kept: &std::path::Path) -> Result<(), sqlx::Error> {
+    let kept = std::path::absolute(kept).unwrap_or_else(|_| kept.to_path_buf()).to_string_lossy().into_owned();
+    sqlx::query!("UPDATE ingested_files SET kept_at = $2 WHERE id = $1", file_id, kept).execute(pool).await?;
     Ok(())
 }

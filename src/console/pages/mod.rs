@@ -5,6 +5,7 @@ mod auth;
 mod claims;
 mod dashboard;
 mod denials;
+mod remittances;
 mod unmatched;
 
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/unmatched/{id}/refeed", post(unmatched::refeed))
         .route("/claims/import", post(unmatched::import_claims))
         .route("/claims/{row}", get(claims::show))
+        .route("/remittances", get(remittances::list))
+        .route("/remittances/{id}", get(remittances::show))
+        .route("/remittances/{id}/pdf", get(remittances::pdf))
         .route("/console.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "max-age=3600")], CSS).into_response() }))
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(console.clone(), web::with_session))
