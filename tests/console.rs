@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::browser::Browser;
 use common::daemon::{Daemon, Folder};
-use common::{claim, dec, import_csv, ingest, sample, sample_claims_except, LoginRole, TestDb};
+use common::{claim, dec, import_csv, ingest, pdf_text, sample, sample_claims_except, LoginRole, TestDb};
 use remitd::actors::Scope;
 
 /// Where the tests leave their screenshots, to be looked at.
@@ -26,7 +26,7 @@ struct Site {
     ann: LoginRole,
     sam: LoginRole,
     daemon: Daemon,
-    _folder: Folder,
+    folder: Folder,
 }
 
 const ANN_PASSWORD: &str = "ann's long password";
@@ -49,7 +49,7 @@ impl Site {
         let folder = Folder::new();
         let daemon = Daemon::spawn_configured(&db.url, &folder, "settle_secs = 0.2\n[console]\nenabled = true\n", &[]);
         daemon.ready().await;
-        Site { db, ann, sam, daemon, _folder: folder }
+        Site { db, ann, sam, daemon, folder }
     }
 
     /// The console's address by name: browsers take `Secure` cookies over
@@ -188,5 +188,55 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
     // Without a session, a page sends the visitor to log in; every answer carries the policy.
     let (status, _) = request(site.daemon.http, "GET", "/denials", "", "");
     assert_eq!(status, 303);
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remittance_reads_in_the_browser_and_downloads_as_a_pdf() {
+    let site = Site::start().await;
+    site.folder.drop_renamed(&sample("valid/provider-adjustments.835"), "plb.835");
+    let pool = site.db.pool.clone();
+    common::daemon::wait_until("the daemon to post and keep the file", Duration::from_secs(30), async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM remittances r JOIN ingested_files f ON f.id = r.file_id WHERE f.kept_at IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    let id: i64 = sqlx::query_scalar("SELECT id FROM remittances WHERE trace_number = 'EFT-20240212-0004'").fetch_one(&site.db.pool).await.unwrap();
+
+    let b = Browser::start().await;
+    site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
+    b.goto(&site.url("/remittances")).await;
+    b.follow(&format!("a[href='/remittances/{id}']")).await;
+    assert_eq!(b.text("#payment").await, "627.50 credit (ACH) on 2024-02-12");
+    assert_eq!(b.text("#balances").await, "yes");
+    let page = b.source().await;
+    for expected in ["HC:27447-RT", "CO-45 1400.00", "Overpayment Recovery", "Charge exceeds fee schedule"] {
+        assert!(page.contains(expected), "{expected:?} missing from the page");
+    }
+    b.screenshot(&screens(), "remittance").await;
+
+    let cookie = format!("__Host-remitd={}", b.cookie("__Host-remitd").await);
+    let (status, pdf) = request(site.daemon.http, "GET", &format!("/remittances/{id}/pdf"), &cookie, "");
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("remittance.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let text = pdf_text(&path);
+    assert!(text.contains("Remittance EFT-20240212-0004") && text.contains("Claim CLM-4002") && text.contains("Interest Owed"), "{text}");
+    // Without a session there is no PDF, only the way to the login.
+    assert_eq!(request(site.daemon.http, "GET", &format!("/remittances/{id}/pdf"), "", "").0, 303);
+
+    // The same document from the command line.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .env("DATABASE_URL", &site.db.url)
+        .args(["remittance", "show", &id.to_string(), "--format", "pdf", "--output"])
+        .arg(dir.path().join("cli.pdf"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(pdf_text(&dir.path().join("cli.pdf")), text, "the console and the command line print the same document");
     b.close().await;
 }

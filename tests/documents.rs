@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{sample, TestDb, ADMIN};
+use common::{pdf_text, sample, TestDb, ADMIN};
 use remitd::actors::Scope;
 use remitd::documents::remittance;
 
@@ -19,13 +19,6 @@ fn remitd(db: &TestDb, actor: Option<&str>, args: &[&str]) -> Output {
         cmd.env("REMITD_ACTOR", a);
     }
     cmd.output().unwrap()
-}
-
-/// The text of a PDF, laid out as on the page.
-pub fn pdf_text(pdf: &Path) -> String {
-    let out = Command::new("pdftotext").args(["-layout"]).arg(pdf).arg("-").output().expect("pdftotext (poppler-utils) is installed");
-    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Renders the PDF's first page as `name.png` under the target directory.

@@ -365,3 +365,11 @@ pub async fn pr_write_off_deductible(pool: &PgPool, claim_id: &str, amount: &str
     };
     remitd::writeoff::patient::pr_writeoff(pool, pr).await.unwrap();
 }
+
+/// The text of a PDF, laid out as on the page.
+pub fn pdf_text(pdf: &std::path::Path) -> String {
+    let out = std::process::Command::new("pdftotext").args(["-layout"]).arg(pdf).arg("-").output().expect("pdftotext (poppler-utils) is installed");
+    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
