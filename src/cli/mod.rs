@@ -329,6 +329,16 @@ pub enum ListFormat {
     Json,
 }
 
+/// Writes a PDF on standard output, unless that is a terminal.
+pub(super) fn pdf_out(pdf: impl FnOnce() -> Vec<u8>) -> u8 {
+    use std::io::{IsTerminal, Write};
+    if std::io::stdout().is_terminal() {
+        eprintln!("remitd: a PDF is not for a terminal: redirect standard output to a file");
+        return EXIT_USAGE;
+    }
+    std::io::stdout().lock().write_all(&pdf()).map_or_else(fail, |()| 0)
+}
+
 /// Writes a header and rows as CSV on standard output.
 pub(super) fn csv_out<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> u8 {
     let mut w = crate::output::CsvReport::new(std::io::stdout().lock());

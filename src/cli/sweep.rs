@@ -48,6 +48,8 @@ enum Format {
     Text,
     Csv,
     Json,
+    /// The report printable, on standard output (redirect it to a file).
+    Pdf,
 }
 
 /// Exactly one of these.
@@ -245,6 +247,7 @@ fn print(r: &Report, format: Format) -> u8 {
             0
         }
         Format::Json => print_json(r),
+        Format::Pdf => super::pdf_out(|| report::pdf(r)),
         Format::Csv => match report::csv(r) {
             Ok(s) => {
                 print!("{s}");
@@ -275,6 +278,27 @@ async fn runs(pool: &PgPool, format: Format) -> u8 {
     };
     match format {
         Format::Json => print_json(&runs),
+        Format::Pdf => super::pdf_out(|| {
+            use crate::documents::{pdf::Column, reports::Report};
+            Report {
+                title: "Small-balance sweep runs".into(),
+                facts: Vec::new(),
+                columns: vec![
+                    Column::right("Run", 0.6),
+                    Column::right("Receipt", 0.8),
+                    Column::left("Mode", 1.0),
+                    Column::left("Slot", 2.2),
+                    Column::left("Actor", 1.2),
+                    Column::left("Started", 2.2),
+                    Column::right("Claims", 0.8),
+                    Column::right("Total", 1.1),
+                    Column::right("Over max", 0.8),
+                ],
+                rows: runs.iter().map(|r| fields(r).to_vec()).collect(),
+                totals: Vec::new(),
+            }
+            .pdf()
+        }),
         Format::Csv => {
             let mut w = CsvReport::new(std::io::stdout().lock());
             let write = || -> Result<(), csv::Error> {

@@ -3,9 +3,11 @@
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use super::{csv_out, print_json, refused, ListFormat};
+use super::{csv_out, pdf_out, print_json, refused, ListFormat};
 use crate::actors;
 use crate::denials::{self, DenialStatus};
+use crate::documents::pdf::Column;
+use crate::documents::reports::Report;
 use crate::ledger::ActionError;
 use crate::output::shown;
 use crate::writeoff::{self, patient, reopen, Approval, Outcome, Request};
@@ -128,6 +130,8 @@ pub enum HistoryFormat {
     Text,
     Json,
     Csv,
+    /// A printable report on standard output (redirect it to a file).
+    Pdf,
 }
 
 /// `CODE=AMOUNT` for `--carc`.
@@ -235,25 +239,50 @@ fn print_denials(list: &[denials::Denial]) {
     }
 }
 
+/// The columns of a bulk run's CSV and PDF.
+const BULK_HEADER: [&str; 7] = ["denial_id", "claim_id", "outcome", "amount", "writeoff_id", "receipt", "why"];
+
+/// Every denial a bulk run took, then every one it skipped.
+fn bulk_cells(o: &writeoff::BulkOutcome) -> impl Iterator<Item = [String; 7]> + '_ {
+    let receipt = o.receipt.map(|r| r.to_string()).unwrap_or_default();
+    let taken = o.taken.iter().map(move |t| {
+        let id = if o.receipt.is_some() { t.writeoff_id.to_string() } else { String::new() };
+        [t.denial_id.to_string(), t.claim_id.clone(), t.status.as_str().to_string(), format!("{:.2}", t.amount), id, receipt.clone(), String::new()]
+    });
+    let skipped =
+        o.skipped.iter().map(|s| [s.denial_id.to_string(), s.claim_id.clone(), "SKIPPED".into(), String::new(), String::new(), String::new(), s.why.clone()]);
+    taken.chain(skipped)
+}
+
 /// A bulk run: every denial taken, then every one skipped, with totals.
 fn print_bulk(o: &writeoff::BulkOutcome, format: HistoryFormat) -> u8 {
-    let receipt = o.receipt.map(|r| r.to_string()).unwrap_or_default();
     match format {
         HistoryFormat::Json => print_json(o),
-        HistoryFormat::Csv => csv_out(
-            ["denial_id", "claim_id", "outcome", "amount", "writeoff_id", "receipt", "why"],
-            o.taken
+        HistoryFormat::Csv => csv_out(BULK_HEADER, bulk_cells(o)),
+        HistoryFormat::Pdf => pdf_out(|| {
+            let title = match o.receipt {
+                Some(r) => format!("Bulk write-off of denials, receipt {r}"),
+                None => "Bulk write-off of denials (preview: nothing written)".to_string(),
+            };
+            let weights = [0.8, 1.4, 1.6, 1.0, 0.9, 0.8, 3.0];
+            let columns = BULK_HEADER
                 .iter()
-                .map(|t| {
-                    let id = if o.receipt.is_some() { t.writeoff_id.to_string() } else { String::new() };
-                    [t.denial_id.to_string(), t.claim_id.clone(), t.status.as_str().to_string(), format!("{:.2}", t.amount), id, receipt.clone(), String::new()]
-                })
-                .chain(
-                    o.skipped
-                        .iter()
-                        .map(|s| [s.denial_id.to_string(), s.claim_id.clone(), "SKIPPED".into(), String::new(), String::new(), String::new(), s.why.clone()]),
-                ),
-        ),
+                .zip(weights)
+                .map(|(h, w)| if matches!(*h, "amount" | "denial_id") { Column::right(h, w) } else { Column::left(h, w) })
+                .collect();
+            Report {
+                title,
+                facts: vec![("Matched", format!("{} denials", o.matched))],
+                columns,
+                rows: bulk_cells(o).map(|c| c.to_vec()).collect(),
+                totals: vec![
+                    ("Written off".into(), format!("{} denials", o.written_off)),
+                    ("Waiting for approval".into(), format!("{} denials", o.pending_approval)),
+                    ("Total".into(), format!("{:.2}", o.total)),
+                ],
+            }
+            .pdf()
+        }),
         HistoryFormat::Text => {
             let head = o.receipt.map(|r| format!("receipt {r}: ")).unwrap_or_else(|| "preview, nothing written: ".into());
             let pending = if o.pending_approval > 0 { format!(", {} waiting for approval", o.pending_approval) } else { String::new() };

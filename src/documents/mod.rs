@@ -6,3 +6,4 @@
 pub mod codes;
 pub mod pdf;
 pub mod remittance;
+pub mod reports;

@@ -108,6 +108,61 @@ pub fn text(report: &Report) -> String {
     out
 }
 
+/// The report as a PDF: the same sections as the text, as tables with
+/// their totals, under the same header.
+pub fn pdf(report: &Report) -> Vec<u8> {
+    use crate::documents::pdf::{Column, Layout};
+    let title = match (report.preview, report.run, report.receipt) {
+        (true, _, _) => "Small-balance sweep (preview: nothing written)".to_string(),
+        (false, Some(run), Some(receipt)) => format!("Small-balance sweep, run {run}, receipt {receipt}"),
+        (false, Some(run), None) => format!("Small-balance sweep, run {run}"),
+        (false, None, _) => "Small-balance sweep (nothing written)".to_string(),
+    };
+    let mut l = Layout::new(&title, true);
+    l.text(&header(&report.params));
+    let columns = [
+        Column::left("Patient", 2.2),
+        Column::left("Account", 1.2),
+        Column::left("Last billed", 1.0),
+        Column::right("Amount", 1.0),
+        Column::left("Code", 0.6),
+        Column::left("Claim", 1.4),
+        Column::left("Side", 1.0),
+    ];
+    let table = |l: &mut Layout, s: Section| {
+        let mut rows: Vec<Vec<String>> = report
+            .section(s)
+            .map(|x| {
+                vec![
+                    x.patient_name.clone(),
+                    x.account_number.clone(),
+                    x.last_billed_date.format("%m/%d/%Y").to_string(),
+                    format!("{:.2}", x.amount),
+                    x.tx_code.clone(),
+                    x.claim_id.clone(),
+                    x.bucket.as_str().to_string(),
+                ]
+            })
+            .collect();
+        rows.push(vec!["=TOTALS".into(), String::new(), String::new(), dollars(report.total(s))]);
+        l.table(&columns, &rows);
+    };
+    l.heading("Written off");
+    table(&mut l, Section::WrittenOff);
+    if report.count(Section::OutOfRange) > 0 {
+        l.heading(&format!("Out of range: over {}, not written off", report.params.max_amount.map(dollars).unwrap_or_default()));
+        table(&mut l, Section::OutOfRange);
+    }
+    if report.skipped_protected > 0 {
+        l.heading("Skipped: a denial on the claim is under appeal or waits for approval");
+        table(&mut l, Section::Protected);
+    }
+    if report.declined > 0 {
+        l.text(&format!("Declined: {} balances left as they were.", report.declined));
+    }
+    l.finish()
+}
+
 /// The report as CSV, one row per line, both sections.
 pub fn csv(report: &Report) -> Result<String, csv::Error> {
     let mut w = CsvReport::new(Vec::new());

@@ -372,4 +372,3 @@ pub fn pdf_text(pdf: &std::path::Path) -> String {
     assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
-
