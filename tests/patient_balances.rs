@@ -245,6 +245,21 @@ async fn the_command_line_previews_as_text_csv_and_json_then_posts() {
     assert_eq!((first[0], first[5], first[6], first[8]), ("CLM-2003", "42.00", "written_off", ""));
     assert_eq!(csv.lines().count(), 5);
 
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .args(["patient-balance", "writeoff", "--payer", MEDICAID, "--reason", "no-balance-billing", "--actor", "ann", "--preview", "--format", "pdf"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.starts_with(b"%PDF-"), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("preview.pdf");
+    std::fs::write(&pdf, &out.stdout).unwrap();
+    let printed = common::pdf_text(&pdf);
+    assert!(printed.contains("(preview: nothing written)") && printed.contains("no-balance-billing"), "{printed}");
+    let first = printed.lines().find(|l| l.contains("CLM-2003")).unwrap_or_else(|| panic!("CLM-2003 printed:\n{printed}"));
+    assert!(first.contains("42.00") && first.contains("written_off"), "{first}");
+    assert!(printed.contains("288.00 on 4 claims"), "the total: {printed}");
+
     let (code, json, _) = remitd(&["--format", "json"]);
     assert_eq!(code, Some(0));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();

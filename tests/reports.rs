@@ -128,3 +128,41 @@ async fn the_command_line_gives_causes_history_and_audit_as_text_csv_and_json() 
     assert_eq!(code, Some(1));
     assert!(err.contains("the date range starts"), "{err}");
 }
+
+/// The same reports printed: each PDF read back as text holds the rows and
+/// totals its CSV has.
+#[tokio::test]
+async fn the_command_line_prints_causes_history_receipts_and_audit_as_pdf() {
+    let db = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = |name: &str, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(args).env("DATABASE_URL", &db.url).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.starts_with(b"%PDF-"), "{args:?} wrote a PDF");
+        let path = dir.path().join(name);
+        std::fs::write(&path, &out.stdout).unwrap();
+        common::pdf_text(&path)
+    };
+    let causes = pdf("causes.pdf", &["writeoffs", "causes", "--format", "pdf"]);
+    for expected in ["Write-off causes", "the beginning to today", "Service not covered", "Payer forbids balance billing the patient", "250.00", "429.00"] {
+        assert!(causes.contains(expected), "{expected:?} missing from:\n{causes}");
+    }
+    let waiting = causes.lines().find(|l| l.contains("no-balance-billing")).unwrap();
+    assert!(waiting.contains("119.00") && waiting.contains("109.00"), "written off and waiting on one row: {waiting}");
+
+    let history = pdf("history.pdf", &["writeoffs", "history", "--format", "pdf"]);
+    assert!(history.contains("Write-off history"), "{history}");
+    for claim in ["CLM-2001", "CLM-1002"] {
+        assert!(history.contains(claim), "{claim} missing from:\n{history}");
+    }
+    // The mass write-off's receipt alone: its rows under its number, and nothing else.
+    let receipt: i64 = sqlx::query_scalar("SELECT max(receipt_id) FROM writeoffs").fetch_one(&db.pool).await.unwrap();
+    let one = pdf("receipt.pdf", &["writeoffs", "history", "--receipt", &receipt.to_string(), "--format", "pdf"]);
+    assert!(one.contains(&format!("Write-off receipt {receipt}")), "{one}");
+    assert!(one.contains("no-balance-billing") && !one.contains("non-covered"), "{one}");
+    assert!(one.contains("All reasons"), "{one}");
+
+    let audit = pdf("audit.pdf", &["audit", "--format", "pdf", "--actor", "ann"]);
+    assert!(audit.contains("Audit trail") && audit.contains("Actor") && audit.contains("CLM-2001"), "{audit}");
+    assert!(!audit.lines().any(|l| l.contains(" sam ")), "only ann's actions: {audit}");
+}

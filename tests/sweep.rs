@@ -452,6 +452,20 @@ async fn the_command_line_posts_lists_and_shows_runs() {
     let receipt = row.get(1).expect("the receipt column").to_string();
     let (code, by_receipt, _) = remitd(&["sweep", "show", "--receipt", &receipt, "--format", "csv"]);
     assert_eq!((code, by_receipt), (Some(0), csv));
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).args(["sweep", "show", &run, "--format", "pdf"]).output().unwrap();
+    assert!(out.status.success() && out.stdout.starts_with(b"%PDF-"), "{}", String::from_utf8_lossy(&out.stderr));
+    let pdf = dir.path().join("sweep.pdf");
+    std::fs::write(&pdf, &out.stdout).unwrap();
+    let printed = common::pdf_text(&pdf);
+    for expected in [format!("Small-balance sweep, run {run}, receipt {receipt}").as_str(), "INS-SMALL", "PAT-SMALL", "37.36", "Out of range"] {
+        assert!(printed.contains(expected), "{expected:?} missing from the printed report:\n{printed}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", &db.url).args(["sweep", "runs", "--format", "pdf"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(&pdf, &out.stdout).unwrap();
+    let runs = common::pdf_text(&pdf);
+    let row = runs.lines().find(|l| l.trim_start().starts_with(&format!("{run} "))).unwrap_or_else(|| panic!("run {run} listed:\n{runs}"));
+    assert!(row.contains("post") && row.contains("sue") && row.contains("37.36"), "{row}");
     let (code, _, err) = remitd(&["sweep", "show", "--receipt", "999"]);
     assert_eq!((code, err.trim()), (Some(1), "refused: receipt #999 is not a sweep run's (remitd writeoffs history --receipt 999)"));
 
