@@ -1,13 +1,11 @@
 //! `remitd writeoffs history|causes` and `remitd audit`: looking back at
 //! write-offs, their causes, and everything anyone did.
 
-use chrono::NaiveDate;
 use sqlx::PgPool;
 
 use super::writeoffs::HistoryFormat;
 use super::{csv_out, pdf_out, print_json, refused, Days};
-use crate::documents::pdf::Column;
-use crate::documents::reports::Report;
+use crate::documents::reports::{self, span};
 use crate::output::shown;
 use crate::writeoff::history::{self, AuditRow, Causes, History};
 
@@ -61,65 +59,9 @@ pub async fn run_writeoffs(pool: PgPool, command: WriteoffsCommand) -> u8 {
     }
 }
 
-/// "from the beginning to today", or the days given.
-fn span(from: Option<NaiveDate>, to: Option<NaiveDate>) -> String {
-    let day = |d: Option<NaiveDate>, none: &str| d.map_or_else(|| none.to_string(), |d| d.to_string());
-    format!("{} to {}", day(from, "the beginning"), day(to, "today"))
-}
-
 fn print_history(h: &History, filter: &history::HistoryFilter<'_>, format: HistoryFormat) -> u8 {
     match format {
-        HistoryFormat::Pdf => pdf_out(|| {
-            let title = match filter.receipt {
-                Some(n) => format!("Write-off receipt {n}"),
-                None => "Write-off history".to_string(),
-            };
-            let mut facts = vec![("Days", span(filter.from, filter.to))];
-            if let Some(reason) = filter.reason {
-                facts.push(("Reason", reason.to_string()));
-            }
-            let rows = h
-                .rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.receipt.to_string(),
-                        r.writeoff_id.to_string(),
-                        r.at.format("%Y-%m-%d").to_string(),
-                        r.claim_id.clone(),
-                        r.bucket.as_str().to_string(),
-                        r.reason.clone(),
-                        r.note.clone().unwrap_or_default(),
-                        format!("{:.2}", r.amount),
-                        r.status.as_str().to_string(),
-                        r.requested_by.clone(),
-                        r.decided_by.clone().filter(|d| *d != r.requested_by).unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            let mut totals: Vec<(String, String)> = h.totals_by_reason.iter().map(|(reason, t)| (reason.clone(), format!("{t:.2}"))).collect();
-            totals.push(("All reasons".into(), format!("{:.2}", h.total)));
-            Report {
-                title,
-                facts,
-                columns: vec![
-                    Column::right("Receipt", 0.8),
-                    Column::right("#", 0.6),
-                    Column::left("Date", 1.1),
-                    Column::left("Claim", 1.4),
-                    Column::left("Side", 1.0),
-                    Column::left("Reason", 1.6),
-                    Column::left("Note", 2.0),
-                    Column::right("Amount", 1.1),
-                    Column::left("Status", 1.4),
-                    Column::left("By", 1.2),
-                    Column::left("Approved by", 1.2),
-                ],
-                rows,
-                totals,
-            }
-            .pdf()
-        }),
+        HistoryFormat::Pdf => pdf_out(|| reports::history(h, filter).pdf()),
         HistoryFormat::Json => print_json(h),
         HistoryFormat::Csv => csv_out(
             ["writeoff_id", "receipt", "kind", "at", "claim_id", "denial_id", "bucket", "reason", "note", "amount", "status", "requested_by", "decided_by"],
@@ -171,43 +113,7 @@ fn print_history(h: &History, filter: &history::HistoryFilter<'_>, format: Histo
 
 fn print_causes(c: &Causes, format: HistoryFormat) -> u8 {
     match format {
-        HistoryFormat::Pdf => pdf_out(|| {
-            let rows = c
-                .rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.bucket.as_str().to_string(),
-                        r.reason.clone(),
-                        r.label.clone(),
-                        r.count.to_string(),
-                        format!("{:.2}", r.amount),
-                        r.pending_count.to_string(),
-                        format!("{:.2}", r.pending_amount),
-                    ]
-                })
-                .collect();
-            Report {
-                title: "Write-off causes".into(),
-                facts: vec![("Days", span(c.from, c.to))],
-                columns: vec![
-                    Column::left("Side", 1.0),
-                    Column::left("Reason", 1.6),
-                    Column::left("Label", 3.0),
-                    Column::right("Count", 0.8),
-                    Column::right("Amount", 1.2),
-                    Column::right("Waiting", 0.8),
-                    Column::right("Waiting amount", 1.2),
-                ],
-                rows,
-                totals: vec![
-                    ("Insurance".into(), format!("{:.2}", c.insurance)),
-                    ("Patient".into(), format!("{:.2}", c.patient)),
-                    ("All".into(), format!("{:.2}", c.total)),
-                ],
-            }
-            .pdf()
-        }),
+        HistoryFormat::Pdf => pdf_out(|| reports::causes(c).pdf()),
         HistoryFormat::Json => print_json(c),
         HistoryFormat::Csv => csv_out(
             ["bucket", "reason", "label", "count", "amount", "pending_count", "pending_amount"],
@@ -252,41 +158,7 @@ pub async fn run_audit(pool: PgPool, args: AuditArgs) -> u8 {
         Err(e) => return refused(e),
     };
     match args.format {
-        HistoryFormat::Pdf => pdf_out(|| {
-            let cells = rows
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                        r.actor.clone(),
-                        r.action.clone(),
-                        r.claim_id.clone().unwrap_or_default(),
-                        r.receipt.map(|n| n.to_string()).unwrap_or_default(),
-                        r.amount.map(|a| format!("{a:.2}")).unwrap_or_default(),
-                        r.reason.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            let mut facts = vec![("Days", span(args.days.from, args.days.to))];
-            facts.extend(args.claim.clone().map(|c| ("Claim", c)));
-            facts.extend(args.actor.clone().map(|a| ("Actor", a)));
-            Report {
-                title: "Audit trail".into(),
-                facts,
-                columns: vec![
-                    Column::left("At", 1.6),
-                    Column::left("Who", 1.2),
-                    Column::left("Action", 2.0),
-                    Column::left("Claim", 1.3),
-                    Column::right("Receipt", 0.8),
-                    Column::right("Amount", 1.0),
-                    Column::left("Reason", 2.0),
-                ],
-                rows: cells,
-                totals: Vec::new(),
-            }
-            .pdf()
-        }),
+        HistoryFormat::Pdf => pdf_out(|| reports::audit(&rows, &filter).pdf()),
         HistoryFormat::Json => print_json(&rows),
         HistoryFormat::Csv => csv_out(
             ["id", "at", "actor", "action", "claim_id", "denial_id", "writeoff_id", "receipt", "reason", "amount", "detail"],

@@ -5,13 +5,14 @@ mod auth;
 mod claims;
 mod dashboard;
 mod denials;
+mod history;
 mod remittances;
 mod unmatched;
 
 use std::sync::Arc;
 
 use axum::http::header;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -37,6 +38,11 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/remittances", get(remittances::list))
         .route("/remittances/{id}", get(remittances::show))
         .route("/remittances/{id}/pdf", get(remittances::pdf))
+        .route("/writeoffs", get(history::writeoffs))
+        .route("/writeoffs.pdf", get(history::writeoffs_pdf))
+        .route("/writeoffs/causes.pdf", get(history::causes_pdf))
+        .route("/audit", get(history::audit))
+        .route("/audit.pdf", get(history::audit_pdf))
         .route("/console.css", get(|| async { ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "max-age=3600")], CSS).into_response() }))
         .fallback(|| async { PageError::NotFound })
         .layer(axum::middleware::from_fn_with_state(console.clone(), web::with_session))
@@ -48,4 +54,12 @@ impl Console {
     fn daemon_pool(&self) -> Result<&sqlx::PgPool, PageError> {
         self.daemon.get().ok_or(PageError::NotReady)
     }
+}
+
+/// A PDF as a download named `name`, laid out off the async threads (a
+/// long report takes a while).
+async fn pdf_download(name: String, pdf: impl FnOnce() -> Vec<u8> + Send + 'static) -> Result<Response, PageError> {
+    let bytes = tokio::task::spawn_blocking(pdf).await.map_err(|e| PageError::Internal(e.to_string()))?;
+    let disposition = format!("attachment; filename=\"{name}\"");
+    Ok(([(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
 }

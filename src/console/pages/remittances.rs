@@ -2,8 +2,7 @@
 
 use askama::Template;
 use axum::extract::Path;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::console::web::{render, Me, PageError};
 use crate::documents::remittance::{self, Posted, ReadError, Readable};
@@ -45,7 +44,5 @@ pub async fn show(me: Me, Path(id): Path<i64>) -> Result<Response, PageError> {
 
 pub async fn pdf(me: Me, Path(id): Path<i64>) -> Result<Response, PageError> {
     let r = load(&me, id).await?;
-    let bytes = tokio::task::spawn_blocking(move || remittance::pdf(&r)).await.map_err(|e| PageError::Internal(e.to_string()))?;
-    let disposition = format!("attachment; filename=\"remittance-{id}.pdf\"");
-    Ok(([(header::CONTENT_TYPE, "application/pdf".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    super::pdf_download(format!("remittance-{id}.pdf"), move || remittance::pdf(&r)).await
 }
