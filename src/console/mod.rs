@@ -21,6 +21,7 @@
 //! Content-Security-Policy: no scripts, styles only from the console's own
 //! stylesheet. URLs carry row numbers, never claim or patient identifiers.
 
+mod jobs;
 mod pages;
 pub mod password;
 mod session;
@@ -72,19 +73,36 @@ impl ConsoleConfig {
 /// daemon reaches the database) and the sessions.
 pub struct Console {
     config: ConsoleConfig,
+    /// The drop folders: uploads go to an inbox; originals are read from
+    /// the archive and error folders.
+    folders: Vec<crate::daemon::config::DropFolder>,
+    /// The `[sweep]` section: the sweep page's parameters.
+    sweep: crate::sweep::SweepConfig,
     connect: PgConnectOptions,
     daemon: OnceLock<PgPool>,
     sessions: session::Sessions,
     throttle: session::Throttle,
+    jobs: jobs::Jobs,
 }
 
 impl Console {
-    /// A console logging people in through `database_url` (the daemon's).
+    /// A console logging people in through `database_url` (the daemon's),
+    /// with no drop folders and no sweep settings.
     pub fn new(config: ConsoleConfig, database_url: &str) -> Result<Arc<Console>, sqlx::Error> {
+        Console::serving(config, database_url, Vec::new(), crate::sweep::SweepConfig::default())
+    }
+
+    /// The daemon's console: its drop folders and `[sweep]` section too.
+    pub fn serving(
+        config: ConsoleConfig,
+        database_url: &str,
+        folders: Vec<crate::daemon::config::DropFolder>,
+        sweep: crate::sweep::SweepConfig,
+    ) -> Result<Arc<Console>, sqlx::Error> {
         let connect = PgConnectOptions::from_str(database_url)?;
         let idle = Duration::from_secs(config.idle_minutes * 60);
         let throttle = session::Throttle::new(config.max_failed_logins, Duration::from_secs(15 * 60));
-        Ok(Arc::new(Console { config, connect, daemon: OnceLock::new(), sessions: session::Sessions::new(idle), throttle }))
+        Ok(Arc::new(Console { config, folders, sweep, connect, daemon: OnceLock::new(), sessions: session::Sessions::new(idle), throttle, jobs: jobs::Jobs::default() }))
     }
 
     /// Gives the console the daemon's pool; pages answer 503 until then.

@@ -136,6 +136,37 @@ pub fn check_csrf(current: &Current, body: &[u8]) -> Result<(), PageError> {
     }
 }
 
+/// A posted `multipart/form-data` form: its file (name and bytes) and its
+/// other fields, read only after its `csrf` field proved the session's.
+pub struct Upload {
+    pub file: Option<(String, Bytes)>,
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+impl Upload {
+    pub async fn read(current: &Current, mut form: axum::extract::Multipart) -> Result<Upload, PageError> {
+        let bad = |e: axum::extract::multipart::MultipartError| PageError::BadForm(e.to_string());
+        let mut up = Upload { file: None, fields: Default::default() };
+        while let Some(field) = form.next_field().await.map_err(bad)? {
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "file" {
+                let file_name = field.file_name().unwrap_or_default().to_string();
+                up.file = Some((file_name, field.bytes().await.map_err(bad)?));
+            } else {
+                up.fields.insert(name, field.text().await.map_err(bad)?);
+            }
+        }
+        let token = serde_urlencoded::to_string([("csrf", up.fields.get("csrf").cloned().unwrap_or_default())]).map_err(|e| PageError::BadForm(e.to_string()))?;
+        check_csrf(current, token.as_bytes())?;
+        Ok(up)
+    }
+
+    /// The file's bytes, or a refusal naming what to choose.
+    pub fn bytes(&self, what: &str) -> Result<&Bytes, PageError> {
+        self.file.as_ref().map(|(_, b)| b).filter(|b| !b.is_empty()).ok_or_else(|| PageError::BadForm(format!("choose {what}")))
+    }
+}
+
 /// Why a page could not be shown or an action was not done.
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -196,11 +227,38 @@ impl IntoResponse for PageError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        let message = match &self {
+        (status, render(&ErrorPage { status, message: &self.message() })).into_response()
+    }
+}
+
+impl PageError {
+    /// What the person is told: the refusal as it is, but of a failure
+    /// inside the server only that it happened (the log has the rest).
+    pub fn message(&self) -> String {
+        match self {
             PageError::Internal(_) => "Something went wrong on the server; the daemon's log says what.".to_string(),
             other => other.to_string(),
-        };
-        (status, render(&ErrorPage { status, message: &message })).into_response()
+        }
+    }
+
+    /// The message of a failure in a job, logged when the server failed.
+    pub fn told(self) -> String {
+        if let PageError::Internal(e) = &self {
+            tracing::error!(error = %e, "console job failed");
+        }
+        self.message()
+    }
+}
+
+impl From<crate::sweep::SweepError> for PageError {
+    fn from(e: crate::sweep::SweepError) -> Self {
+        use crate::sweep::SweepError;
+        match e {
+            SweepError::Db(e) => e.into(),
+            SweepError::Action(e) => e.into(),
+            SweepError::NoRun(_) => PageError::NotFound,
+            other => PageError::Refused(ActionError::Invalid(other.to_string())),
+        }
     }
 }
 

@@ -113,6 +113,22 @@ pub fn move_into(file: &Path, dir: &Path) -> io::Result<Option<PathBuf>> {
     Ok(Some(target))
 }
 
+/// Puts `bytes` into `dir` as a new file named `name` (or `name.1`, ...),
+/// whole or not at all: they are written and flushed under a hidden name
+/// the watcher ignores, then renamed without replacing anything, so the
+/// daemon never sees half a file. Returns where it went.
+pub fn place_new(bytes: &[u8], dir: &Path, name: &OsStr) -> io::Result<PathBuf> {
+    let hidden = dir.join(format!(".remitd-upload-{}-{}", std::process::id(), fastrand::u64(..)));
+    let written = fs::OpenOptions::new().write(true).create_new(true).open(&hidden).and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    let placed = written.and_then(|()| first_free(dir, name, "", |target| rename_no_replace(&hidden, target)));
+    if placed.is_err() {
+        let _ = fs::remove_file(&hidden);
+    }
+    let target = placed?;
+    sync_dir(dir);
+    Ok(target)
+}
+
 /// The dated archive folder for a moment.
 pub fn archive_dir(archive: &Path, at: DateTime<Utc>) -> PathBuf {
     archive.join(at.format("%Y").to_string()).join(at.format("%m").to_string()).join(at.format("%d").to_string())

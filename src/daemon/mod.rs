@@ -206,7 +206,10 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
     let listener =
         tokio::net::TcpListener::bind(config.http.listen).await.map_err(|source| DaemonError::Listen { addr: config.http.listen.to_string(), source })?;
     let console = match config.console.enabled {
-        true => Some(crate::console::Console::new(config.console.clone(), config.database_url.expose()).map_err(|e| DaemonError::Console(e.to_string()))?),
+        true => Some(
+            crate::console::Console::serving(config.console.clone(), config.database_url.expose(), config.drop_folders.clone(), config.sweep.clone())
+                .map_err(|e| DaemonError::Console(e.to_string()))?,
+        ),
         false => None,
     };
     let mut routes = http::router(shared.clone());

@@ -4,15 +4,20 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query};
-use axum::response::Response;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use sqlx::PgPool;
 
+use crate::console::jobs::Finished;
 use crate::console::web::{money, render, Me, PageError, Posted};
+use crate::console::Console;
 use crate::denials::{self, Denial, DenialFilter, DenialStatus};
+use crate::writeoff::bulk::BulkFilter;
 use crate::writeoff::{self, reasons};
 
 #[derive(Template)]
@@ -79,6 +84,72 @@ async fn with_claim_rows(db: &PgPool, denials: Vec<Denial>) -> Result<Vec<Row>, 
 
 pub async fn list(me: Me, Query(filter): Query<Filter>) -> Result<Response, PageError> {
     page(&me, &filter, None).await
+}
+
+#[derive(Deserialize)]
+pub struct AppealForm {
+    /// `appeal` puts an open denial under appeal; `withdraw` takes it back.
+    action: String,
+}
+
+/// Puts a denial under appeal (no write-off or sweep touches it then), or
+/// withdraws the appeal.
+pub async fn appeal(me: Me, Path(id): Path<i64>, Posted(f): Posted<AppealForm>) -> Result<Response, PageError> {
+    let appeal = match f.action.as_str() {
+        "appeal" => true,
+        "withdraw" => false,
+        other => return Err(PageError::BadForm(format!("no appeal action {other:?}"))),
+    };
+    writeoff::appeal(&me.person.db, id, me.name(), appeal).await?;
+    let notice = if appeal { format!("Denial #{id} is under appeal.") } else { format!("Denial #{id}: the appeal is withdrawn; it is open again.") };
+    page(&me, &Filter::default(), Some(notice)).await
+}
+
+#[derive(Deserialize)]
+pub struct BulkForm {
+    reason: String,
+    #[serde(default)]
+    note: String,
+    /// `preview` or `post`.
+    action: String,
+    #[serde(flatten)]
+    filter: Filter,
+}
+
+/// Writes off, with one reason, every open denial the worklist's filters
+/// show (or previews it), as a job: a large run takes a while.
+pub async fn bulk(State(console): State<Arc<Console>>, me: Me, Posted(f): Posted<BulkForm>) -> Result<Response, PageError> {
+    let preview = match f.action.as_str() {
+        "preview" => true,
+        "post" => false,
+        other => return Err(PageError::BadForm(format!("no bulk action {other:?}"))),
+    };
+    let min_age_days = nonempty(&f.filter.min_age_days).map(str::parse::<i64>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
+    let filter = BulkFilter {
+        payer: nonempty(&f.filter.payer).map(str::to_string),
+        account: nonempty(&f.filter.account).map(str::to_string),
+        min_age_days,
+        ..BulkFilter::default()
+    };
+    let (db, actor, reason, note) = (me.person.db.clone(), me.name().to_string(), f.reason, nonempty(&f.note).map(str::to_string));
+    let title = if preview { format!("Bulk write-off preview ({reason})") } else { format!("Bulk write-off ({reason})") };
+    let id = console.jobs.start(me.name(), title, async move {
+        let o = writeoff::bulk(&db, &filter, &reason, note.as_deref(), &actor, preview).await.map_err(|e| PageError::from(e).told())?;
+        let mut text = format!(
+            "{} denials matched: {} written off, {} waiting for approval, {} skipped; {} in all.",
+            o.matched,
+            o.written_off,
+            o.pending_approval,
+            o.skipped.len(),
+            money(&o.total)
+        );
+        if preview {
+            text.push_str(" A preview: nothing was written.");
+        }
+        let link = o.receipt.map(|r| (format!("/writeoffs?receipt={r}"), format!("Receipt {r}: every write-off of this run")));
+        Ok(Finished::Notice { text, link })
+    });
+    Ok(Redirect::to(&format!("/jobs/{id}")).into_response())
 }
 
 #[derive(Deserialize)]

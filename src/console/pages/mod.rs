@@ -5,12 +5,16 @@ mod auth;
 mod claims;
 mod dashboard;
 mod denials;
+mod files;
 mod history;
+mod jobs;
 mod remittances;
+mod sweep;
 mod unmatched;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +22,10 @@ use axum::Router;
 
 use super::web::{self, PageError};
 use super::Console;
+
+/// The largest upload the console reads: far above any single payer's 835
+/// a person would fix by hand (a folder's own `max_file_bytes` still applies).
+const UPLOAD_LIMIT: usize = 256 << 20;
 
 /// The stylesheet, the only thing the pages load besides themselves.
 const CSS: &str = include_str!("../templates/console.css");
@@ -29,6 +37,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/logout", post(auth::log_out))
         .route("/denials", get(denials::list))
         .route("/denials/{id}/writeoff", post(denials::write_off))
+        .route("/denials/{id}/appeal", post(denials::appeal))
+        .route("/denials/bulk", post(denials::bulk))
         .route("/approvals", get(denials::approvals))
         .route("/writeoffs/{id}/decide", post(denials::decide))
         .route("/unmatched", get(unmatched::list))
@@ -38,6 +48,14 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/remittances", get(remittances::list))
         .route("/remittances/{id}", get(remittances::show))
         .route("/remittances/{id}/pdf", get(remittances::pdf))
+        .route("/files", get(files::list))
+        .route("/files/upload", post(files::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
+        .route("/files/{id}/original", get(files::original))
+        .route("/files/{id}/refeed", post(files::refeed))
+        .route("/sweep", get(sweep::show).post(sweep::start))
+        .route("/sweep/runs/{id}", get(sweep::run_page))
+        .route("/sweep/runs/{id}/pdf", get(sweep::run_pdf))
+        .route("/jobs/{id}", get(jobs::show))
         .route("/writeoffs", get(history::writeoffs))
         .route("/writeoffs.pdf", get(history::writeoffs_pdf))
         .route("/writeoffs/causes.pdf", get(history::causes_pdf))

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::claims::import;
-use crate::console::web::{check_csrf, render, Current, Me, PageError, Posted};
+use crate::console::web::{render, Current, Me, PageError, Posted, Upload};
 use crate::posting::unmatched::{self, Asked, UnmatchedItem};
 
 /// How long a page waits for the daemon to answer a re-feed before saying
@@ -69,18 +69,9 @@ pub async fn refeed(me: Me, Path(id): Path<i64>, Posted(f): Posted<RefeedForm>) 
 
 /// Imports an uploaded claims CSV (the missing claims), checked whole
 /// before anything is written, as `remitd claims import` does.
-pub async fn import_claims(me: Me, current: Current, mut form: Multipart) -> Result<Response, PageError> {
-    let (mut csrf, mut file) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| PageError::BadForm(e.to_string()))? {
-        match field.name() {
-            Some("csrf") => csrf = Some(field.text().await.map_err(|e| PageError::BadForm(e.to_string()))?),
-            Some("file") => file = Some(field.bytes().await.map_err(|e| PageError::BadForm(e.to_string()))?),
-            _ => {}
-        }
-    }
-    let token = serde_urlencoded::to_string([("csrf", csrf.unwrap_or_default())]).map_err(|e| PageError::BadForm(e.to_string()))?;
-    check_csrf(&current, token.as_bytes())?;
-    let file = file.ok_or_else(|| PageError::BadForm("choose a claims CSV file".into()))?;
+pub async fn import_claims(me: Me, current: Current, form: Multipart) -> Result<Response, PageError> {
+    let upload = Upload::read(&current, form).await?;
+    let file = upload.bytes("a claims CSV file")?;
     let notice = match import::read(&file[..]) {
         Err(e) => format!("Nothing imported: {e}"),
         Ok(claims) => match import::write(&me.person.db, &claims).await {
