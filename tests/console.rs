@@ -37,6 +37,11 @@ impl Site {
     /// the unmatched queue); `ann` works denials, `sam` approves; write-offs
     /// over 500.00 need approval; the daemon serves the console.
     async fn start() -> Site {
+        Site::start_with("").await
+    }
+
+    /// As [`Site::start`], with `extra` appended to the daemon's configuration.
+    async fn start_with(extra: &str) -> Site {
         let db = TestDb::new().await;
         import_csv(&db.pool, &sample_claims_except(&["CLM-2001"])).await;
         ingest(&db.pool, &sample("valid/denial.835")).await;
@@ -47,7 +52,7 @@ impl Site {
         remitd::actors::set_password(&db.pool, common::ADMIN, &sam.name, SAM_PASSWORD).await.unwrap();
         remitd::writeoff::set_approval_policy(&db.pool, &sam.name, remitd::writeoff::Approval::parse("above:500.00").unwrap()).await.unwrap();
         let folder = Folder::new();
-        let daemon = Daemon::spawn_configured(&db.url, &folder, "settle_secs = 0.2\n[console]\nenabled = true\n", &[]);
+        let daemon = Daemon::spawn_configured(&db.url, &folder, &format!("settle_secs = 0.2\n[console]\nenabled = true\n{extra}"), &[]);
         daemon.ready().await;
         Site { db, ann, sam, daemon, folder }
     }
@@ -238,5 +243,127 @@ async fn a_remittance_reads_in_the_browser_and_downloads_as_a_pdf() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(pdf_text(&dir.path().join("cli.pdf")), text, "the console and the command line print the same document");
+    b.close().await;
+}
+
+/// Waits for a job's page (it reloads itself while the job runs) to say
+/// what the job did; returns `#notice` or `#failed`.
+async fn job_outcome(b: &Browser) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        for id in ["notice", "failed"] {
+            if let Ok(e) = b.client.find(fantoccini::Locator::Id(id)).await {
+                if let Ok(text) = e.text().await {
+                    return text;
+                }
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the job never finished: {}", b.source().await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_feeds_files_appeals_sweeps_and_reads_the_history_in_a_browser() {
+    let sweep = "[sweep]\ndays_since_billed = 30\ninsurance_code = \"w\"\npatient_code = \"W\"\nmax_amount = \"100.00\"\n";
+    let site = Site::start_with(sweep).await;
+    let pool = site.db.pool.clone();
+    // A damaged file arrives and is refused; the daemon keeps it with the reason.
+    let broken = sample("refused/bad-amount.835");
+    site.folder.drop_renamed(&broken, "broken.835");
+    common::daemon::wait_until("the daemon to refuse the file", Duration::from_secs(30), async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ingested_files WHERE state = 'refused' AND kept_at IS NOT NULL").fetch_one(&pool).await.unwrap() == 1
+    })
+    .await;
+    let refused: i64 = sqlx::query_scalar("SELECT id FROM ingested_files WHERE state = 'refused'").fetch_one(&pool).await.unwrap();
+
+    let b = Browser::start().await;
+    site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
+    b.goto(&site.url("/files?state=refused")).await;
+    let row = b.text(&format!("#file-{refused}")).await;
+    assert!(row.contains("broken.835") && row.contains("refused"), "{row}");
+    assert!(row.contains("CLP03: expected an amount"), "the reason is shown: {row}");
+    b.screenshot(&screens(), "files").await;
+
+    // Its original downloads byte for byte; without a session it does not.
+    let cookie = format!("__Host-remitd={}", b.cookie("__Host-remitd").await);
+    let (status, original) = request(site.daemon.http, "GET", &format!("/files/{refused}/original"), &cookie, "");
+    assert_eq!((status, original), (200, std::fs::read(&broken).unwrap()));
+    assert_eq!(request(site.daemon.http, "GET", &format!("/files/{refused}/original"), "", "").0, 303);
+
+    // Tried again as it is: refused again, and the try is ann's in the audit trail.
+    let errors_before = site.folder.errors().len();
+    b.follow(&format!("#refeed-{refused}")).await;
+    assert!(b.text("#notice").await.contains("is in folder acme's inbox"), "{}", b.text("#notice").await);
+    let folder = &site.folder;
+    common::daemon::wait_until("the daemon to refuse it again", Duration::from_secs(30), async || folder.errors().len() > errors_before).await;
+
+    // A fixed file, uploaded: the daemon posts it.
+    let fixed = sample("valid/paid-claims.835");
+    b.client.find(fantoccini::Locator::Id("file")).await.unwrap().send_keys(&fixed.display().to_string()).await.unwrap();
+    b.follow("#upload").await;
+    assert!(b.text("#notice").await.starts_with("paid-claims.835 is in folder acme's inbox"), "{}", b.text("#notice").await);
+    common::daemon::wait_until("the daemon to post the upload", Duration::from_secs(30), async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ingested_files WHERE file_name = 'paid-claims.835' AND state = 'posted'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            == 1
+    })
+    .await;
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = $1 AND action LIKE 'file_%' ORDER BY id")
+        .bind(&site.ann.name)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(actions, ["file_refed", "file_uploaded"]);
+
+    // An appeal protects a denial; withdrawn, it is open again.
+    let big = denial_id(&site.db, "CLM-2003", "1800.00").await;
+    b.goto(&site.url("/denials")).await;
+    b.follow(&format!("#appeal-{big}")).await;
+    assert_eq!(b.text("#notice").await, format!("Denial #{big} is under appeal."));
+    b.goto(&site.url("/denials?status=APPEAL_PENDING")).await;
+    b.follow(&format!("#withdraw-{big}")).await;
+    assert_eq!(b.text(&format!("#denial-{big} td:nth-child(8)")).await, "OPEN");
+
+    // A bulk write-off previewed as a job writes nothing.
+    b.goto(&site.url("/denials")).await;
+    b.follow("#bulk-preview").await;
+    let said = job_outcome(&b).await;
+    assert!(said.contains("denials matched") && said.ends_with("A preview: nothing was written."), "{said}");
+    assert_eq!(claim(&site.db.pool, "CLM-2003").await.insurance_written_off, dec("0"));
+
+    // One denial written off by hand, then the history, its PDF, and the audit trail.
+    let small = denial_id(&site.db, "CLM-2002", "480.00").await;
+    b.goto(&site.url("/denials")).await;
+    b.click(&format!("#reason-{small} option[value='non-covered']")).await;
+    b.follow(&format!("#write-off-{small}")).await;
+    b.goto(&site.url("/writeoffs")).await;
+    assert!(b.text("table").await.contains("CLM-2002"), "{}", b.text("table").await);
+    assert_eq!(b.text("#totals").await.lines().last(), Some("480.00"));
+    b.screenshot(&screens(), "history").await;
+    let (status, pdf) = request(site.daemon.http, "GET", "/writeoffs.pdf", &cookie, "");
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("history.pdf"), pdf).unwrap();
+    let text = pdf_text(&dir.path().join("history.pdf"));
+    assert!(text.contains("Write-off history") && text.contains("CLM-2002") && text.contains("480.00"), "{text}");
+    b.goto(&site.url(&format!("/audit?actor={}", site.ann.name))).await;
+    let trail = b.text("table").await;
+    assert!(trail.contains("file_uploaded") && trail.contains("denial_appealed"), "{trail}");
+    b.screenshot(&screens(), "audit").await;
+
+    // The sweep: a preview runs as a job and shows its report; ann may not post one.
+    b.goto(&site.url("/sweep")).await;
+    b.follow("#preview").await;
+    let said = job_outcome(&b).await;
+    assert!(said.contains("A preview: nothing was written."), "{said}");
+    assert!(b.text("#section-written_off caption").await.starts_with("Would be written off: "));
+    b.screenshot(&screens(), "sweep-preview").await;
+    b.goto(&site.url("/sweep")).await;
+    b.follow("#post").await;
+    let said = job_outcome(&b).await;
+    assert!(said.contains("billing.writeoff.approve"), "a sweep post takes the approve scope: {said}");
     b.close().await;
 }

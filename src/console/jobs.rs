@@ -62,13 +62,7 @@ impl Jobs {
     where
         F: Future<Output = Result<Finished, String>> + Send + 'static,
     {
-        let job = Arc::new(Job {
-            owner: owner.to_string(),
-            title,
-            started: Utc::now(),
-            finished: Mutex::new(None),
-            state: Mutex::new(State::Running),
-        });
+        let job = Arc::new(Job { owner: owner.to_string(), title, started: Utc::now(), finished: Mutex::new(None), state: Mutex::new(State::Running) });
         let id = super::session::token();
         {
             let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());

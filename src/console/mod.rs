@@ -102,7 +102,16 @@ impl Console {
         let connect = PgConnectOptions::from_str(database_url)?;
         let idle = Duration::from_secs(config.idle_minutes * 60);
         let throttle = session::Throttle::new(config.max_failed_logins, Duration::from_secs(15 * 60));
-        Ok(Arc::new(Console { config, folders, sweep, connect, daemon: OnceLock::new(), sessions: session::Sessions::new(idle), throttle, jobs: jobs::Jobs::default() }))
+        Ok(Arc::new(Console {
+            config,
+            folders,
+            sweep,
+            connect,
+            daemon: OnceLock::new(),
+            sessions: session::Sessions::new(idle),
+            throttle,
+            jobs: jobs::Jobs::default(),
+        }))
     }
 
     /// Gives the console the daemon's pool; pages answer 503 until then.

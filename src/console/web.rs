@@ -156,7 +156,8 @@ impl Upload {
                 up.fields.insert(name, field.text().await.map_err(bad)?);
             }
         }
-        let token = serde_urlencoded::to_string([("csrf", up.fields.get("csrf").cloned().unwrap_or_default())]).map_err(|e| PageError::BadForm(e.to_string()))?;
+        let token =
+            serde_urlencoded::to_string([("csrf", up.fields.get("csrf").cloned().unwrap_or_default())]).map_err(|e| PageError::BadForm(e.to_string()))?;
         check_csrf(current, token.as_bytes())?;
         Ok(up)
     }

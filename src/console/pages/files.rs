@@ -79,7 +79,8 @@ pub async fn list(State(console): State<Arc<Console>>, me: Me, Query(f): Query<F
 /// The kept copy of file `id` and the name it arrived under.
 async fn kept(me: &Me, id: i64) -> Result<(PathBuf, String), PageError> {
     actors::require_read(&me.person.db).await?;
-    let row = sqlx::query!("SELECT file_name, kept_at FROM ingested_files WHERE id = $1", id).fetch_optional(&me.person.db).await?.ok_or(PageError::NotFound)?;
+    let row =
+        sqlx::query!("SELECT file_name, kept_at FROM ingested_files WHERE id = $1", id).fetch_optional(&me.person.db).await?.ok_or(PageError::NotFound)?;
     let path = row.kept_at.ok_or_else(|| PageError::Unavailable(format!("file #{id} was fed by hand; the daemon kept no copy of it")))?;
     Ok((PathBuf::from(path), row.file_name))
 }

@@ -32,7 +32,8 @@ struct SweepPage<'a> {
 impl Console {
     /// Today's sweep parameters, from the `[sweep]` section, in its zone.
     fn sweep_params(&self) -> Result<Params, PageError> {
-        let tz: chrono_tz::Tz = self.sweep.time_zone().parse().map_err(|_| PageError::Unavailable(format!("[sweep] time zone {:?} is unknown", self.sweep.time_zone())))?;
+        let tz: chrono_tz::Tz =
+            self.sweep.time_zone().parse().map_err(|_| PageError::Unavailable(format!("[sweep] time zone {:?} is unknown", self.sweep.time_zone())))?;
         let today = chrono::Utc::now().with_timezone(&tz).date_naive();
         self.sweep.params_on(today).map_err(|e| PageError::Unavailable(format!("the daemon's configuration has no complete [sweep] section: {e}")))
     }
