@@ -19,7 +19,7 @@ pub enum Finished {
     /// A sentence, and a page to go on to.
     Notice { text: String, link: Option<(String, String)> },
     /// A sweep's report (a preview's, or a post's with its run).
-    Sweep(crate::sweep::Report),
+    Sweep(Box<crate::sweep::Report>),
 }
 
 pub enum State {

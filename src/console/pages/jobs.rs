@@ -32,7 +32,7 @@ pub async fn show(State(console): State<Arc<Console>>, me: Me, Path(id): Path<St
             JobState::Running => page.running = true,
             JobState::Failed(e) => page.failed = Some(e.clone()),
             JobState::Done(Finished::Notice { text, link }) => page.notice = Some((text.clone(), link.clone())),
-            JobState::Done(Finished::Sweep(r)) => (page.report, page.sections) = (Some(r), super::sweep::sections(r)),
+            JobState::Done(Finished::Sweep(r)) => (page.report, page.sections) = (Some(&**r), super::sweep::sections(r)),
         }
         render(&page)
     }))

@@ -61,10 +61,10 @@ pub async fn start(State(console): State<Arc<Console>>, me: Me, Posted(f): Poste
     let (db, actor) = (me.person.db.clone(), me.name().to_string());
     let id = match f.action.as_str() {
         "preview" => console.jobs.start(me.name(), format!("Sweep preview, {} to {}", f.from, f.to), async move {
-            run::preview(&db, &params).await.map(Finished::Sweep).map_err(|e| PageError::from(e).told())
+            run::preview(&db, &params).await.map(|r| Finished::Sweep(Box::new(r))).map_err(|e| PageError::from(e).told())
         }),
         "post" => console.jobs.start(me.name(), format!("Sweep post, {} to {}", f.from, f.to), async move {
-            run::post(&db, &params, &actor).await.map(Finished::Sweep).map_err(|e| PageError::from(e).told())
+            run::post(&db, &params, &actor).await.map(|r| Finished::Sweep(Box::new(r))).map_err(|e| PageError::from(e).told())
         }),
         other => return Err(PageError::BadForm(format!("no sweep action {other:?}"))),
     };
