@@ -7,12 +7,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::browser::Browser;
-use common::daemon::{Daemon, Folder};
+use common::daemon::{request, Daemon, Folder};
 use common::{claim, dec, import_csv, ingest, pdf_text, sample, sample_claims_except, LoginRole, TestDb};
 use remitd::actors::Scope;
 
@@ -147,24 +145,6 @@ async fn support_works_the_queues_in_a_browser() {
     let decided_by: String = sqlx::query_scalar("SELECT decided_by FROM writeoffs WHERE id = $1").bind(waiting).fetch_one(&site.db.pool).await.unwrap();
     assert_eq!(decided_by, site.sam.name);
     b.close().await;
-}
-
-/// One HTTP/1.1 request with a cookie; status and body bytes.
-fn request(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, Vec<u8>) {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
-    let head = String::from_utf8_lossy(&out[..split]).to_string();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, out[split + 4..].to_vec())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

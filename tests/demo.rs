@@ -7,6 +7,8 @@ use std::process::{Command as StdCommand, Stdio};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod common;
+
 use assert_cmd::Command;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
@@ -72,6 +74,9 @@ async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
             "using the server DATABASE_URL names",
             "GET http://127.0.0.1:",
             "/readyz: ready",
+            "the console may act as ann, sam, sue",
+            "console: http://localhost:",
+            "(log in as ann with password ",
             // Payments posted, balances read from the ledger.
             "Step 1 of",
             "payment EFT-20240115-0001 from EXAMPLE TEST HEALTH PLAN: 253.40",
@@ -202,4 +207,53 @@ async fn dropping_the_demo_database_says_whether_there_was_one() {
     assert!(database_exists(&db.name).await);
     assert!(db.drop_database().await.expect("the server answers"), "it existed");
     assert!(!database_exists(&db.name).await, "{} is left behind", db.name);
+}
+
+/// `remitd demo --stay`: after the story, the console serves the demo's
+/// data until Ctrl-C, and the biller logs in with the password printed.
+#[tokio::test]
+async fn the_demo_stays_up_for_the_console_until_ctrl_c() {
+    let _turn = ONE_DEMO_ON_THE_SERVER.lock().await;
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("remitd"))
+        .current_dir(std::env::temp_dir())
+        .args(["demo", "--stay"])
+        .env("DATABASE_URL", server_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("remitd demo starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut seen = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("output");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.starts_with("The demo stays up for the console") {
+            break;
+        }
+    }
+    let password = word_after(&seen, "(log in as ann with password ").to_string();
+    let port: u16 = word_after(&seen, "The demo stays up for the console at http://localhost:").trim_end_matches('/').parse().expect("a port");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+
+    let (status, head, page) = common::daemon::request_with_head(addr, "GET", "/login", "", "");
+    assert_eq!(status, 200);
+    let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).expect("a session cookie").to_string();
+    let page = String::from_utf8(page).unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|t| t.split('"').next()).expect("a CSRF token");
+    let body = format!("name=ann&password={password}&csrf={csrf}");
+    let (status, head, _) = common::daemon::request_with_head(addr, "POST", "/login", &cookie, &body);
+    assert_eq!(status, 303, "{head}");
+    let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).unwrap_or(&cookie).to_string();
+    let (status, page) = common::daemon::request(addr, "GET", "/", &cookie, "");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("<strong id=\"who\">ann</strong>"), "ann is logged in");
+
+    let sent = StdCommand::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(sent.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("the demo ends");
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends a demo that stays up as a success: {seen}{}", rest.join("\n"));
+    assert!(rest.join("\n").contains("daemon stopped"));
+    no_demo_logins_left().await;
 }

@@ -18,6 +18,15 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// A new random password: 16 letters and digits (about 90 bits), for a
+/// password of the moment such as the demo's.
+pub fn fresh() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
 /// A hash to verify against when the person has none (or does not exist),
 /// so a wrong name takes as long as a wrong password and does not say
 /// which names exist.

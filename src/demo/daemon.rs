@@ -70,7 +70,9 @@ impl Daemon {
             sweep: Default::default(),
             sweep_schedule: None,
             approval: None,
-            console: Default::default(),
+            // The console, for whoever wants to look while the demo runs
+            // (the narration says where and how to log in).
+            console: crate::console::ConsoleConfig { enabled: true, ..Default::default() },
         };
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(crate::daemon::run_until(config, stop_rx));

@@ -73,13 +73,19 @@ struct Held {
 
 /// Runs the demo. `Ok` means every step told its part and everything it set
 /// up was taken down again.
-pub async fn run(choice: Choice) -> anyhow::Result<()> {
+/// With `stay`, the demo keeps its data and the console up after the last
+/// step until Ctrl-C (or SIGTERM), which then ends it as a success.
+pub async fn run(choice: Choice, stay: bool) -> anyhow::Result<()> {
     // Installed before anything starts, so Ctrl-C always leads to the clean-up.
     let interrupted = interrupted()?;
     let mut held = Held::default();
+    let staying = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let told = tokio::select! {
-        told = tell(&choice, &mut held) => told,
-        signal = interrupted => Err(anyhow!("interrupted by {signal}")),
+        told = tell(&choice, stay, staying.clone(), &mut held) => told,
+        signal = interrupted => match staying.load(std::sync::atomic::Ordering::SeqCst) {
+            true => Ok(()),
+            false => Err(anyhow!("interrupted by {signal}")),
+        },
     };
     let cleaned = held.clean_up().await;
     told.and(cleaned)
@@ -141,7 +147,21 @@ async fn start_throwaway(choice: &Choice, held: &mut Held) -> anyhow::Result<Ser
     Ok(server)
 }
 
-async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
+/// Gives the biller a password of the moment and says where the console
+/// is: it serves the demo's data while the demo runs.
+async fn console_login(pool: &PgPool, daemon: &Daemon, people_log_in: bool) -> anyhow::Result<()> {
+    let url = format!("http://localhost:{}/", daemon.http.port());
+    if !people_log_in {
+        say!("  console: {url} (no one can log in: the people act through the owner here)");
+        return Ok(());
+    }
+    let password = crate::console::password::fresh();
+    crate::actors::set_password(pool, story::BILLER, story::BILLER, &password).await?;
+    say!("  console: {url} (log in as {} with password {password} while the demo runs; `remitd demo --stay` keeps it up)", story::BILLER);
+    Ok(())
+}
+
+async fn tell(choice: &Choice, stay: bool, staying: Arc<std::sync::atomic::AtomicBool>, held: &mut Held) -> anyhow::Result<()> {
     say!("remitd demo: claims, remittances and the daemon on a database of its own; everything is removed at the end.");
     say!();
     say!("Database");
@@ -171,6 +191,7 @@ async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
     say!("  (inbox/, archive/, error/; files are taken when renamed into inbox/)");
     let ready = daemon.wait_until_ready(READY_TIMEOUT).await?;
     say!("  GET http://{}/readyz: {ready}", daemon.http);
+    console_login(&pool, &daemon, logins.is_some()).await?;
 
     let categories = crate::posting::load_categories(&pool).await?;
     let demo = Demo { pool, daemon, categories, held_back, logins };
@@ -180,6 +201,12 @@ async fn tell(choice: &Choice, held: &mut Held) -> anyhow::Result<()> {
             say!();
             say!("Step {} of {}: {title}", i + 1, STEPS.len());
             step(&demo).await.with_context(|| format!("step {} ({title})", i + 1))?;
+        }
+        if stay {
+            say!();
+            say!("The demo stays up for the console at http://localhost:{}/ until Ctrl-C; then it cleans up.", demo.daemon.http.port());
+            staying.store(true, std::sync::atomic::Ordering::SeqCst);
+            std::future::pending::<()>().await;
         }
         Ok::<(), anyhow::Error>(())
     });

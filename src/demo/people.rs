@@ -83,6 +83,10 @@ pub async fn sign_in(db: &DemoDatabase, owner: &PgPool, people: &[&'static str],
             }
         }
     }
+    // Again, now that the people exist: the daemon's console may act as them.
+    for line in crate::db::roles::setup(owner, &daemon).await? {
+        say!("  {line}");
+    }
     say!("  logins {} (group {staff}); each step runs as the person it names", people.join(", "));
     Ok(Some(Logins { daemon_url: crate::db::with_user(&db.url, &daemon), people: pools }))
 }

@@ -30,7 +30,7 @@ pub const HELD_BACK: &str = "CLM-6001";
 /// The claim whose denial is written off, then reopened by the payer.
 const DENIED: &str = "CLM-3002";
 /// The billing person who works denials.
-const BILLER: &str = "ann";
+pub const BILLER: &str = "ann";
 /// The supervisor, who approves write-offs but does not post them.
 const SUPERVISOR: &str = "sam";
 /// The billing manager, who runs the small-balance sweep.

@@ -12,6 +12,30 @@ pub fn free_port() -> u16 {
 }
 
 /// A minimal HTTP/1.0 GET: status code and body.
+/// One HTTP/1.1 request with a cookie and a form body; status and body bytes.
+pub fn request(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, Vec<u8>) {
+    let (status, _, body) = request_with_head(addr, method, path, cookie, body);
+    (status, body)
+}
+
+/// As [`request`], with the response's header lines too.
+pub fn request_with_head(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
 pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
