@@ -347,3 +347,52 @@ async fn support_feeds_files_appeals_sweeps_and_reads_the_history_in_a_browser()
     assert!(said.contains("billing.writeoff.approve"), "a sweep post takes the approve scope: {said}");
     b.close().await;
 }
+
+/// A request as a client at `from` sends it, with `headers`.
+async fn request_from(from: &str, to: std::net::SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut s = socket.connect(to).await.unwrap();
+    s.write_all(&common::daemon::http_request("GET", path, headers, "")).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    common::daemon::response(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_person_and_no_one_else_can() {
+    let site = Site::start_with("trusted_header = \"X-Remote-User\"\ntrusted_proxies = [\"127.0.0.1\"]\n").await;
+    let http = site.daemon.http;
+
+    // From the proxy: ann, without a password, audited as a single sign-on.
+    let (status, _, page) = request_from("127.0.0.1", http, "/", &[("X-Remote-User", &site.ann.name)]).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains(&format!("<strong id=\"who\">{}</strong>", site.ann.name)));
+    let by: String = sqlx::query_scalar("SELECT detail->>'by' FROM audit_log WHERE action = 'console_login' AND actor = $1")
+        .bind(&site.ann.name)
+        .fetch_one(&site.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(by, "single sign-on");
+
+    // The same header from any other address is ignored: log in first.
+    let (status, head, _) = request_from("127.0.0.2", http, "/", &[("X-Remote-User", &site.ann.name)]).await;
+    assert_eq!(status, 303, "{head}");
+    assert!(head.to_ascii_lowercase().contains("location: /login"), "{head}");
+
+    // A login of the server that is not one of remitd's people, and a name no one has: refused.
+    let stranger = site.db.login_role("stranger").await;
+    let (status, _, page) = request_from("127.0.0.1", http, "/", &[("X-Remote-User", &stranger.name)]).await;
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&page).contains("is not one of remitd&#39;s people"), "{}", String::from_utf8_lossy(&page));
+    let (status, _, _) = request_from("127.0.0.1", http, "/", &[("X-Remote-User", "nobody_at_all")]).await;
+    assert_eq!(status, 403);
+
+    // A session follows the header: when the proxy names sam, the page is sam's.
+    let (_, head, _) = request_from("127.0.0.1", http, "/", &[("X-Remote-User", &site.ann.name)]).await;
+    let cookie = head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).and_then(|c| c.split(';').next()).expect("a session cookie").to_string();
+    let (status, _, page) = request_from("127.0.0.1", http, "/", &[("X-Remote-User", &site.sam.name), ("Cookie", &cookie)]).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains(&format!("<strong id=\"who\">{}</strong>", site.sam.name)));
+}

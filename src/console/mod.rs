@@ -49,11 +49,18 @@ pub struct ConsoleConfig {
     /// Failed logins allowed per name, and per address, in a quarter of an
     /// hour before logins from it pause for the rest of that time.
     pub max_failed_logins: u32,
+    /// Single sign-on behind a reverse proxy: the request header (say
+    /// `X-Remote-User`) in which the proxy names the person it has
+    /// authenticated. Believed only from `trusted_proxies`; the proxy must
+    /// drop the header when a client sends it.
+    pub trusted_header: Option<String>,
+    /// The addresses the proxy connects from.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { enabled: false, idle_minutes: 30, secure_cookies: true, max_failed_logins: 5 }
+        ConsoleConfig { enabled: false, idle_minutes: 30, secure_cookies: true, max_failed_logins: 5, trusted_header: None, trusted_proxies: Vec::new() }
     }
 }
 
@@ -64,6 +71,13 @@ impl ConsoleConfig {
         }
         if self.max_failed_logins == 0 {
             return Err("max_failed_logins must be at least 1".into());
+        }
+        match &self.trusted_header {
+            Some(h) if axum::http::HeaderName::from_bytes(h.as_bytes()).is_err() => return Err(format!("trusted_header {h:?} is not a header name")),
+            Some(_) if self.trusted_proxies.is_empty() => {
+                return Err("trusted_header needs trusted_proxies: the addresses of the proxy that sets it (anyone else could send it)".into())
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -129,6 +143,60 @@ impl Console {
             .idle_timeout(Duration::from_secs(60))
             .acquire_timeout(Duration::from_secs(10))
             .connect_lazy_with(options)
+    }
+}
+
+/// How a person proved who she is.
+#[derive(Debug, Clone, Copy)]
+pub enum Proof {
+    Password,
+    /// The trusted proxy's header.
+    SingleSignOn,
+}
+
+impl Console {
+    /// Starts `name`'s session (replacing `old`) once her identity is
+    /// proven: the console must be able to act as her in the database, and
+    /// the login is audited as hers. `Err` says why not, for her to read.
+    async fn sign_in(&self, old: &str, name: &str, address: std::net::IpAddr, proof: Proof) -> Result<(String, session::Session), String> {
+        let db = self.pool_for(name);
+        let acting: Result<(String, bool), sqlx::Error> =
+            sqlx::query_as("SELECT remitd_login()::text, EXISTS (SELECT 1 FROM actors WHERE name = $1)").bind(name).fetch_one(&db).await;
+        match acting {
+            Ok((acting, true)) if acting == name => {}
+            Ok((_, false)) => return Err(format!("{name} is not one of remitd's people: ask an admin to add them (remitd actor add).")),
+            other => {
+                tracing::error!(person = %name, error = ?other.err(), "the console may not act as this person: grant the person's role to the daemon's login (remitd migrate --daemon ROLE)");
+                return Err("You are who you say, but the console may not act as you yet: ask an admin to run remitd migrate --daemon again.".into());
+            }
+        }
+        let how = match proof {
+            Proof::Password => "password",
+            Proof::SingleSignOn => "single sign-on",
+        };
+        let detail = serde_json::json!({ "address": address.to_string(), "by": how });
+        let mut conn = db.acquire().await.map_err(|e| e.to_string())?;
+        if let Err(e) =
+            crate::ledger::audit::record(&mut conn, name, "console_login", crate::ledger::Audit { detail: Some(detail), ..Default::default() }).await
+        {
+            tracing::error!(error = %e, "recording a console login failed");
+            return Err("Something went wrong on the server; the daemon's log says what.".into());
+        }
+        drop(conn);
+        Ok(self.sessions.log_in(old, session::Person { name: name.to_string(), db }))
+    }
+
+    /// The person the trusted proxy names on this request, if it is from
+    /// the proxy and names one.
+    fn proxy_names(&self, headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) -> Option<String> {
+        let header = self.config.trusted_header.as_deref()?;
+        let value = headers.get(header)?.to_str().ok()?.trim().to_ascii_lowercase();
+        let trusted = peer.is_some_and(|p| self.config.trusted_proxies.contains(&p));
+        if !trusted {
+            tracing::warn!(address = ?peer, header, "the single sign-on header came from an address that is not a trusted proxy: ignored");
+            return None;
+        }
+        Some(value).filter(|v| !v.is_empty())
     }
 }
 

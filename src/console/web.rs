@@ -58,10 +58,25 @@ impl Console {
 /// whatever the page answers.
 pub async fn with_session(State(console): State<Arc<Console>>, mut req: Request, next: Next) -> Response {
     let found = console.token_in(req.headers()).and_then(|t| console.sessions.touch(&t).map(|s| (t, s)));
-    let fresh = found.is_none();
-    let (token, session) = found.unwrap_or_else(|| console.sessions.start());
+    let mut fresh = found.is_none();
+    let (mut token, mut session) = found.unwrap_or_else(|| console.sessions.start());
+    // Single sign-on: the trusted proxy names the person on every request;
+    // a session that is not hers is replaced by one that is.
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let mut refused = None;
+    if let Some(name) = console.proxy_names(req.headers(), peer) {
+        if session.person.as_ref().is_none_or(|p| p.name != name) {
+            match console.sign_in(&token, &name, peer.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED.into()), super::Proof::SingleSignOn).await {
+                Ok((t, s)) => (token, session, fresh) = (t, s, true),
+                Err(why) => refused = Some(why),
+            }
+        }
+    }
     req.extensions_mut().insert(Current { token: token.clone(), session });
-    let mut response = next.run(req).await;
+    let mut response = match refused {
+        Some(why) => (StatusCode::FORBIDDEN, render(&ErrorPage { status: StatusCode::FORBIDDEN, message: &why })).into_response(),
+        None => next.run(req).await,
+    };
     let headers = response.headers_mut();
     if fresh && !headers.contains_key(header::SET_COOKIE) {
         headers.insert(header::SET_COOKIE, console.cookie(&token));

@@ -316,6 +316,9 @@ mod tests {
                 let e = Config::load(Path::new("bad.toml")).expect_err(key);
                 assert_eq!(e.to_string(), format!("drop folder \"acme\": {says}"));
             }
+            jail.create_file("sso.toml", &format!("{FILE}\n[console]\nenabled = true\ntrusted_header = \"X-Remote-User\"\n"))?;
+            let e = Config::load(Path::new("sso.toml")).expect_err("a header anyone may send");
+            assert!(e.to_string().contains("trusted_header needs trusted_proxies"), "{e}");
             jail.create_file("typo.toml", &format!("{FILE}\nunknown_key = 1\n"))?;
             let e = Config::load(Path::new("typo.toml")).expect_err("unknown key");
             assert!(e.to_string().contains("unknown_key"), "{e}");

@@ -22,14 +22,24 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &
 pub fn request_with_head(addr: SocketAddr, method: &str, path: &str, cookie: &str, body: &str) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
+    s.write_all(&http_request(method, path, &[("Cookie", cookie)], body)).unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).unwrap();
+    response(out)
+}
+
+/// The bytes of an HTTP/1.1 request with these headers and a form body.
+pub fn http_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut r = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    r.push_str(&format!("Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
+    r.into_bytes()
+}
+
+/// Status, header lines and body of a whole HTTP response.
+pub fn response(out: Vec<u8>) -> (u16, String, Vec<u8>) {
     let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a header");
     let head = String::from_utf8_lossy(&out[..split]).to_string();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();

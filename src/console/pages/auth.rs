@@ -12,9 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::console::password;
-use crate::console::session::Person;
 use crate::console::web::{render, Current, Me, PageError, Posted};
-use crate::console::Console;
+use crate::console::{Console, Proof};
 use crate::ledger::{audit, Audit, SYSTEM_ACTOR};
 
 #[derive(Template)]
@@ -69,27 +68,11 @@ pub async fn log_in(
         tracing::info!(address = %peer.ip(), "console login failed");
         return Ok(refuse(StatusCode::UNAUTHORIZED, "Wrong name or password."));
     }
-    let db = console.pool_for(&name);
-    let acting: Result<String, sqlx::Error> = sqlx::query_scalar!(r#"SELECT remitd_login()::text AS "login!""#).fetch_one(&db).await;
-    match acting {
-        Ok(acting) if acting == name => {}
-        other => {
-            tracing::error!(person = %name, error = ?other.err(), "the console may not act as this person: grant the person's role to the daemon's login (remitd migrate --daemon ROLE)");
-            return Ok(refuse(
-                StatusCode::FORBIDDEN,
-                "Your password is right, but the console may not act as you yet: ask an admin to run remitd migrate --daemon again.",
-            ));
-        }
-    }
     console.throttle.succeeded(&by_name);
-    audit::record(
-        &mut *db.acquire().await?,
-        &name,
-        "console_login",
-        Audit { detail: Some(serde_json::json!({ "address": peer.ip().to_string() })), ..Audit::default() },
-    )
-    .await?;
-    let (token, _) = console.sessions.log_in(&current.token, Person { name, db });
+    let (token, _) = match console.sign_in(&current.token, &name, peer.ip(), Proof::Password).await {
+        Ok(started) => started,
+        Err(why) => return Ok(refuse(StatusCode::FORBIDDEN, &why)),
+    };
     Ok(([(header::SET_COOKIE, console.cookie(&token))], Redirect::to("/")).into_response())
 }
 
