@@ -323,6 +323,11 @@ async fn support_feeds_files_appeals_sweeps_and_reads_the_history_in_a_browser()
     assert!(b.text("table").await.contains("CLM-2002"), "{}", b.text("table").await);
     assert_eq!(b.text("#totals").await.lines().last(), Some("480.00"));
     b.screenshot(&screens(), "history").await;
+    b.goto(&site.url("/")).await;
+    let dashboard = b.source().await;
+    assert!(dashboard.contains("Service not covered (insurance)</text>") && dashboard.contains(">480.00</text>"), "the causes chart: {dashboard}");
+    assert_eq!(b.text("#next-sweep").await, "not scheduled");
+    b.screenshot(&screens(), "dashboard-causes").await;
     let (status, pdf) = request(site.daemon.http, "GET", "/writeoffs.pdf", &cookie, "");
     assert_eq!(status, 200);
     let dir = tempfile::tempdir().unwrap();

@@ -1,12 +1,18 @@
-//! The dashboard: what came in today, what waits for a person, and the
-//! open denials by age as a small inline SVG chart.
+//! The dashboard: what came in today, what waits for a person, the last
+//! and next sweep, and two small inline SVG charts: the denials not yet
+//! settled by age, and the last 30 days' write-offs by reason.
+
+use std::sync::Arc;
 
 use askama::Template;
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::console::web::{render, Me, PageError};
+use crate::console::web::{money, render, Me, PageError};
+use crate::console::Console;
+use crate::writeoff::history;
 
 #[derive(Template)]
 #[template(path = "dashboard.html")]
@@ -14,7 +20,11 @@ struct DashboardPage<'a> {
     who: &'a str,
     csrf: &'a str,
     t: Today,
+    next_sweep: Option<DateTime<Utc>>,
     ages: Vec<Bar>,
+    causes: Vec<Bar>,
+    ages_height: usize,
+    causes_height: usize,
 }
 
 struct Today {
@@ -31,15 +41,36 @@ struct Today {
 /// One bar of the denials-by-age chart, laid out here so the template
 /// only prints numbers.
 struct Bar {
-    label: &'static str,
-    count: i64,
+    label: String,
+    /// What the bar's end says.
+    value: String,
     y: i64,
     width: i64,
 }
 
+/// Bars of at most 300 units for `(label, value, shown)` rows, scaled to the largest.
+fn bars(rows: Vec<(String, Decimal, String)>) -> Vec<Bar> {
+    let most = rows.iter().map(|r| r.1).max().unwrap_or_default().max(Decimal::ONE);
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, (label, v, value))| {
+            let width = (v * Decimal::from(300) / most).round().try_into().unwrap_or(0);
+            Bar { label, value, y: i as i64 * 28, width }
+        })
+        .collect()
+}
+
+/// The height of a chart of these bars.
+fn height(bars: &[Bar]) -> usize {
+    bars.len() * 28 + 4
+}
+
+/// Days the causes chart looks back.
+const CAUSE_DAYS: u64 = 30;
+
 const AGES: [&str; 4] = ["0–30 days", "31–60 days", "61–90 days", "over 90 days"];
 
-pub async fn show(me: Me) -> Result<Response, PageError> {
+pub async fn show(State(console): State<Arc<Console>>, me: Me) -> Result<Response, PageError> {
     let db = &me.person.db;
     let t = sqlx::query_as!(
         Today,
@@ -65,7 +96,11 @@ pub async fn show(me: Me) -> Result<Response, PageError> {
     .fetch_one(db)
     .await?;
     let values = [counts.a, counts.b, counts.c, counts.d];
-    let most = values.iter().copied().max().unwrap_or(0).max(1);
-    let ages = AGES.iter().zip(values).enumerate().map(|(i, (label, count))| Bar { label, count, y: i as i64 * 28, width: count * 300 / most }).collect();
-    Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, ages }))
+    let ages = bars(AGES.iter().zip(values).map(|(label, n)| (label.to_string(), Decimal::from(n), n.to_string())).collect());
+    let since = chrono::Local::now().date_naive().checked_sub_days(chrono::Days::new(CAUSE_DAYS));
+    let c = history::causes(db, since, None).await?;
+    let causes = bars(c.rows.into_iter().map(|r| (format!("{} ({})", r.label, r.bucket.as_str()), r.amount, money(&r.amount))).collect());
+    let next_sweep = console.sweep.schedule().ok().flatten().and_then(|s| s.next(Utc::now()));
+    let (ages_height, causes_height) = (height(&ages), height(&causes));
+    Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, next_sweep, ages, causes, ages_height, causes_height }))
 }
