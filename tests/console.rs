@@ -401,3 +401,26 @@ async fn a_trusted_proxy_names_the_person_and_no_one_else_can() {
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&page).contains(&format!("<strong id=\"who\">{}</strong>", site.sam.name)));
 }
+
+/// At 200 % zoom a 1280-pixel window is 640 CSS pixels wide: every page
+/// must fit it without scrolling sideways (wide tables scroll inside
+/// themselves), and the first Tab lands on the link that skips the menu.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_read_at_200_percent_and_start_from_the_keyboard() {
+    let site = Site::start().await;
+    let b = Browser::start().await;
+    site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
+    b.client.set_window_size(640, 900).await.unwrap();
+    for path in ["/", "/denials", "/approvals", "/unmatched", "/files", "/remittances", "/sweep", "/writeoffs", "/audit"] {
+        b.goto(&site.url(path)).await;
+        let sizes = b.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
+        let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+        assert!(scroll <= inner, "{path} scrolls sideways at 200 %: {scroll} CSS pixels in a {inner}-pixel window");
+        b.client.find(fantoccini::Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
+        let focused = b.client.active_element().await.unwrap();
+        assert_eq!(focused.attr("class").await.unwrap().as_deref(), Some("skip"), "{path}: the first Tab");
+        let name = if path == "/" { "zoom-dashboard".to_string() } else { format!("zoom-{}", path.trim_start_matches('/')) };
+        b.screenshot(&screens(), &name).await;
+    }
+    b.close().await;
+}
