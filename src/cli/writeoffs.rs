@@ -316,6 +316,7 @@ pub async fn run_denial(pool: PgPool, command: DenialCommand) -> u8 {
                 min_remaining,
                 max_remaining,
                 min_age_days,
+                limit: None,
             };
             match denials::list_where(&pool, &filter).await {
                 Ok(list) if format == ListFormat::Json => return print_json(&list),

@@ -149,7 +149,7 @@ async fn start_throwaway(choice: &Choice, held: &mut Held) -> anyhow::Result<Ser
 
 /// Gives the biller a password of the moment and says where the console
 /// is: it serves the demo's data while the demo runs.
-async fn console_login(pool: &PgPool, daemon: &Daemon, people_log_in: bool) -> anyhow::Result<()> {
+async fn console_login(pool: &PgPool, daemon: &Daemon, people_log_in: bool, stay: bool) -> anyhow::Result<()> {
     let url = format!("http://localhost:{}/", daemon.http.port());
     if !people_log_in {
         say!("  console: {url} (no one can log in: the people act through the owner here)");
@@ -157,7 +157,8 @@ async fn console_login(pool: &PgPool, daemon: &Daemon, people_log_in: bool) -> a
     }
     let password = crate::console::password::fresh();
     crate::actors::set_password(pool, story::BILLER, story::BILLER, &password).await?;
-    say!("  console: {url} (log in as {} with password {password} while the demo runs; `remitd demo --stay` keeps it up)", story::BILLER);
+    let keep = if stay { "" } else { "; `remitd demo --stay` keeps it up" };
+    say!("  console: {url} (log in as {} with password {password} while the demo runs{keep})", story::BILLER);
     Ok(())
 }
 
@@ -191,7 +192,7 @@ async fn tell(choice: &Choice, stay: bool, staying: Arc<std::sync::atomic::Atomi
     say!("  (inbox/, archive/, error/; files are taken when renamed into inbox/)");
     let ready = daemon.wait_until_ready(READY_TIMEOUT).await?;
     say!("  GET http://{}/readyz: {ready}", daemon.http);
-    console_login(&pool, &daemon, logins.is_some()).await?;
+    console_login(&pool, &daemon, logins.is_some(), stay).await?;
 
     let categories = crate::posting::load_categories(&pool).await?;
     let demo = Demo { pool, daemon, categories, held_back, logins };
