@@ -291,6 +291,18 @@ async fn support_feeds_files_appeals_sweeps_and_reads_the_history_in_a_browser()
             == 1
     })
     .await;
+    // The same bytes again, from the clearinghouse: archived, posted nothing, and counted on the file's row.
+    site.folder.drop_renamed(&fixed, "again.835");
+    common::daemon::wait_until("the daemon to archive the duplicate", Duration::from_secs(30), async || {
+        sqlx::query_scalar::<_, i32>("SELECT duplicates FROM ingested_files WHERE file_name = 'paid-claims.835'").fetch_one(&pool).await.unwrap() == 1
+    })
+    .await;
+    let posted: i64 = sqlx::query_scalar("SELECT id FROM ingested_files WHERE file_name = 'paid-claims.835'").fetch_one(&pool).await.unwrap();
+    b.goto(&site.url("/files?state=duplicated")).await;
+    let row = b.text(&format!("#file-{posted}")).await;
+    assert!(row.contains("paid-claims.835") && row.contains("1 ×, last "), "{row}");
+    assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM remittances").fetch_one(&pool).await.unwrap(), 2, "the duplicate posted nothing");
+
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = $1 AND action LIKE 'file_%' ORDER BY id")
         .bind(&site.ann.name)
         .fetch_all(&pool)

@@ -353,6 +353,7 @@ async fn ingest_locked(
     let file_id = taken.file_id;
     let row = sqlx::query!("SELECT state, abandoned, refusal_reason FROM ingested_files WHERE id = $1", file_id).fetch_one(pool).await?;
     if row.state == "posted" || row.state == "test" {
+        sqlx::query!("UPDATE ingested_files SET duplicates = duplicates + 1, last_duplicate_at = now() WHERE id = $1", file_id).execute(pool).await?;
         return Ok(FileOutcome::Duplicate { file_id, state: row.state });
     }
     if let Err(error) = verdict {

@@ -25,8 +25,9 @@ use crate::ledger::{audit, Audit};
 /// The most files the page lists, newest first.
 const SHOWN: i64 = 200;
 
-/// The states a file can be in, as the filter offers them.
-const STATES: [&str; 5] = ["posted", "refused", "partial", "test", "processing"];
+/// The states a file can be in, as the filter offers them; `duplicated`:
+/// files whose bytes came again.
+const STATES: [&str; 6] = ["posted", "refused", "partial", "test", "processing", "duplicated"];
 
 struct FileRow {
     id: i64,
@@ -36,6 +37,9 @@ struct FileRow {
     size_bytes: i64,
     received_at: DateTime<Utc>,
     kept: bool,
+    /// How many times the same bytes came again, and when last.
+    duplicates: i32,
+    last_duplicate_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Template)]
@@ -44,7 +48,7 @@ struct FilesPage<'a> {
     who: &'a str,
     csrf: &'a str,
     state: &'a str,
-    states: [&'static str; 5],
+    states: [&'static str; 6],
     rows: Vec<FileRow>,
     folders: Vec<&'a str>,
     notice: Option<String>,
@@ -61,8 +65,8 @@ async fn page(console: &Console, me: &Me, state: &str, notice: Option<String>) -
     let state = if STATES.contains(&state) { state } else { "" };
     let rows = sqlx::query_as!(
         FileRow,
-        r#"SELECT id, file_name, state, refusal_reason, size_bytes, received_at, kept_at IS NOT NULL AS "kept!"
-           FROM ingested_files WHERE ($1 = '' OR state = $1) ORDER BY id DESC LIMIT $2"#,
+        r#"SELECT id, file_name, state, refusal_reason, size_bytes, received_at, kept_at IS NOT NULL AS "kept!", duplicates, last_duplicate_at
+           FROM ingested_files WHERE ($1 = '' OR state = $1 OR ($1 = 'duplicated' AND duplicates > 0)) ORDER BY id DESC LIMIT $2"#,
         state,
         SHOWN
     )
