@@ -416,7 +416,8 @@ async fn a_trusted_proxy_names_the_person_and_no_one_else_can() {
 
 /// At 200 % zoom a 1280-pixel window is 640 CSS pixels wide: every page
 /// must fit it without scrolling sideways (wide tables scroll inside
-/// themselves), and the first Tab lands on the link that skips the menu.
+/// themselves), every control has a label, and the first Tab lands on the
+/// link that skips the menu.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_read_at_200_percent_and_start_from_the_keyboard() {
     let site = Site::start().await;
@@ -428,6 +429,12 @@ async fn pages_read_at_200_percent_and_start_from_the_keyboard() {
         let sizes = b.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
         let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
         assert!(scroll <= inner, "{path} scrolls sideways at 200 %: {scroll} CSS pixels in a {inner}-pixel window");
+        let unlabelled = b
+            .client
+            .execute("return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(e => e.labels.length == 0).map(e => e.id || e.name);", vec![])
+            .await
+            .unwrap();
+        assert_eq!(unlabelled, serde_json::json!([]), "{path}: every control has a label");
         b.client.find(fantoccini::Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
         let focused = b.client.active_element().await.unwrap();
         assert_eq!(focused.attr("class").await.unwrap().as_deref(), Some("skip"), "{path}: the first Tab");
