@@ -156,17 +156,23 @@ fn the_demo_starts_a_throwaway_cluster_when_asked_and_removes_it() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the throwaway server still answers on {port}");
 }
 
-#[tokio::test]
-async fn ctrl_c_still_cleans_up() {
-    let _turn = ONE_DEMO_ON_THE_SERVER.lock().await;
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("remitd"))
+/// `remitd demo ARGS` running, its output piped.
+fn spawn_demo(args: &[&str]) -> std::process::Child {
+    StdCommand::new(assert_cmd::cargo::cargo_bin("remitd"))
         .current_dir(std::env::temp_dir())
         .arg("demo")
+        .args(args)
         .env("DATABASE_URL", server_url())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("remitd demo starts");
+        .expect("remitd demo starts")
+}
+
+#[tokio::test]
+async fn ctrl_c_still_cleans_up() {
+    let _turn = ONE_DEMO_ON_THE_SERVER.lock().await;
+    let mut child = spawn_demo(&[]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut seen = String::new();
     let mut name = String::new();
@@ -214,14 +220,7 @@ async fn dropping_the_demo_database_says_whether_there_was_one() {
 #[tokio::test]
 async fn the_demo_stays_up_for_the_console_until_ctrl_c() {
     let _turn = ONE_DEMO_ON_THE_SERVER.lock().await;
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("remitd"))
-        .current_dir(std::env::temp_dir())
-        .args(["demo", "--stay"])
-        .env("DATABASE_URL", server_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("remitd demo starts");
+    let mut child = spawn_demo(&["--stay"]);
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut seen = String::new();
     for line in lines.by_ref() {

@@ -115,20 +115,9 @@ fn print_causes(c: &Causes, format: HistoryFormat) -> u8 {
     match format {
         HistoryFormat::Pdf => pdf_out(|| reports::causes(c).pdf()),
         HistoryFormat::Json => print_json(c),
-        HistoryFormat::Csv => csv_out(
-            ["bucket", "reason", "label", "count", "amount", "pending_count", "pending_amount"],
-            c.rows.iter().map(|r| {
-                [
-                    r.bucket.as_str().to_string(),
-                    r.reason.clone(),
-                    r.label.clone(),
-                    r.count.to_string(),
-                    format!("{:.2}", r.amount),
-                    r.pending_count.to_string(),
-                    format!("{:.2}", r.pending_amount),
-                ]
-            }),
-        ),
+        HistoryFormat::Csv => {
+            csv_out(["bucket", "reason", "label", "count", "amount", "pending_count", "pending_amount"], c.rows.iter().map(reports::cause_cells))
+        }
         HistoryFormat::Text => {
             println!("WRITE-OFF CAUSES {}", span(c.from, c.to));
             println!("{:<10} {:<24} {:>6} {:>12} {:>8} {:>12}", "BUCKET", "REASON", "COUNT", "AMOUNT", "WAITING", "WAITING AMT");

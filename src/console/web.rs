@@ -289,6 +289,16 @@ pub fn render(page: &impl Template) -> Response {
     }
 }
 
+/// A form's two-way choice: `yes` is true, `no` false, anything else a
+/// bad form naming `what` was asked.
+pub fn either(value: &str, yes: &str, no: &str, what: &str) -> Result<bool, PageError> {
+    match value {
+        v if v == yes => Ok(true),
+        v if v == no => Ok(false),
+        other => Err(PageError::BadForm(format!("no {what} {other:?}"))),
+    }
+}
+
 /// Money as people write it: two decimals.
 pub fn money(d: &rust_decimal::Decimal) -> String {
     format!("{:.2}", d)

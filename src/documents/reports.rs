@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use super::pdf::{Column, Layout};
-use crate::writeoff::history::{AuditFilter, AuditRow, Causes, History, HistoryFilter};
+use crate::writeoff::history::{AuditFilter, AuditRow, Cause, Causes, History, HistoryFilter};
 
 /// One report, ready to lay out.
 pub struct Report<'a> {
@@ -97,23 +97,22 @@ pub fn history(h: &History, filter: &HistoryFilter<'_>) -> Report<'static> {
     }
 }
 
+/// One cause as its CSV and PDF show it.
+pub fn cause_cells(r: &Cause) -> [String; 7] {
+    [
+        r.bucket.as_str().to_string(),
+        r.reason.clone(),
+        r.label.clone(),
+        r.count.to_string(),
+        format!("{:.2}", r.amount),
+        r.pending_count.to_string(),
+        format!("{:.2}", r.pending_amount),
+    ]
+}
+
 /// Write-off causes: totals by side and reason, written off and waiting.
 pub fn causes(c: &Causes) -> Report<'static> {
-    let rows = c
-        .rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.bucket.as_str().to_string(),
-                r.reason.clone(),
-                r.label.clone(),
-                r.count.to_string(),
-                format!("{:.2}", r.amount),
-                r.pending_count.to_string(),
-                format!("{:.2}", r.pending_amount),
-            ]
-        })
-        .collect();
+    let rows = c.rows.iter().map(|r| cause_cells(r).to_vec()).collect();
     Report {
         title: "Write-off causes".into(),
         facts: vec![("Days", span(c.from, c.to))],

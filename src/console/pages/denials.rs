@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 
 use crate::console::jobs::Finished;
-use crate::console::web::{money, render, Me, PageError, Posted};
+use crate::console::web::{either, money, render, Me, PageError, Posted};
 use crate::console::Console;
 use crate::denials::{self, Denial, DenialFilter, DenialStatus};
 use crate::writeoff::bulk::BulkFilter;
@@ -95,11 +95,7 @@ pub struct AppealForm {
 /// Puts a denial under appeal (no write-off or sweep touches it then), or
 /// withdraws the appeal.
 pub async fn appeal(me: Me, Path(id): Path<i64>, Posted(f): Posted<AppealForm>) -> Result<Response, PageError> {
-    let appeal = match f.action.as_str() {
-        "appeal" => true,
-        "withdraw" => false,
-        other => return Err(PageError::BadForm(format!("no appeal action {other:?}"))),
-    };
+    let appeal = either(&f.action, "appeal", "withdraw", "appeal action")?;
     writeoff::appeal(&me.person.db, id, me.name(), appeal).await?;
     let notice = if appeal { format!("Denial #{id} is under appeal.") } else { format!("Denial #{id}: the appeal is withdrawn; it is open again.") };
     page(&me, &Filter::default(), Some(notice)).await
@@ -119,11 +115,7 @@ pub struct BulkForm {
 /// Writes off, with one reason, every open denial the worklist's filters
 /// show (or previews it), as a job: a large run takes a while.
 pub async fn bulk(State(console): State<Arc<Console>>, me: Me, Posted(f): Posted<BulkForm>) -> Result<Response, PageError> {
-    let preview = match f.action.as_str() {
-        "preview" => true,
-        "post" => false,
-        other => return Err(PageError::BadForm(format!("no bulk action {other:?}"))),
-    };
+    let preview = either(&f.action, "preview", "post", "bulk action")?;
     let min_age_days = nonempty(&f.filter.min_age_days).map(str::parse::<i64>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
     let filter = BulkFilter {
         payer: nonempty(&f.filter.payer).map(str::to_string),
@@ -219,11 +211,7 @@ pub struct Decision {
 }
 
 pub async fn decide(me: Me, Path(id): Path<i64>, Posted(f): Posted<Decision>) -> Result<Response, PageError> {
-    let approve = match f.decision.as_str() {
-        "approve" => true,
-        "reject" => false,
-        other => return Err(PageError::BadForm(format!("no decision {other:?}"))),
-    };
+    let approve = either(&f.decision, "approve", "reject", "decision")?;
     let out = writeoff::decide_writeoff(&me.person.db, id, me.name(), approve).await?;
     let notice = format!("Write-off #{id} of {}: {}.", money(&out.amount), out.status.to_string().to_lowercase().replace('_', " "));
     approvals_page(&me, Some(notice)).await
