@@ -21,6 +21,7 @@
 //! - [`cli`]: the `remitd` command line.
 
 pub mod actors;
+pub mod bank;
 pub mod claims;
 pub mod cli;
 pub mod console;

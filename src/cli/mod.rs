@@ -7,6 +7,7 @@ mod claims;
 mod codes;
 mod conflicts;
 mod demo;
+mod deposits;
 mod generate;
 mod history;
 mod ingest;
@@ -141,6 +142,11 @@ enum Command {
         #[command(subcommand)]
         command: codes::Command,
     },
+    /// Bank files: read and check an ACH file, list its deposits and traces.
+    Deposits {
+        #[command(subcommand)]
+        command: deposits::Command,
+    },
     /// Work the queue of remittance claims that matched no claim.
     Unmatched {
         #[command(subcommand)]
@@ -171,6 +177,7 @@ pub fn main() -> ExitCode {
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
         Command::Remittance { command } => with_db(&url, |pool| remittances::run(pool, command)),
         Command::Codes { command } => with_db(&url, |pool| codes::run(pool, command)),
+        Command::Deposits { command } => deposits::run(&command),
         Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
         Command::PatientBalance { command } => with_db(&url, |pool| patient_balances::run(pool, command)),

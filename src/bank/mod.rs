@@ -1,0 +1,91 @@
+//! Bank files: the money side of a payment, to match against the
+//! remittances that explain it (reassociation, CAQH CORE rule 370).
+//!
+//! - [`nacha`]: ACH files, CCD+ (and CTX) entries whose addenda carry the
+//!   835's `TRN` segment.
+//!
+//! Each parser reads a whole file into typed values or refuses it with the
+//! line and column of the first thing wrong ([`BankError`]). A bank file
+//! holds account numbers: a refusal names the field, never its content.
+
+pub mod nacha;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// Where a bank file is wrong and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {problem}")]
+pub struct BankError {
+    /// 1-based line (record) number.
+    pub line: usize,
+    /// 1-based column of the field that is wrong (1 for the whole record).
+    pub column: usize,
+    pub problem: String,
+}
+
+impl BankError {
+    pub fn at(line: usize, column: usize, problem: impl Into<String>) -> BankError {
+        BankError { line, column, problem: problem.into() }
+    }
+}
+
+/// The 835's `TRN` segment as a bank file carries it: what ties a deposit
+/// to its remittance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Trn {
+    /// TRN02: the EFT trace (or check) number.
+    pub trace: String,
+    /// TRN03: the payer's identifier (`1` and its EIN).
+    pub payer_id: String,
+    /// TRN04, when sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub originating: Option<String>,
+}
+
+impl Trn {
+    /// The first `TRN*1*...` in `text`, ending at a `\` or `~` segment
+    /// terminator or at the end of the text (banks cut it anywhere).
+    pub fn find(text: &str) -> Option<Trn> {
+        let start = text.find("TRN*1*")? + "TRN*1*".len();
+        let rest = &text[start..];
+        let end = rest.find(['\\', '~']).unwrap_or(rest.len());
+        let mut parts = rest[..end].split('*').map(str::trim);
+        let trace = parts.next().filter(|t| !t.is_empty())?.to_string();
+        let payer_id = parts.next().filter(|p| !p.is_empty())?.to_string();
+        let originating = parts.next().filter(|o| !o.is_empty()).map(str::to_string);
+        Some(Trn { trace, payer_id, originating })
+    }
+}
+
+/// One movement of money a bank file reports, ready to match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deposit {
+    /// Credit (money in) or debit (a payer taking money back).
+    pub credit: bool,
+    pub amount: Decimal,
+    /// The day the money moved (ACH effective entry date).
+    pub date: Option<chrono::NaiveDate>,
+    /// Who paid, as the bank names them.
+    pub payer_name: String,
+    /// The reassociation trace, when the bank file carries one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trn: Option<Trn>,
+    /// The bank's own reference (the ACH trace number).
+    pub bank_reference: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Trn;
+
+    #[test]
+    fn a_trn_is_found_where_the_bank_put_it() {
+        let t = Trn::find("TRN*1*12345678*1512345678\\").unwrap();
+        assert_eq!((t.trace.as_str(), t.payer_id.as_str(), t.originating), ("12345678", "1512345678", None));
+        let t = Trn::find("PAYMENT TRN*1*EFT-1*1999999901*ORIG~ trailing").unwrap();
+        assert_eq!(t.originating.as_deref(), Some("ORIG"));
+        assert_eq!(Trn::find("TRN*1*1234").map(|t| t.trace), None, "no payer id: no trace to match on");
+        assert_eq!(Trn::find("no reassociation here"), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! Bank files: the project's ACH sample read into its deposits, refusals
+//! that name the line and column, and properties over generated files
+//! (what is written reads back the same; no damage makes the reader panic
+//! or point outside the file).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use remitd::bank::nacha::{self, AchFile, Batch, Entry};
+use remitd::bank::{BankError, Trn};
+use rust_decimal::Decimal;
+
+fn sample(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/bank").join(name)
+}
+
+fn day(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+#[test]
+fn the_sample_ach_file_reads_into_its_deposits_with_their_traces() {
+    let file = nacha::read(&std::fs::read(sample("daily.ach")).unwrap()).unwrap();
+    assert_eq!((file.created, file.origin_name.as_str(), file.batches.len()), (day("2024-02-12"), "EXAMPLE HEALTH PLAN", 2));
+    assert_eq!((file.batches[0].class.as_str(), file.batches[0].description.as_str()), ("CCD", nacha::HCCLAIMPMT));
+    let deposits = file.deposits();
+    let seen: Vec<_> = deposits.iter().map(|d| (d.credit, d.amount.to_string(), d.date, d.trn.as_ref().map(|t| t.trace.as_str()))).collect();
+    assert_eq!(
+        seen,
+        [
+            (true, "253.40".to_string(), Some(day("2024-01-15")), Some("EFT-20240115-0001")),
+            (true, "627.50".to_string(), Some(day("2024-02-12")), Some("EFT-20240212-0004")),
+            (false, "12.50".to_string(), Some(day("2024-02-12")), None),
+        ]
+    );
+    assert_eq!(deposits[0].trn.as_ref().unwrap().payer_id, "1999999901");
+    assert_eq!(file.batches[0].entries[0].account_last4, "3444", "only the account's last four are kept");
+}
+
+/// The sample with line `line` (1-based) changed by `change`.
+fn damaged(line: usize, change: impl Fn(&str) -> String) -> Vec<u8> {
+    let text = std::fs::read_to_string(sample("daily.ach")).unwrap();
+    let lines: Vec<String> = text.lines().enumerate().map(|(i, l)| if i + 1 == line { change(l) } else { l.to_string() }).collect();
+    (lines.join("\n") + "\n").into_bytes()
+}
+
+fn refusal(bytes: &[u8]) -> BankError {
+    nacha::read(bytes).expect_err("refused")
+}
+
+#[test]
+fn refusals_name_the_line_the_column_and_what_is_wrong() {
+    let e = refusal(&std::fs::read(sample("bad-entry-hash.ach")).unwrap());
+    assert_eq!(e.to_string(), "line 5, column 11: the entry hash is 100000000, but the entries add up to 99999999");
+
+    let e = refusal(&damaged(3, |l| l[..93].to_string()));
+    assert_eq!(e.to_string(), "line 3, column 1: a record is 94 characters; this one has 93");
+    let e = refusal(&damaged(3, |l| format!("{}12,40{}", &l[..29], &l[34..])));
+    assert_eq!(e.to_string(), "line 3, column 30: expected an amount in cents (10 digits)");
+    let e = refusal(&damaged(3, |l| format!("{}0000025341{}", &l[..29], &l[39..])));
+    assert_eq!(e.to_string(), "line 5, column 33: the total credit amount is 25340, but the entries add up to 25341");
+    let e = refusal(&damaged(4, |l| format!("6{}", &l[1..])));
+    assert!(e.to_string().starts_with("line 3, column 79: the addenda indicator is 1, but no addenda record follows"), "{e}");
+    let e = refusal(&damaged(11, |l| format!("9000003{}", &l[7..])));
+    assert_eq!(e.to_string(), "line 11, column 2: the batch count is 3, but the file has 2 batches");
+    let e = refusal(&damaged(12, |_| format!("{:<94}", "junk")));
+    assert_eq!(e.to_string(), "line 12, column 1: after the file control only lines of nines may follow");
+    let e = refusal(&damaged(1, |l| format!("{}240231{}", &l[..23], &l[29..])));
+    assert_eq!(e.to_string(), "line 1, column 24: expected a real file creation date YYMMDD");
+    assert_eq!(refusal(b"").to_string(), "line 1, column 1: the file is empty");
+}
+
+#[test]
+fn the_command_line_lists_deposits_or_says_where_the_file_is_wrong() {
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["deposits", "read"]).arg(sample("daily.ach")).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.contains("credit       253.40 2024-01-15") && l.ends_with("TRN EFT-20240115-0001 payer 1999999901")), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["deposits", "read", "--format", "json"]).arg(sample("daily.ach")).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v[1]["amount"].as_str(), v[1]["trn"]["trace"].as_str()), (Some("627.50"), Some("EFT-20240212-0004")));
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["deposits", "read"]).arg(sample("bad-entry-hash.ach")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad-entry-hash.ach: refused: line 5, column 11: the entry hash"));
+}
+
+fn entry_strategy() -> impl Strategy<Value = Entry> {
+    (any::<bool>(), 0u64..100_000_000, 0u32..10_000_000, "[A-Z0-9]{1,12}", 1u32..99_999, prop::option::of("[A-Z0-9-]{1,20}")).prop_map(
+        |(credit, cents, sequence, id, routing, trace)| Entry {
+            transaction_code: if credit { 22 } else { 27 },
+            amount: Decimal::new(cents as i64, 2),
+            routing: format!("{routing:08}1"),
+            account_last4: "1234".into(),
+            identification: id,
+            receiver_name: "PROVIDER".into(),
+            trace_number: format!("09999999{sequence:07}"),
+            addenda: trace.map(|t| vec![format!("TRN*1*{t}*1999999901\\")]).into_iter().flatten().collect(),
+        },
+    )
+}
+
+fn file_strategy() -> impl Strategy<Value = AchFile> {
+    prop::collection::vec((prop::collection::vec(entry_strategy(), 0..8), 1u32..28), 0..5).prop_map(|batches| AchFile {
+        created: day("2024-03-01"),
+        origin_name: "PAYER".into(),
+        destination_name: "BANK".into(),
+        batches: batches
+            .into_iter()
+            .enumerate()
+            .map(|(i, (entries, d))| Batch {
+                number: i as u32 + 1,
+                company_name: "PAYER".into(),
+                company_id: "1999999901".into(),
+                class: "CCD".into(),
+                description: nacha::HCCLAIMPMT.into(),
+                effective: NaiveDate::from_ymd_opt(2024, 2, d),
+                entries,
+            })
+            .collect(),
+    })
+}
+
+proptest! {
+    #[test]
+    fn what_is_written_reads_back_the_same(file in file_strategy()) {
+        let text = nacha::write(&file);
+        let read = nacha::read(text.as_bytes());
+        prop_assert_eq!(read.as_ref(), Ok(&file), "{}", text);
+        for d in read.unwrap().deposits() {
+            if let Some(Trn { payer_id, .. }) = d.trn {
+                prop_assert_eq!(payer_id, "1999999901");
+            }
+        }
+    }
+
+    #[test]
+    fn no_damage_makes_the_reader_panic_or_point_outside_the_file(file in file_strategy(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut bytes = nacha::write(&file).into_bytes();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        if let Err(e) = nacha::read(&bytes) {
+            let lines = bytes.split(|b| *b == b'\n').count();
+            prop_assert!(e.line >= 1 && e.line <= lines && (1..=94).contains(&e.column), "{e}");
+        }
+    }
+}
