@@ -81,6 +81,8 @@ fn the_command_line_lists_deposits_or_says_where_the_file_is_wrong() {
     let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["deposits", "read", "--format", "json"]).arg(sample("daily.ach")).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v[1]["amount"].as_str(), v[1]["trn"]["trace"].as_str()), (Some("627.50"), Some("EFT-20240212-0004")));
+    let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["deposits", "read"]).arg(sample("statement.bai")).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("credit       168.00 2024-02-12                  reference CHK-0020001"));
     let out = Command::new(env!("CARGO_BIN_EXE_remitd")).args(["deposits", "read"]).arg(sample("bad-entry-hash.ach")).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad-entry-hash.ach: refused: line 5, column 11: the entry hash"));
@@ -136,6 +138,18 @@ proptest! {
     }
 
     #[test]
+    fn no_damage_to_a_statement_makes_the_reader_panic_or_point_outside_it(at in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+        let mut bytes = std::fs::read(sample("statement.bai")).unwrap();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        bytes.truncate(cut.index(bytes.len()) + 1);
+        if let Err(e) = remitd::bank::bai2::read(&bytes) {
+            let lines = bytes.split(|b| *b == b'\n').count();
+            prop_assert!(e.line >= 1 && e.line <= lines && e.column >= 1, "{e}");
+        }
+    }
+
+    #[test]
     fn no_damage_makes_the_reader_panic_or_point_outside_the_file(file in file_strategy(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let mut bytes = nacha::write(&file).into_bytes();
         let i = at.index(bytes.len());
@@ -145,4 +159,45 @@ proptest! {
             prop_assert!(e.line >= 1 && e.line <= lines && (1..=94).contains(&e.column), "{e}");
         }
     }
+}
+
+#[test]
+fn the_sample_statement_reads_into_deposits_with_traces_and_check_numbers() {
+    let file = remitd::bank::BankFile::read(&std::fs::read(sample("statement.bai")).unwrap()).unwrap();
+    let deposits = file.deposits();
+    let seen: Vec<_> = deposits
+        .iter()
+        .map(|d| (d.credit, d.amount.to_string(), d.payer_name.as_str(), d.trn.as_ref().map(|t| t.trace.as_str()), d.customer_reference.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (true, "627.50".to_string(), "EXAMPLE HEALTH PLAN", Some("EFT-20240212-0004"), Some("CR2001")),
+            (true, "168.00".to_string(), "", None, Some("CHK-0020001")),
+            (false, "12.50".to_string(), "EXAMPLE HEALTH PLAN", None, None),
+        ]
+    );
+    assert!(deposits.iter().all(|d| d.date == Some(day("2024-02-12"))), "the group's as-of date");
+}
+
+/// The BAI2 sample with line `line` (1-based) replaced.
+fn statement_with(line: usize, replacement: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(sample("statement.bai")).unwrap();
+    text.lines().enumerate().map(|(i, l)| format!("{}\n", if i + 1 == line { replacement } else { l })).collect::<String>().into_bytes()
+}
+
+#[test]
+fn statement_refusals_name_the_line_the_column_and_what_is_wrong() {
+    let e = remitd::bank::bai2::read(&std::fs::read(sample("bad-account-total.bai")).unwrap()).unwrap_err();
+    assert_eq!(e.to_string(), "line 8, column 4: the account control total is 1093301, but the records add up to 1093300");
+    let e = remitd::bank::bai2::read(&statement_with(8, "49,1093300,5/")).unwrap_err();
+    assert_eq!(e.to_string(), "line 8, column 12: the number of records is 5, but the records add up to 6");
+    let e = remitd::bank::bai2::read(&statement_with(6, "16,301,168.00,0,BR1002,CHK-0020001,CHECK DEPOSIT/")).unwrap_err();
+    assert_eq!(e.to_string(), "line 6, column 8: expected the amount in cents (digits, optionally signed)");
+    let e = remitd::bank::bai2::read(&statement_with(6, "16,30,16800,0,BR1002,CHK-0020001,CHECK DEPOSIT/")).unwrap_err();
+    assert_eq!(e.to_string(), "line 6, column 4: expected a type code from 100 to 999");
+    let e = remitd::bank::bai2::read(&statement_with(2, "02,EXAMPLEPROVIDER,EXAMPLEBANK,1,241302,,USD,2/")).unwrap_err();
+    assert_eq!(e.to_string(), "line 2, column 34: expected the as-of date YYMMDD");
+    let e = remitd::bank::bai2::read(&statement_with(10, "98,1093300,1,8/")).unwrap_err();
+    assert!(e.to_string().starts_with("line 10, column 1: expected a group header (02) or the file trailer (99)"), "{e}");
 }

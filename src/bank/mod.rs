@@ -3,15 +3,50 @@
 //!
 //! - [`nacha`]: ACH files, CCD+ (and CTX) entries whose addenda carry the
 //!   835's `TRN` segment.
+//! - [`bai2`]: bank statements, whose transaction details carry it in
+//!   their text.
 //!
 //! Each parser reads a whole file into typed values or refuses it with the
 //! line and column of the first thing wrong ([`BankError`]). A bank file
 //! holds account numbers: a refusal names the field, never its content.
 
+pub mod bai2;
 pub mod nacha;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+
+/// A bank file of either kind, told apart by how it starts: a BAI2 file
+/// with its `01,` header, an ACH file with its `1` record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankFile {
+    Ach(nacha::AchFile),
+    Statement(bai2::Statement),
+}
+
+impl BankFile {
+    pub fn read(bytes: &[u8]) -> Result<BankFile, BankError> {
+        match bytes.starts_with(b"01,") {
+            true => bai2::read(bytes).map(BankFile::Statement),
+            false => nacha::read(bytes).map(BankFile::Ach),
+        }
+    }
+
+    pub fn deposits(&self) -> Vec<Deposit> {
+        match self {
+            BankFile::Ach(f) => f.deposits(),
+            BankFile::Statement(s) => s.deposits(),
+        }
+    }
+
+    /// What the file is, for a person: its kind, date and sender.
+    pub fn describe(&self) -> String {
+        match self {
+            BankFile::Ach(f) => format!("ACH file of {}, from {}: {} batches", f.created, f.origin_name, f.batches.len()),
+            BankFile::Statement(s) => format!("BAI2 statement of {}, from {}: {} groups", s.created, s.sender, s.groups.len()),
+        }
+    }
+}
 
 /// Where a bank file is wrong and what is wrong there.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +108,10 @@ pub struct Deposit {
     pub trn: Option<Trn>,
     /// The bank's own reference (the ACH trace number).
     pub bank_reference: String,
+    /// The depositor's reference a statement carries: for a check
+    /// deposit, the check number (an 835 paid by check has it as TRN02).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_reference: Option<String>,
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ impl AchFile {
                     payer_name: b.company_name.clone(),
                     trn: e.trn(),
                     bank_reference: e.trace_number.clone(),
+                    customer_reference: None,
                 })
             })
             .collect()

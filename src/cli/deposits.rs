@@ -1,15 +1,15 @@
-//! `remitd deposits read`: a bank file read and checked, its deposits
-//! listed with the trace that ties each to its remittance.
+//! `remitd deposits read`: a bank file (ACH or BAI2) read and checked, its
+//! deposits listed with the trace that ties each to its remittance.
 
 use std::path::PathBuf;
 
 use super::{print_json, ListFormat, EXIT_REFUSED};
-use crate::bank::{nacha, Deposit};
+use crate::bank::{BankFile, Deposit};
 use crate::output::shown;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Read and check an ACH (NACHA) file; list its deposits and their traces.
+    /// Read and check a bank file (ACH or BAI2); list its deposits and their traces.
     Read {
         file: PathBuf,
         #[arg(long, value_enum, default_value = "text")]
@@ -27,18 +27,18 @@ pub fn run(command: &Command) -> u8 {
             return EXIT_REFUSED;
         }
     };
-    let ach = match nacha::read(&bytes) {
+    let file = match BankFile::read(&bytes) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{name}: refused: {e}");
             return EXIT_REFUSED;
         }
     };
-    let deposits = ach.deposits();
+    let deposits = file.deposits();
     if *format == ListFormat::Json {
         return print_json(&deposits);
     }
-    println!("{name}: ACH file of {}, from {}: {} batches, {} entries", ach.created, shown(&ach.origin_name), ach.batches.len(), deposits.len());
+    println!("{name}: {}, {} deposits and debits", shown(&file.describe()), deposits.len());
     for d in &deposits {
         println!("{}", line(d));
     }
@@ -49,6 +49,10 @@ pub fn run(command: &Command) -> u8 {
 fn line(d: &Deposit) -> String {
     let side = if d.credit { "credit" } else { "debit " };
     let date = d.date.map(|d| d.to_string()).unwrap_or_else(|| "no date   ".into());
-    let trn = d.trn.as_ref().map(|t| format!("TRN {} payer {}", shown(&t.trace), shown(&t.payer_id))).unwrap_or_else(|| "no TRN".into());
+    let trn = match (&d.trn, &d.customer_reference) {
+        (Some(t), _) => format!("TRN {} payer {}", shown(&t.trace), shown(&t.payer_id)),
+        (None, Some(r)) => format!("reference {}", shown(r)),
+        (None, None) => "no TRN".into(),
+    };
     format!("  {side} {:>12.2} {date} {:<16} {trn}", d.amount, shown(&d.payer_name))
 }
