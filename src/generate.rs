@@ -172,6 +172,13 @@ impl<W: Write> X12Writer<W> {
                 self.person(code, p)?;
             }
         }
+        // Remarks as MOA (MIA needs figures the model does not keep): five
+        // fit, as many as one MOA carries.
+        if !c.remarks.is_empty() {
+            let mut els = vec!["", ""];
+            els.extend(c.remarks.iter().take(5).map(|r| r.as_str()));
+            self.segment("MOA", &els)?;
+        }
         if let Some(f8) = &c.original_reference {
             self.segment("REF", &["F8", f8])?;
         }

@@ -230,6 +230,10 @@ pub struct Claim {
     /// Other AMT segments of the claim.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub amounts: Vec<QualifiedAmount>,
+    /// The claim's remark codes (RARC): MOA03 to MOA07, then MIA05 and
+    /// MIA20 to MIA23, in that order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub remarks: Vec<Text>,
     pub services: Vec<Service>,
 }
 

@@ -131,3 +131,38 @@ async fn code_lists_load_from_csv_by_an_admin_and_feed_the_glossary() {
     assert!(e.to_string().contains("remitd.admin"), "{e}");
     pool.close().await;
 }
+
+/// Claim-level remark codes (MOA, MIA) are read, written back, printed
+/// with the claim and explained in the glossary.
+#[tokio::test]
+async fn claim_remarks_from_moa_and_mia_print_with_the_claim_and_in_the_glossary() {
+    let db = TestDb::new().await;
+    let mut t = transaction("valid/provider-adjustments.835");
+    t.claims[0].remarks = vec!["MA02".into(), "N381".into()];
+    let mut w = remitd::generate::X12Writer::new(Vec::new());
+    w.open_interchange(7, false, "005010X221A1").unwrap();
+    w.transaction(&t).unwrap();
+    w.close_interchange(7, 1).unwrap();
+    let x12 = w.into_inner();
+    assert!(String::from_utf8_lossy(&x12).contains("MOA***MA02*N381~"), "written as an MOA");
+    let doc = remitd::parse::FileDocument::read("moa.835", &x12[..]).unwrap();
+    let read = &doc.interchanges[0].groups[0].transactions[0];
+    assert_eq!(read.claims[0].remarks, t.claims[0].remarks, "read back");
+
+    // MIA carries remarks in MIA05 and MIA20 to MIA23.
+    let with_mia = String::from_utf8_lossy(&x12).replace("MOA***MA02*N381~", "MIA*0****MA01***************MA03~");
+    let doc = remitd::parse::FileDocument::read("mia.835", with_mia.as_bytes()).unwrap();
+    let remarks: Vec<String> = doc.interchanges[0].groups[0].transactions[0].claims[0].remarks.iter().map(|r| r.to_string()).collect();
+    assert_eq!(remarks, ["MA01", "MA03"]);
+
+    let mut r = remittance::build(read);
+    remittance::describe(&db.pool, &mut r).await.unwrap();
+    assert_eq!(r.claims[0].remarks, ["MA02", "N381"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("remarks.pdf");
+    std::fs::write(&pdf, remittance::pdf(&r)).unwrap();
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Claim remarks") && text.contains("MA02 N381"), "{text}");
+    let glossary = &text[text.find("Glossary of the codes used").expect("a glossary")..];
+    assert!(glossary.contains("MA02") && glossary.contains("N381"), "both codes explained or listed: {glossary}");
+}

@@ -106,14 +106,15 @@ fn text(r: &Readable) -> String {
     );
     for c in &r.claims {
         out += &format!(
-            "\nclaim {} {} [{}]: charge {:.2} paid {:.2} patient {:.2}{}\n",
+            "\nclaim {} {} [{}]: charge {:.2} paid {:.2} patient {:.2}{}{}\n",
             shown(&c.claim_id),
             shown(&c.patient),
             shown(&c.status),
             c.charge,
             c.paid,
             c.patient_responsibility,
-            if c.adjustments.is_empty() { String::new() } else { format!(" adjustments {}", c.adjustments.join("; ")) }
+            if c.adjustments.is_empty() { String::new() } else { format!(" adjustments {}", c.adjustments.join("; ")) },
+            if c.remarks.is_empty() { String::new() } else { format!(" remarks {}", shown(&c.remarks.join(" "))) }
         );
         for s in &c.lines {
             out += &format!(

@@ -54,6 +54,8 @@ pub struct ClaimPart {
     pub patient_responsibility: Decimal,
     /// Claim-level adjustments, e.g. `CO-45 90.00`.
     pub adjustments: Vec<String>,
+    /// Claim-level remark codes (MOA, MIA).
+    pub remarks: Vec<String>,
     pub lines: Vec<LinePart>,
 }
 
@@ -165,6 +167,7 @@ fn claim(c: &Claim) -> ClaimPart {
         paid: c.paid,
         patient_responsibility: c.patient_responsibility.unwrap_or_default(),
         adjustments: c.adjustments.iter().map(adjustment).collect(),
+        remarks: c.remarks.iter().map(|r| r.to_string()).collect(),
         lines: c.services.iter().map(line).collect(),
     }
 }
@@ -195,7 +198,7 @@ pub fn build(t: &Transaction) -> Readable {
             used.insert((List::Group, a.group.to_string()));
             used.insert((List::Carc, a.reason.to_string()));
         }
-        for r in c.services.iter().flat_map(|s| s.remarks.iter()) {
+        for r in c.remarks.iter().chain(c.services.iter().flat_map(|s| s.remarks.iter())) {
             used.insert((List::Rarc, r.to_string()));
         }
     }
@@ -364,6 +367,9 @@ pub fn pdf(r: &Readable) -> Vec<u8> {
         let mut facts = vec![("Charge", money(c.charge)), ("Paid", money(c.paid)), ("Patient responsibility", money(c.patient_responsibility))];
         if let Some(p) = &c.payer_control {
             facts.push(("Payer's claim number", p.clone()));
+        }
+        if !c.remarks.is_empty() {
+            facts.push(("Claim remarks", c.remarks.join(" ")));
         }
         if !c.adjustments.is_empty() {
             facts.push(("Claim adjustments", c.adjustments.join("; ")));

@@ -29,6 +29,8 @@ const CAS: u32 = tag_code(b"CAS");
 const NM1: u32 = tag_code(b"NM1");
 const AMT: u32 = tag_code(b"AMT");
 const LQ: u32 = tag_code(b"LQ");
+const MOA: u32 = tag_code(b"MOA");
+const MIA: u32 = tag_code(b"MIA");
 
 /// The loops the builder cares about, resolved to grammar indices once.
 #[derive(Debug, Clone, Copy)]
@@ -372,6 +374,8 @@ fn claim_detail(claim: &mut Claim, seg: &Seg<'_, '_>) -> Result<(), FieldError> 
         (DTM, b"050") => claim.received_date = seg.date(2)?,
         (AMT, b"I") => claim.interest = Some(seg.amount(2, "Interest Amount")?),
         (AMT, _) => claim.amounts.push(QualifiedAmount { qualifier: seg.text(1), amount: seg.amount(2, "Monetary Amount")? }),
+        (MOA, _) => claim.remarks.extend((3..=7).filter_map(|n| seg.opt(n))),
+        (MIA, _) => claim.remarks.extend([5, 20, 21, 22, 23].into_iter().filter_map(|n| seg.opt(n))),
         _ => {}
     }
     Ok(())
