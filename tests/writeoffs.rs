@@ -466,6 +466,11 @@ async fn the_denial_list_filters_and_shows_the_request_waiting_for_approval() {
     let big = filter(denials::DenialFilter { min_remaining: Some(dec("200")), max_remaining: Some(dec("300")), ..Default::default() }).await;
     assert_eq!(big, ["CLM-2001"], "CLM-2002's 480.00 waits for approval: nothing remains of it");
     assert!(filter(denials::DenialFilter { min_age_days: Some(1), ..Default::default() }).await.is_empty(), "every denial opened today");
+    // A limit keeps the oldest, after the filters on what remains.
+    assert_eq!(filter(denials::DenialFilter { limit: Some(1), ..Default::default() }).await, all[..1]);
+    let nothing_left = filter(denials::DenialFilter { max_remaining: Some(dec("0")), ..Default::default() }).await;
+    assert_ne!(nothing_left.first(), all.first(), "the filter on what remains skips the oldest denial");
+    assert_eq!(filter(denials::DenialFilter { max_remaining: Some(dec("0")), limit: Some(1), ..Default::default() }).await, nothing_left[..1]);
 
     let queue = denials::list_where(&db.pool, &denials::DenialFilter { status: Some(DenialStatus::PendingWriteoff), ..Default::default() }).await.unwrap();
     assert_eq!(queue.len(), 1);
