@@ -76,6 +76,9 @@ async fn the_audit_trail_and_history_by_date_range_refuse_a_range_that_ends_befo
     let up_to_yesterday = history::audit_trail(&db.pool, &AuditFilter { to: Some(yesterday), ..AuditFilter::default() }).await.unwrap();
     assert!(up_to_yesterday.is_empty(), "everything happened today");
     let today_only = history::audit_trail(&db.pool, &AuditFilter { from: Some(today()), to: Some(today()), ..AuditFilter::default() }).await.unwrap();
+    let all = history::audit_trail(&db.pool, &AuditFilter::default()).await.unwrap();
+    let newest = history::audit_trail(&db.pool, &AuditFilter { newest: Some(2), ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(newest, all[all.len() - 2..], "a page's newest rows, still oldest first");
     assert_eq!(today_only.len(), all.len());
     let e = history::audit_trail(&db.pool, &AuditFilter { from: Some(today()), to: Some(yesterday), ..AuditFilter::default() }).await.unwrap_err();
     assert!(e.to_string().starts_with("the date range starts"), "{e}");

@@ -141,7 +141,7 @@ fn print_causes(c: &Causes, format: HistoryFormat) -> u8 {
 }
 
 pub async fn run_audit(pool: PgPool, args: AuditArgs) -> u8 {
-    let filter = history::AuditFilter { claim: args.claim.as_deref(), actor: args.actor.as_deref(), from: args.days.from, to: args.days.to };
+    let filter = history::AuditFilter { claim: args.claim.as_deref(), actor: args.actor.as_deref(), from: args.days.from, to: args.days.to, newest: None };
     let rows = match history::audit_trail(&pool, &filter).await {
         Ok(rows) => rows,
         Err(e) => return refused(e),

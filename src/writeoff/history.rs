@@ -152,6 +152,8 @@ pub struct AuditFilter<'a> {
     pub from: Option<NaiveDate>,
     /// The last day, inclusive.
     pub to: Option<NaiveDate>,
+    /// Only the newest this many rows (a page); `None`: all of them.
+    pub newest: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -175,22 +177,27 @@ pub struct AuditRow {
     pub detail: serde_json::Value,
 }
 
-/// The audit trail, oldest first.
+/// The audit trail, oldest first. Read newest first, so that a page's
+/// `newest` rows come off the primary key's end without reading the rest
+/// (`LIMIT NULL` is no limit).
 pub async fn audit_trail(pool: &PgPool, f: &AuditFilter<'_>) -> Result<Vec<AuditRow>, ActionError> {
     check_range(f.from, f.to)?;
     crate::actors::require_read(pool).await?;
-    Ok(sqlx::query_as!(
+    let mut rows = sqlx::query_as!(
         AuditRow,
         r#"SELECT a.id, a.at, a.actor, a.action, c.claim_id AS "claim_id?", a.denial_id, a.writeoff_id, a.receipt_id AS receipt, a.reason, a.amount, a.detail
            FROM audit_log a LEFT JOIN claims c ON c.id = a.claim_id
            WHERE ($1::text IS NULL OR c.claim_id = $1) AND ($2::text IS NULL OR a.actor = $2) AND ($3::date IS NULL OR a.at >= $3::date)
              AND ($4::date IS NULL OR a.at < $4::date + 1)
-           ORDER BY a.id"#,
+           ORDER BY a.id DESC LIMIT $5"#,
         f.claim,
         f.actor,
         f.from,
         f.to,
+        f.newest,
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    rows.reverse();
+    Ok(rows)
 }

@@ -20,6 +20,11 @@ use crate::denials::{self, Denial, DenialFilter, DenialStatus};
 use crate::writeoff::bulk::BulkFilter;
 use crate::writeoff::{self, reasons};
 
+/// The most denials the worklist shows, oldest first: a page of 30,000
+/// rows is no worklist (narrow it by payer, account or age; a bulk
+/// write-off still takes every denial the filters match).
+const SHOWN: usize = 200;
+
 #[derive(Template)]
 #[template(path = "denials.html")]
 struct DenialsPage<'a> {
@@ -27,6 +32,8 @@ struct DenialsPage<'a> {
     csrf: &'a str,
     filter: &'a Filter,
     rows: Vec<Row>,
+    /// More denials match than the page shows.
+    more: bool,
     reasons: Vec<reasons::Reason>,
     notice: Option<String>,
 }
@@ -66,12 +73,20 @@ fn nonempty(s: &str) -> Option<&str> {
 async fn page(me: &Me, filter: &Filter, notice: Option<String>) -> Result<Response, PageError> {
     let db = &me.person.db;
     let min_age_days = nonempty(&filter.min_age_days).map(str::parse::<i32>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
-    let f =
-        DenialFilter { status: filter.status()?, payer: nonempty(&filter.payer), account: nonempty(&filter.account), min_age_days, ..DenialFilter::default() };
-    let denials = denials::list_where(db, &f).await?;
+    let f = DenialFilter {
+        status: filter.status()?,
+        payer: nonempty(&filter.payer),
+        account: nonempty(&filter.account),
+        min_age_days,
+        limit: Some(SHOWN as i64 + 1),
+        ..DenialFilter::default()
+    };
+    let mut denials = denials::list_where(db, &f).await?;
+    let more = denials.len() > SHOWN;
+    denials.truncate(SHOWN);
     let rows = with_claim_rows(db, denials).await?;
     let reasons = reasons::list(db, false).await?;
-    Ok(render(&DenialsPage { who: me.name(), csrf: &me.csrf, filter, rows, reasons, notice }))
+    Ok(render(&DenialsPage { who: me.name(), csrf: &me.csrf, filter, rows, more, reasons, notice }))
 }
 
 /// Pairs each denial with its claim's row number, for the link.

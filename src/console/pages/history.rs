@@ -112,10 +112,11 @@ pub async fn causes_pdf(me: Me, Query(filter): Query<Filter>) -> Result<Response
     pdf_download("writeoff-causes.pdf".into(), move || reports::causes(&c).pdf()).await
 }
 
-async fn load_audit(me: &Me, f: &Filter) -> Result<(Vec<AuditRow>, (Option<NaiveDate>, Option<NaiveDate>)), PageError> {
+/// The trail under the page's filter: all of it, or the newest `newest`.
+async fn load_audit<'f>(me: &Me, f: &'f Filter, newest: Option<i64>) -> Result<(Vec<AuditRow>, AuditFilter<'f>), PageError> {
     let (from, to) = f.days()?;
-    let af = AuditFilter { claim: None, actor: nonempty(&f.actor), from, to };
-    Ok((history::audit_trail(&me.person.db, &af).await?, (from, to)))
+    let af = AuditFilter { claim: None, actor: nonempty(&f.actor), from, to, newest };
+    Ok((history::audit_trail(&me.person.db, &af).await?, af))
 }
 
 #[derive(Template)]
@@ -127,24 +128,24 @@ struct AuditPage<'a> {
     span: String,
     query: String,
     rows: Vec<AuditRow>,
-    /// How many rows the range holds; the page shows the newest [`AUDIT_ROWS`].
-    total: usize,
+    /// The range holds more than the newest [`AUDIT_ROWS`] shown.
+    more: bool,
 }
 
 /// The most rows the audit page shows (the PDF has them all).
 const AUDIT_ROWS: usize = 500;
 
 pub async fn audit(me: Me, Query(filter): Query<Filter>) -> Result<Response, PageError> {
-    let (mut rows, (from, to)) = load_audit(&me, &filter).await?;
-    let total = rows.len();
+    let (mut rows, af) = load_audit(&me, &filter, Some(AUDIT_ROWS as i64 + 1)).await?;
+    let more = rows.len() > AUDIT_ROWS;
     rows.reverse();
     rows.truncate(AUDIT_ROWS);
-    Ok(render(&AuditPage { who: me.name(), csrf: &me.csrf, filter: &filter, span: span(from, to), query: filter.query(), rows, total }))
+    let span = span(af.from, af.to);
+    Ok(render(&AuditPage { who: me.name(), csrf: &me.csrf, filter: &filter, span, query: filter.query(), rows, more }))
 }
 
 pub async fn audit_pdf(me: Me, Query(filter): Query<Filter>) -> Result<Response, PageError> {
-    let (rows, (from, to)) = load_audit(&me, &filter).await?;
-    let af = AuditFilter { claim: None, actor: nonempty(&filter.actor), from, to };
+    let (rows, af) = load_audit(&me, &filter, None).await?;
     let report = reports::audit(&rows, &af);
     pdf_download("audit-trail.pdf".into(), move || report.pdf()).await
 }
