@@ -262,9 +262,7 @@ pub fn read(bytes: &[u8]) -> Result<Statement, BankError> {
             }
             "99" => {
                 count += r.lines;
-                check(r, 1, "the file control total", r.cents(1, "the file control total")?, total)?;
-                check(r, 2, "the number of groups", r.number(2, "the number of groups")? as i64, groups.len() as i64)?;
-                check(r, 3, "the number of records", r.number(3, "the number of records")? as i64, count as i64)?;
+                trailer(r, ("the file control total", total), ("the number of groups", groups.len()), count)?;
                 if let Some(extra) = it.next() {
                     return Err(extra.error(1, "nothing may follow the file trailer (99)"));
                 }
@@ -273,6 +271,14 @@ pub fn read(bytes: &[u8]) -> Result<Statement, BankError> {
             _ => return Err(r.error(1, "expected a group header (02) or the file trailer (99)")),
         }
     }
+}
+
+/// Checks a group or file trailer: its control total, how many groups or
+/// accounts it closes, and its record count, in that order.
+fn trailer(r: &Record, (total_is, total): (&str, i64), (items_are, items): (&str, usize), count: u64) -> Result<(), BankError> {
+    check(r, 1, total_is, r.cents(1, total_is)?, total)?;
+    check(r, 2, items_are, r.number(2, items_are)? as i64, items as i64)?;
+    check(r, 3, "the number of records", r.number(3, "the number of records")? as i64, count as i64)
 }
 
 /// Compares a trailer's figure (field `i`) with what was counted.
@@ -302,9 +308,7 @@ fn read_group(header: &Record, it: &mut Records<'_>) -> Result<(Group, i64, u64)
             }
             "98" => {
                 count += r.lines;
-                check(r, 1, "the group control total", r.cents(1, "the group control total")?, total)?;
-                check(r, 2, "the number of accounts", r.number(2, "the number of accounts")? as i64, accounts.len() as i64)?;
-                check(r, 3, "the number of records", r.number(3, "the number of records")? as i64, count as i64)?;
+                trailer(r, ("the group control total", total), ("the number of accounts", accounts.len()), count)?;
                 return Ok((Group { as_of, accounts }, total, count));
             }
             _ => return Err(r.error(1, "expected an account identifier (03) or the group trailer (98)")),
