@@ -303,6 +303,27 @@ async fn support_feeds_files_appeals_sweeps_and_reads_the_history_in_a_browser()
     assert!(row.contains("paid-claims.835") && row.contains("1 ×, last "), "{row}");
     assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM remittances").fetch_one(&pool).await.unwrap(), 2, "the duplicate posted nothing");
 
+    // The same payment sent again with other content (a claim's received date changed): held as a conflict,
+    // which ann compares and resolves with what she decided.
+    let resent = tempfile::tempdir().unwrap();
+    let changed = std::fs::read_to_string(&fixed).unwrap().replacen("DTM*050*20231228", "DTM*050*20231227", 1);
+    std::fs::write(resent.path().join("resent.835"), changed).unwrap();
+    site.folder.drop_renamed(&resent.path().join("resent.835"), "resent.835");
+    common::daemon::wait_until("the daemon to hold the conflict", Duration::from_secs(30), async || {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM remittance_conflicts").fetch_one(&pool).await.unwrap() == 1
+    })
+    .await;
+    let conflict: i64 = sqlx::query_scalar("SELECT id FROM remittance_conflicts").fetch_one(&pool).await.unwrap();
+    b.goto(&site.url("/conflicts")).await;
+    let row = b.text(&format!("#conflict-{conflict}")).await;
+    assert!(row.contains("resent.835") && row.contains("EFT-20240115-0001") && row.contains("253.40"), "{row}");
+    b.screenshot(&screens(), "conflicts").await;
+    b.fill(&format!("reason-{conflict}"), "the payer corrected a received date; nothing to post").await;
+    b.follow(&format!("#resolve-{conflict}")).await;
+    assert_eq!(b.text("#notice").await, format!("Conflict #{conflict} is resolved: the payer corrected a received date; nothing to post."));
+    let by: Option<String> = sqlx::query_scalar("SELECT resolved_by FROM remittance_conflicts WHERE id = $1").bind(conflict).fetch_one(&pool).await.unwrap();
+    assert_eq!(by.as_deref(), Some(site.ann.name.as_str()));
+
     let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE actor = $1 AND action LIKE 'file_%' ORDER BY id")
         .bind(&site.ann.name)
         .fetch_all(&pool)
@@ -424,7 +445,7 @@ async fn pages_read_at_200_percent_and_start_from_the_keyboard() {
     let b = Browser::start().await;
     site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
     b.client.set_window_size(640, 900).await.unwrap();
-    for path in ["/", "/denials", "/approvals", "/unmatched", "/files", "/remittances", "/sweep", "/writeoffs", "/audit"] {
+    for path in ["/", "/denials", "/approvals", "/unmatched", "/files", "/conflicts", "/remittances", "/sweep", "/writeoffs", "/audit"] {
         b.goto(&site.url(path)).await;
         let sizes = b.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
         let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());

@@ -3,6 +3,7 @@
 
 mod auth;
 mod claims;
+mod conflicts;
 mod dashboard;
 mod denials;
 mod files;
@@ -48,6 +49,8 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/remittances", get(remittances::list))
         .route("/remittances/{id}", get(remittances::show))
         .route("/remittances/{id}/pdf", get(remittances::pdf))
+        .route("/conflicts", get(conflicts::list))
+        .route("/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/files", get(files::list))
         .route("/files/upload", post(files::upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)))
         .route("/files/{id}/original", get(files::original))
