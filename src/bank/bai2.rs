@@ -3,7 +3,7 @@
 //! (`02` ... `98`, one as-of date each), a group holds accounts (`03` ...
 //! `49`), an account holds transaction details (`16`).
 //!
-//! Each record is read with nom into its fields ([`fields`]); a field that
+//! Each record is read with nom into its fields (`fields`); a field that
 //! is not what its place holds fails with its column. Then the trailers are
 //! checked as a bank's software checks them: each control total (the sum of
 //! the amounts inside, summaries and details alike) and each record count

@@ -3,7 +3,7 @@
 //! `8` control), the file control (`9`) and lines of nines that fill the
 //! last block of ten.
 //!
-//! Each record is read field by field with nom ([`record`]): a field that
+//! Each record is read field by field with nom (`Line::read` over each record parser): a field that
 //! is not what its position holds fails with its column. Then the controls
 //! are checked the way a bank checks them: entry and addenda counts, the
 //! entry hash (the sum of the receiving banks' routing numbers, last ten

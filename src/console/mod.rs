@@ -14,10 +14,10 @@
 //!
 //! **Sessions** are random 256-bit tokens in a `__Host-` cookie (Secure,
 //! HttpOnly, SameSite=Strict), held in memory: a restart logs everyone
-//! out. Each session has a CSRF token every form carries ([`web::Posted`]
+//! out. Each session has a CSRF token every form carries (`web::Posted`
 //! refuses a form without it), an idle timeout, and a token that changes at
 //! login. Failed logins are counted per name and per address
-//! ([`session::Throttle`]) and audited. Every response carries a strict
+//! (`session::Throttle`) and audited. Every response carries a strict
 //! Content-Security-Policy: no scripts, styles only from the console's own
 //! stylesheet. URLs carry row numbers, never claim or patient identifiers.
 
