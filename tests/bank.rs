@@ -3,6 +3,8 @@
 //! (what is written reads back the same; no damage makes the reader panic
 //! or point outside the file).
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -200,4 +202,62 @@ fn statement_refusals_name_the_line_the_column_and_what_is_wrong() {
     assert_eq!(e.to_string(), "line 2, column 34: expected the as-of date YYMMDD");
     let e = remitd::bank::bai2::read(&statement_with(10, "98,1093300,1,8/")).unwrap_err();
     assert!(e.to_string().starts_with("line 10, column 1: expected a group header (02) or the file trailer (99)"), "{e}");
+}
+
+fn remitd(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_remitd")).env("DATABASE_URL", url).env_remove("REMITD_ACTOR").args(args).output().unwrap()
+}
+
+#[tokio::test]
+async fn bank_files_are_stored_once_refusals_kept_with_their_reason() {
+    let db = common::TestDb::new().await;
+    let daily = sample("daily.ach").display().to_string();
+    let out = remitd(&db.url, &["deposits", "import", &daily, &sample("statement.bai").display().to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("daily.ach: read as bank file #1: 3 deposits and debits stored"), "{said}");
+    assert!(said.contains("statement.bai: read as bank file #2: 3 deposits and debits stored"), "{said}");
+    let out = remitd(&db.url, &["deposits", "import", &daily]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the same bytes as bank file #1, read before: nothing stored"));
+    let stored: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT amount::text, trace_number, customer_reference FROM deposits ORDER BY id").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(stored.len(), 6, "each file once");
+    assert_eq!(stored[0], ("253.40".to_string(), Some("EFT-20240115-0001".to_string()), None));
+    assert_eq!(stored[4], ("168.00".to_string(), None, Some("CHK-0020001".to_string())));
+
+    let out = remitd(&db.url, &["deposits", "import", &sample("bad-entry-hash.ach").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused (bank file #4): line 5, column 11: the entry hash"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (state, reason): (String, Option<String>) =
+        sqlx::query_as("SELECT state, refusal_reason FROM bank_files WHERE id = 4").fetch_one(&db.pool).await.unwrap();
+    assert_eq!((state.as_str(), reason.as_deref().map(|r| r.starts_with("line 5, column 11"))), ("refused", Some(true)));
+}
+
+#[tokio::test]
+async fn a_person_stores_no_bank_file_from_the_command_line_or_in_sql() {
+    let db = common::TestDb::new().await;
+    let ann = db.login_role("ann").await;
+    let out = remitd(&ann.url, &["deposits", "import", &sample("daily.ach").display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bank files are the daemon's to store"));
+    let pool = ann.pool().await;
+    let e = remitd::bank::store::import(&pool, "daily.ach", &std::fs::read(sample("daily.ach")).unwrap()).await.unwrap_err();
+    assert!(e.to_string().contains("bank_files rows are written by the daemon"), "{e}");
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_file_imported_twice_at_once_is_stored_once() {
+    let db = common::TestDb::new().await;
+    let bytes = std::fs::read(sample("daily.ach")).unwrap();
+    let (a, b) = tokio::join!(remitd::bank::store::import(&db.pool, "a.ach", &bytes), remitd::bank::store::import(&db.pool, "b.ach", &bytes));
+    let mut outcomes = [a.unwrap(), b.unwrap()].map(|o| matches!(o, remitd::bank::store::Imported::Read { deposits: 3, .. }));
+    outcomes.sort();
+    assert_eq!(outcomes, [false, true], "one read, one duplicate");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deposits").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(n, 3);
 }

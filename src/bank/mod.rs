@@ -5,6 +5,7 @@
 //!   835's `TRN` segment.
 //! - [`bai2`]: bank statements, whose transaction details carry it in
 //!   their text.
+//! - [`store`]: a bank file's deposits into the database, exactly once.
 //!
 //! Each parser reads a whole file into typed values or refuses it with the
 //! line and column of the first thing wrong ([`BankError`]). A bank file
@@ -12,6 +13,7 @@
 
 pub mod bai2;
 pub mod nacha;
+pub mod store;
 
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -3,12 +3,20 @@
 
 use std::path::PathBuf;
 
-use super::{print_json, ListFormat, EXIT_REFUSED};
+use sqlx::PgPool;
+
+use super::{fail, print_json, ListFormat, EXIT_REFUSED};
+use crate::bank::store::{self, Imported};
 use crate::bank::{BankFile, Deposit};
 use crate::output::shown;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Store bank files' deposits (the daemon's login; each file once).
+    Import {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Read and check a bank file (ACH or BAI2); list its deposits and their traces.
     Read {
         file: PathBuf,
@@ -17,8 +25,50 @@ pub enum Command {
     },
 }
 
-pub fn run(command: &Command) -> u8 {
-    let Command::Read { file, format } = command;
+/// `remitd deposits import`: each file read and stored once.
+pub async fn import(pool: PgPool, files: &[PathBuf]) -> u8 {
+    match crate::actors::posts_remittances(&pool).await {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("refused: bank files are the daemon's to store, and this login is a person's: run remitd deposits import on the daemon's login");
+            return EXIT_REFUSED;
+        }
+        Err(e) => return fail(e),
+    }
+    let mut code = 0;
+    for path in files {
+        let name = shown(&path.display().to_string()).to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{name}: cannot read: {e}");
+                code = EXIT_REFUSED;
+                continue;
+            }
+        };
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match store::import(&pool, &file_name, &bytes).await {
+            Ok(Imported::Read { file_id, deposits }) => println!("{name}: read as bank file #{file_id}: {deposits} deposits and debits stored"),
+            Ok(Imported::Duplicate { file_id }) => println!("{name}: the same bytes as bank file #{file_id}, read before: nothing stored"),
+            Ok(Imported::Refused { file_id, error }) => {
+                eprintln!("{name}: refused (bank file #{file_id}): {error}");
+                code = EXIT_REFUSED;
+            }
+            Err(e) => return fail(e),
+        }
+    }
+    code
+}
+
+pub fn run(url: &str, command: Command) -> u8 {
+    match command {
+        Command::Read { file, format } => read(&file, format),
+        Command::Import { files } => super::with_db(url, |pool| async move { import(pool, &files).await }),
+    }
+}
+
+/// `remitd deposits read`: needs no database.
+fn read(file: &std::path::Path, format: ListFormat) -> u8 {
     let name = shown(&file.display().to_string()).to_string();
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
@@ -35,7 +85,7 @@ pub fn run(command: &Command) -> u8 {
         }
     };
     let deposits = file.deposits();
-    if *format == ListFormat::Json {
+    if format == ListFormat::Json {
         return print_json(&deposits);
     }
     println!("{name}: {}, {} deposits and debits", shown(&file.describe()), deposits.len());

@@ -177,7 +177,7 @@ pub fn main() -> ExitCode {
         Command::Unmatched { command } => with_db(&url, |pool| unmatched::run(pool, command)),
         Command::Remittance { command } => with_db(&url, |pool| remittances::run(pool, command)),
         Command::Codes { command } => with_db(&url, |pool| codes::run(pool, command)),
-        Command::Deposits { command } => deposits::run(&command),
+        Command::Deposits { command } => deposits::run(&url, command),
         Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
         Command::PatientBalance { command } => with_db(&url, |pool| patient_balances::run(pool, command)),
