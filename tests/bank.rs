@@ -247,7 +247,13 @@ async fn a_person_stores_no_bank_file_from_the_command_line_or_in_sql() {
     let pool = ann.pool().await;
     let e = remitd::bank::store::import(&pool, "daily.ach", &std::fs::read(sample("daily.ach")).unwrap()).await.unwrap_err();
     assert!(e.to_string().contains("bank_files rows are written by the daemon"), "{e}");
+    let e = remitd::bank::reconcile::match_all(&pool).await.unwrap_err();
+    assert!(e.to_string().contains("reassociations rows are written by the daemon"), "matching is the daemon's: {e}");
     pool.close().await;
+    // Reading where deposits stand takes a scope, as reading write-offs does.
+    let out = remitd(&ann.url, &["reconcile"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("billing.read"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,4 +266,81 @@ async fn the_same_file_imported_twice_at_once_is_stored_once() {
     assert_eq!(outcomes, [false, true], "one read, one duplicate");
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deposits").fetch_one(&db.pool).await.unwrap();
     assert_eq!(n, 3);
+}
+
+/// The status of each row `remitd reconcile --format json` prints, by trace.
+fn statuses(url: &str) -> Vec<(String, String, String)> {
+    let out = remitd(url, &["reconcile", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rows: Vec<(String, String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["trace"].as_str().unwrap_or("-").to_string(), r["amount"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string()))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn deposits_match_their_remittances_only_without_a_doubt() {
+    let db = common::TestDb::new().await;
+    common::import_csv(&db.pool, &common::sample_claims_except(&[])).await;
+    for f in ["valid/paid-claims.835", "valid/provider-adjustments.835", "valid/denial.835"] {
+        common::ingest(&db.pool, &common::sample(f)).await;
+    }
+    // Two deposits with one remittance's trace and amount: neither is matched.
+    let twice = AchFile {
+        created: day("2024-01-15"),
+        origin_name: "EXAMPLE HEALTH PLAN".into(),
+        destination_name: "BANK".into(),
+        batches: vec![Batch {
+            number: 1,
+            company_name: "EXAMPLE HEALTH".into(),
+            company_id: "1999999901".into(),
+            class: "CCD".into(),
+            description: nacha::HCCLAIMPMT.into(),
+            effective: Some(day("2024-01-15")),
+            entries: (1..=2)
+                .map(|i| Entry {
+                    transaction_code: 22,
+                    amount: Decimal::new(25340, 2),
+                    routing: "999999992".into(),
+                    account_last4: "3444".into(),
+                    identification: "A00011".into(),
+                    receiver_name: "EXAMPLE PROVIDER".into(),
+                    trace_number: format!("09999999000000{i}"),
+                    addenda: vec!["TRN*1*EFT-20240115-0001*1999999901\\".into()],
+                })
+                .collect(),
+        }],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("twice.ach"), nacha::write(&twice)).unwrap();
+    let out = remitd(&db.url, &["deposits", "import", &dir.path().join("twice.ach").display().to_string()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 deposits matched"), "{}", String::from_utf8_lossy(&out.stdout));
+
+    let out = remitd(&db.url, &["deposits", "import", &sample("daily.ach").display().to_string()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 deposits matched"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = remitd(&db.url, &["deposits", "import", &sample("statement.bai").display().to_string()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 deposits matched"), "{}", String::from_utf8_lossy(&out.stdout));
+    let s = |t: &str, a: &str, st: &str| (t.to_string(), a.to_string(), st.to_string());
+    assert_eq!(
+        statuses(&db.url),
+        [
+            s("-", "12.50", "takeback"),
+            s("-", "12.50", "takeback"),
+            s("CHK-0020001", "168.00", "overdue"),
+            s("CHK-0020001", "168.00", "unexplained"),
+            s("EFT-20240115-0001", "253.40", "overdue"),
+            s("EFT-20240115-0001", "253.40", "unexplained"),
+            s("EFT-20240115-0001", "253.40", "unexplained"),
+            s("EFT-20240115-0001", "253.40", "unexplained"),
+            s("EFT-20240212-0004", "627.50", "matched"),
+            s("EFT-20240212-0004", "627.50", "unexplained"),
+        ],
+        "the 253.40 has three deposits: ambiguous, left for a person; the check came three weeks late: outside the window; \
+         the second 627.50 deposit finds its remittance taken"
+    );
 }

@@ -6,6 +6,7 @@
 //! - [`bai2`]: bank statements, whose transaction details carry it in
 //!   their text.
 //! - [`store`]: a bank file's deposits into the database, exactly once.
+//! - [`reconcile`]: deposits matched with remittances, and what is left.
 //!
 //! Each parser reads a whole file into typed values or refuses it with the
 //! line and column of the first thing wrong ([`BankError`]). A bank file
@@ -13,6 +14,7 @@
 
 pub mod bai2;
 pub mod nacha;
+pub mod reconcile;
 pub mod store;
 
 use rust_decimal::Decimal;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use sqlx::PgPool;
 
 use super::{fail, print_json, ListFormat, EXIT_REFUSED};
+use crate::bank::reconcile::{self, Status};
 use crate::bank::store::{self, Imported};
 use crate::bank::{BankFile, Deposit};
 use crate::output::shown;
@@ -23,6 +24,51 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
+}
+
+/// `remitd reconcile`: where each deposit and each paid remittance stands.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// Match what can be matched first (the daemon's login).
+    #[arg(long = "match")]
+    match_first: bool,
+    /// Only rows in this state.
+    #[arg(long, value_enum)]
+    status: Option<Status>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: ListFormat,
+}
+
+pub async fn reconcile(pool: PgPool, args: ReconcileArgs) -> u8 {
+    if args.match_first {
+        match reconcile::match_all(&pool).await {
+            Ok(n) => eprintln!("{n} deposits matched with their remittances"),
+            Err(e) => return fail(e),
+        }
+    }
+    if let Err(e) = crate::actors::require_read(&pool).await {
+        return super::refused(e);
+    }
+    let today = chrono::Local::now().date_naive();
+    let rows = match reconcile::report(&pool, today).await {
+        Ok(rows) => rows.into_iter().filter(|r| args.status.is_none_or(|s| s == r.status)).collect::<Vec<_>>(),
+        Err(e) => return fail(e),
+    };
+    if args.format == ListFormat::Json {
+        return print_json(&rows);
+    }
+    for r in &rows {
+        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let date = r.date.map(|d| d.to_string()).unwrap_or_else(|| "no date   ".into());
+        let ids = match (r.deposit_id, r.remittance_id) {
+            (Some(d), Some(m)) => format!("deposit #{d} = remittance #{m}"),
+            (Some(d), None) => format!("deposit #{d}"),
+            (None, Some(m)) => format!("remittance #{m}"),
+            (None, None) => String::new(),
+        };
+        println!("{status:<12} {date} {:>12.2} {:<20} {:<24} {ids}", r.amount, shown(r.trace.as_deref().unwrap_or("-")), shown(&r.payer));
+    }
+    0
 }
 
 /// `remitd deposits import`: each file read and stored once.
@@ -56,6 +102,10 @@ pub async fn import(pool: PgPool, files: &[PathBuf]) -> u8 {
             }
             Err(e) => return fail(e),
         }
+    }
+    match reconcile::match_all(&pool).await {
+        Ok(n) => println!("{n} deposits matched with their remittances"),
+        Err(e) => return fail(e),
     }
     code
 }

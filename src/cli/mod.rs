@@ -147,6 +147,8 @@ enum Command {
         #[command(subcommand)]
         command: deposits::Command,
     },
+    /// Reassociation: deposits matched with remittances, remittances awaiting their money, deposits unexplained.
+    Reconcile(deposits::ReconcileArgs),
     /// Work the queue of remittance claims that matched no claim.
     Unmatched {
         #[command(subcommand)]
@@ -178,6 +180,7 @@ pub fn main() -> ExitCode {
         Command::Remittance { command } => with_db(&url, |pool| remittances::run(pool, command)),
         Command::Codes { command } => with_db(&url, |pool| codes::run(pool, command)),
         Command::Deposits { command } => deposits::run(&url, command),
+        Command::Reconcile(args) => with_db(&url, |pool| deposits::reconcile(pool, args)),
         Command::Conflicts { command } => with_db(&url, |pool| conflicts::run(pool, command)),
         Command::Carc { command } => with_db(&url, |pool| carc::run(pool, command)),
         Command::PatientBalance { command } => with_db(&url, |pool| patient_balances::run(pool, command)),
