@@ -155,20 +155,8 @@ fn sweep_params() -> remitd::sweep::Params {
     remitd::sweep::Params {
         from: day(207),
         to: day(200),
-        days_since_billed: 90,
         min_times_billed: 1,
-        insurance_code: Some("w".into()),
-        patient_code: Some("W".into()),
-        max_amount: Some(rust_decimal::Decimal::new(1000, 2)),
-        include_insurance_credits: false,
-        include_patient_credits: false,
-        as_of: today,
-        time_zone: "UTC".into(),
-        payer: None,
-        account: None,
-        claim: None,
-        service_from: None,
-        service_to: None,
+        ..remitd::sweep::Params::for_day(today, 90, Some(rust_decimal::Decimal::new(1000, 2)))
     }
 }
 

@@ -29,20 +29,9 @@ fn params() -> remitd::sweep::Params {
     remitd::sweep::Params {
         from: day("2026-06-01"),
         to: day("2026-06-30"),
-        days_since_billed: 90,
         min_times_billed: 1,
-        insurance_code: Some("w".into()),
-        patient_code: Some("W".into()),
-        max_amount: Some(rust_decimal::Decimal::new(1000, 2)),
-        include_insurance_credits: false,
-        include_patient_credits: false,
-        as_of: day("2026-07-01"),
         time_zone: "America/New_York".into(),
-        payer: None,
-        account: None,
-        claim: None,
-        service_from: None,
-        service_to: None,
+        ..remitd::sweep::Params::for_day(day("2026-07-01"), 90, Some(rust_decimal::Decimal::new(1000, 2)))
     }
 }
 
