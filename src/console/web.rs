@@ -299,6 +299,20 @@ pub fn either(value: &str, yes: &str, no: &str, what: &str) -> Result<bool, Page
     }
 }
 
+/// A form or query field as typed: `None` when blank.
+pub fn nonempty(s: &str) -> Option<&str> {
+    Some(s.trim()).filter(|s| !s.is_empty())
+}
+
+/// A field that may be left blank, parsed when it is not; a value that
+/// does not parse is a bad form naming `what` and the value.
+pub fn optional<T: std::str::FromStr>(s: &str, what: &str) -> Result<Option<T>, PageError>
+where
+    T::Err: std::fmt::Display,
+{
+    nonempty(s).map(|v| v.parse::<T>().map_err(|e| PageError::BadForm(format!("{what} {v:?}: {e}")))).transpose()
+}
+
 /// Money as people write it: two decimals.
 pub fn money(d: &rust_decimal::Decimal) -> String {
     format!("{:.2}", d)

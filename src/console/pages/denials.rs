@@ -14,7 +14,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 
 use crate::console::jobs::Finished;
-use crate::console::web::{either, money, render, Me, PageError, Posted};
+use crate::console::web::{either, money, nonempty, optional, render, Me, PageError, Posted};
 use crate::console::Console;
 use crate::denials::{self, Denial, DenialFilter, DenialStatus};
 use crate::writeoff::bulk::BulkFilter;
@@ -66,13 +66,9 @@ impl Filter {
     }
 }
 
-fn nonempty(s: &str) -> Option<&str> {
-    Some(s.trim()).filter(|s| !s.is_empty())
-}
-
 async fn page(me: &Me, filter: &Filter, notice: Option<String>) -> Result<Response, PageError> {
     let db = &me.person.db;
-    let min_age_days = nonempty(&filter.min_age_days).map(str::parse::<i32>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
+    let min_age_days = optional::<i32>(&filter.min_age_days, "minimum age")?;
     let f = DenialFilter {
         status: filter.status()?,
         payer: nonempty(&filter.payer),
@@ -131,7 +127,7 @@ pub struct BulkForm {
 /// show (or previews it), as a job: a large run takes a while.
 pub async fn bulk(State(console): State<Arc<Console>>, me: Me, Posted(f): Posted<BulkForm>) -> Result<Response, PageError> {
     let preview = either(&f.action, "preview", "post", "bulk action")?;
-    let min_age_days = nonempty(&f.filter.min_age_days).map(str::parse::<i64>).transpose().map_err(|e| PageError::BadForm(format!("minimum age: {e}")))?;
+    let min_age_days = optional::<i64>(&f.filter.min_age_days, "minimum age")?;
     let filter = BulkFilter {
         payer: nonempty(&f.filter.payer).map(str::to_string),
         account: nonempty(&f.filter.account).map(str::to_string),
@@ -169,7 +165,7 @@ pub struct WriteOffForm {
 }
 
 pub async fn write_off(me: Me, Path(id): Path<i64>, Posted(f): Posted<WriteOffForm>) -> Result<Response, PageError> {
-    let amount = nonempty(&f.amount).map(|a| a.parse::<Decimal>()).transpose().map_err(|e| PageError::BadForm(format!("amount {:?}: {e}", f.amount)))?;
+    let amount = optional::<Decimal>(&f.amount, "amount")?;
     let req = writeoff::Request { denial_id: id, reason: &f.reason, note: nonempty(&f.note), amount, actor: me.name() };
     let out = writeoff::write_off(&me.person.db, req).await?;
     let notice = format!(

@@ -9,7 +9,7 @@ use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 
 use super::pdf_download;
-use crate::console::web::{render, Me, PageError};
+use crate::console::web::{nonempty, optional, render, Me, PageError};
 use crate::documents::reports::{self, span};
 use crate::writeoff::history::{self, AuditFilter, AuditRow, Causes, History, HistoryFilter};
 
@@ -38,19 +38,11 @@ pub struct Filter {
     actor: String,
 }
 
-fn nonempty(s: &str) -> Option<&str> {
-    Some(s.trim()).filter(|s| !s.is_empty())
-}
-
 impl Filter {
-    fn day(s: &str, what: &str) -> Result<Option<NaiveDate>, PageError> {
-        nonempty(s).map(|d| d.parse::<NaiveDate>().map_err(|e| PageError::BadForm(format!("{what} {d:?}: {e} (YYYY-MM-DD)")))).transpose()
-    }
-
     /// The range asked for; with no date and no receipt, the last
     /// [`DEFAULT_DAYS`] days.
     fn days(&self) -> Result<(Option<NaiveDate>, Option<NaiveDate>), PageError> {
-        let (from, to) = (Self::day(&self.from, "from")?, Self::day(&self.to, "to")?);
+        let (from, to) = (optional::<NaiveDate>(&self.from, "from (YYYY-MM-DD)")?, optional::<NaiveDate>(&self.to, "to (YYYY-MM-DD)")?);
         if from.is_none() && to.is_none() && nonempty(&self.receipt).is_none() {
             return Ok((today().checked_sub_days(Days::new(DEFAULT_DAYS)), None));
         }
@@ -58,13 +50,13 @@ impl Filter {
     }
 
     fn receipt(&self) -> Result<Option<i64>, PageError> {
-        nonempty(&self.receipt).map(|r| r.parse::<i64>().map_err(|_| PageError::BadForm(format!("receipt {r:?} is not a number")))).transpose()
+        optional::<i64>(&self.receipt, "receipt")
     }
 
     /// This filter as a query string, for the PDF link.
     fn query(&self) -> String {
         let pairs = [("from", &self.from), ("to", &self.to), ("receipt", &self.receipt), ("reason", &self.reason), ("actor", &self.actor)];
-        serde_urlencoded::to_string(pairs.iter().filter(|(_, v)| !v.trim().is_empty()).collect::<Vec<_>>()).unwrap_or_default()
+        serde_urlencoded::to_string(pairs.iter().filter(|(_, v)| nonempty(v).is_some()).collect::<Vec<_>>()).unwrap_or_default()
     }
 }
 
