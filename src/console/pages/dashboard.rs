@@ -21,10 +21,8 @@ struct DashboardPage<'a> {
     csrf: &'a str,
     t: Today,
     next_sweep: Option<DateTime<Utc>>,
-    ages: Vec<Bar>,
-    causes: Vec<Bar>,
-    ages_height: usize,
-    causes_height: usize,
+    ages: Chart,
+    causes: Chart,
 }
 
 struct Today {
@@ -38,8 +36,17 @@ struct Today {
     last_sweep: Option<DateTime<Utc>>,
 }
 
-/// One bar of the denials-by-age chart, laid out here so the template
-/// only prints numbers.
+/// A bar chart laid out here, so the template only prints numbers: the
+/// labels, then bars from `bar_x` scaled to the largest value.
+struct Chart {
+    /// The id of the heading that names the chart.
+    title: &'static str,
+    width: i64,
+    bar_x: i64,
+    color: &'static str,
+    bars: Vec<Bar>,
+}
+
 struct Bar {
     label: String,
     /// What the bar's end says.
@@ -48,21 +55,24 @@ struct Bar {
     width: i64,
 }
 
-/// Bars of at most 300 units for `(label, value, shown)` rows, scaled to the largest.
-fn bars(rows: Vec<(String, Decimal, String)>) -> Vec<Bar> {
-    let most = rows.iter().map(|r| r.1).max().unwrap_or_default().max(Decimal::ONE);
-    rows.into_iter()
-        .enumerate()
-        .map(|(i, (label, v, value))| {
-            let width = (v * Decimal::from(300) / most).round().try_into().unwrap_or(0);
-            Bar { label, value, y: i as i64 * 28, width }
-        })
-        .collect()
-}
+impl Chart {
+    /// Bars of at most 300 units for `(label, value, shown)` rows.
+    fn new(title: &'static str, width: i64, bar_x: i64, color: &'static str, rows: Vec<(String, Decimal, String)>) -> Chart {
+        let most = rows.iter().map(|r| r.1).max().unwrap_or_default().max(Decimal::ONE);
+        let bars = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, v, value))| {
+                let width = (v * Decimal::from(300) / most).round().try_into().unwrap_or(0);
+                Bar { label, value, y: i as i64 * 28, width }
+            })
+            .collect();
+        Chart { title, width, bar_x, color, bars }
+    }
 
-/// The height of a chart of these bars.
-fn height(bars: &[Bar]) -> usize {
-    bars.len() * 28 + 4
+    fn height(&self) -> usize {
+        self.bars.len() * 28 + 4
+    }
 }
 
 /// Days the causes chart looks back.
@@ -96,11 +106,17 @@ pub async fn show(State(console): State<Arc<Console>>, me: Me) -> Result<Respons
     .fetch_one(db)
     .await?;
     let values = [counts.a, counts.b, counts.c, counts.d];
-    let ages = bars(AGES.iter().zip(values).map(|(label, n)| (label.to_string(), Decimal::from(n), n.to_string())).collect());
+    let ages =
+        Chart::new("ages-title", 520, 110, "#3b6ea5", AGES.iter().zip(values).map(|(label, n)| (label.to_string(), Decimal::from(n), n.to_string())).collect());
     let since = chrono::Local::now().date_naive().checked_sub_days(chrono::Days::new(CAUSE_DAYS));
     let c = history::causes(db, since, None).await?;
-    let causes = bars(c.rows.into_iter().map(|r| (format!("{} ({})", r.label, r.bucket.as_str()), r.amount, money(&r.amount))).collect());
+    let causes = Chart::new(
+        "causes-title",
+        760,
+        340,
+        "#1e7b34",
+        c.rows.into_iter().map(|r| (format!("{} ({})", r.label, r.bucket.as_str()), r.amount, money(&r.amount))).collect(),
+    );
     let next_sweep = console.sweep.schedule().ok().flatten().and_then(|s| s.next(Utc::now()));
-    let (ages_height, causes_height) = (height(&ages), height(&causes));
-    Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, next_sweep, ages, causes, ages_height, causes_height }))
+    Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, next_sweep, ages, causes }))
 }
