@@ -248,7 +248,7 @@ async fn a_person_stores_no_bank_file_from_the_command_line_or_in_sql() {
     let e = remitd::bank::store::import(&pool, "daily.ach", &std::fs::read(sample("daily.ach")).unwrap()).await.unwrap_err();
     assert!(e.to_string().contains("bank_files rows are written by the daemon"), "{e}");
     let e = remitd::bank::reconcile::match_all(&pool).await.unwrap_err();
-    assert!(e.to_string().contains("reassociations rows are written by the daemon"), "matching is the daemon's: {e}");
+    assert!(e.to_string().contains("deposit_questions rows are written by the daemon"), "matching is the daemon's: {e}");
     pool.close().await;
     // Reading where deposits stand takes a scope, as reading write-offs does.
     let out = remitd(&ann.url, &["reconcile"]);
@@ -331,16 +331,16 @@ async fn deposits_match_their_remittances_only_without_a_doubt() {
         [
             s("-", "12.50", "takeback"),
             s("-", "12.50", "takeback"),
-            s("CHK-0020001", "168.00", "overdue"),
-            s("CHK-0020001", "168.00", "unexplained"),
-            s("EFT-20240115-0001", "253.40", "overdue"),
-            s("EFT-20240115-0001", "253.40", "unexplained"),
-            s("EFT-20240115-0001", "253.40", "unexplained"),
-            s("EFT-20240115-0001", "253.40", "unexplained"),
+            s("CHK-0020001", "168.00", "date_mismatch"),
+            s("CHK-0020001", "168.00", "date_mismatch"),
+            s("EFT-20240115-0001", "253.40", "ambiguous"),
+            s("EFT-20240115-0001", "253.40", "ambiguous"),
+            s("EFT-20240115-0001", "253.40", "ambiguous"),
+            s("EFT-20240115-0001", "253.40", "ambiguous"),
             s("EFT-20240212-0004", "627.50", "matched"),
-            s("EFT-20240212-0004", "627.50", "unexplained"),
+            s("EFT-20240212-0004", "627.50", "reported_twice"),
         ],
-        "the 253.40 has three deposits: ambiguous, left for a person; the check came three weeks late: outside the window; \
-         the second 627.50 deposit finds its remittance taken"
+        "the 253.40 has three deposits: ambiguous, a question for a person, as is its remittance; the check came three weeks \
+         late: outside the window, a question too; the statement's 627.50 is the ACH credit reported again"
     );
 }

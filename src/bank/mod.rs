@@ -7,6 +7,7 @@
 //!   their text.
 //! - [`store`]: a bank file's deposits into the database, exactly once.
 //! - [`reconcile`]: deposits matched with remittances, and what is left.
+//! - [`sums`]: which checks add up to a bulk deposit.
 //!
 //! Each parser reads a whole file into typed values or refuses it with the
 //! line and column of the first thing wrong ([`BankError`]). A bank file
@@ -16,6 +17,7 @@ pub mod bai2;
 pub mod nacha;
 pub mod reconcile;
 pub mod store;
+pub mod sums;
 
 use rust_decimal::Decimal;
 use serde::Serialize;

@@ -1,14 +1,20 @@
 //! `remitd deposits read`: a bank file (ACH or BAI2) read and checked, its
-//! deposits listed with the trace that ties each to its remittance.
+//! deposits listed with the trace that ties each to its remittance;
+//! `import` stores them, `match`/`unmatch` are a person's decisions, and
+//! `remitd reconcile` reports where everything stands.
 
 use std::path::PathBuf;
 
 use sqlx::PgPool;
 
-use super::{fail, print_json, ListFormat, EXIT_REFUSED};
-use crate::bank::reconcile::{self, Status};
+use chrono::NaiveDate;
+
+use super::writeoffs::{ActorArg, HistoryFormat};
+use super::{csv_out, fail, pdf_out, print_json, refused, ListFormat, EXIT_REFUSED};
+use crate::bank::reconcile::{self, Filter, Status};
 use crate::bank::store::{self, Imported};
 use crate::bank::{BankFile, Deposit};
+use crate::documents::reconciliation;
 use crate::output::shown;
 
 #[derive(Debug, clap::Subcommand)]
@@ -24,6 +30,30 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: ListFormat,
     },
+    /// Match a deposit by hand with the remittances it pays, or with none to explain it by the
+    /// reason alone (billing.payment.write; audited).
+    Match {
+        #[arg(long)]
+        deposit: i64,
+        /// A remittance the deposit pays (repeat for a bulk deposit; none: explained by the reason).
+        #[arg(long = "remittance")]
+        remittances: Vec<i64>,
+        /// Why, for the audit trail (and why amounts may differ).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
+    /// End a deposit's match; it and its remittances are open again and left to people
+    /// (billing.payment.write; audited).
+    Unmatch {
+        #[arg(long)]
+        deposit: i64,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        actor: ActorArg,
+    },
 }
 
 /// `remitd reconcile`: where each deposit and each paid remittance stands.
@@ -32,17 +62,23 @@ pub struct ReconcileArgs {
     /// Match what can be matched first (the daemon's login).
     #[arg(long = "match")]
     match_first: bool,
+    /// Only rows dated on or after this day (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<NaiveDate>,
+    /// Only rows dated on or before this day.
+    #[arg(long)]
+    to: Option<NaiveDate>,
     /// Only rows in this state.
     #[arg(long, value_enum)]
     status: Option<Status>,
     #[arg(long, value_enum, default_value = "text")]
-    format: ListFormat,
+    format: HistoryFormat,
 }
 
 pub async fn reconcile(pool: PgPool, args: ReconcileArgs) -> u8 {
     if args.match_first {
         match reconcile::match_all(&pool).await {
-            Ok(n) => eprintln!("{n} deposits matched with their remittances"),
+            Ok(m) => eprintln!("{m}"),
             Err(e) => return fail(e),
         }
     }
@@ -50,25 +86,54 @@ pub async fn reconcile(pool: PgPool, args: ReconcileArgs) -> u8 {
         return super::refused(e);
     }
     let today = chrono::Local::now().date_naive();
-    let rows = match reconcile::report(&pool, today).await {
-        Ok(rows) => rows.into_iter().filter(|r| args.status.is_none_or(|s| s == r.status)).collect::<Vec<_>>(),
+    let filter = Filter { from: args.from, to: args.to, status: args.status };
+    let rows = match reconcile::report(&pool, today, filter).await {
+        Ok(rows) => rows,
         Err(e) => return fail(e),
     };
-    if args.format == ListFormat::Json {
-        return print_json(&rows);
+    match args.format {
+        HistoryFormat::Json => print_json(&rows),
+        HistoryFormat::Csv => csv_out(reconciliation::HEADER, rows.iter().map(reconciliation::cells)),
+        HistoryFormat::Pdf => pdf_out(|| reconciliation::pdf(&rows, &filter, today)),
+        HistoryFormat::Text => {
+            for r in &rows {
+                let [status, side, direction, date, amount, trace, payer, deposit, remittances, detail] =
+                    reconciliation::cells(r).map(|c| shown(&c).to_string());
+                let date = if date.is_empty() { "no date".to_string() } else { date };
+                println!("{status:<16} {side:<10} {direction:<6} {date:<10} {amount:>12} {trace:<22} {payer:<24} {deposit:<8} {remittances:<10} {detail}");
+            }
+            for (payer, ask) in reconciliation::asks(&rows) {
+                println!("ask {}: {}", shown(&payer), shown(&ask));
+            }
+            0
+        }
     }
-    for r in &rows {
-        let status = serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let date = r.date.map(|d| d.to_string()).unwrap_or_else(|| "no date   ".into());
-        let ids = match (r.deposit_id, r.remittance_id) {
-            (Some(d), Some(m)) => format!("deposit #{d} = remittance #{m}"),
-            (Some(d), None) => format!("deposit #{d}"),
-            (None, Some(m)) => format!("remittance #{m}"),
-            (None, None) => String::new(),
-        };
-        println!("{status:<12} {date} {:>12.2} {:<20} {:<24} {ids}", r.amount, shown(r.trace.as_deref().unwrap_or("-")), shown(&r.payer));
+}
+
+/// `remitd deposits match`: a person's decision on the queue.
+async fn match_by_hand(pool: PgPool, deposit: i64, remittances: Vec<i64>, reason: String, actor: ActorArg) -> u8 {
+    match actor.act(&pool, async |who| reconcile::match_by_hand(&pool, who, deposit, &remittances, &reason).await).await {
+        Ok(m) if m.remittance_ids.is_empty() => println!("deposit #{deposit} explained without a remittance"),
+        Ok(m) => {
+            let ids: Vec<String> = m.remittance_ids.iter().map(|id| format!("#{id}")).collect();
+            let difference = m.difference.map(|d| format!(" (the deposit differs from them by {d:.2})")).unwrap_or_default();
+            println!("deposit #{deposit} matched with remittance {}{difference}", ids.join(", "));
+        }
+        Err(e) => return refused(e),
     }
     0
+}
+
+/// `remitd deposits unmatch`.
+async fn unmatch(pool: PgPool, deposit: i64, reason: String, actor: ActorArg) -> u8 {
+    match actor.act(&pool, async |who| reconcile::unmatch(&pool, who, deposit, &reason).await).await {
+        Ok(freed) => {
+            let ids: Vec<String> = freed.iter().map(|id| format!("#{id}")).collect();
+            println!("deposit #{deposit} unmatched; open again: remittance {}", if ids.is_empty() { "none".into() } else { ids.join(", ") });
+            0
+        }
+        Err(e) => refused(e),
+    }
 }
 
 /// `remitd deposits import`: each file read and stored once.
@@ -104,7 +169,7 @@ pub async fn import(pool: PgPool, files: &[PathBuf]) -> u8 {
         }
     }
     match reconcile::match_all(&pool).await {
-        Ok(n) => println!("{n} deposits matched with their remittances"),
+        Ok(m) => println!("{m}"),
         Err(e) => return fail(e),
     }
     code
@@ -114,6 +179,8 @@ pub fn run(url: &str, command: Command) -> u8 {
     match command {
         Command::Read { file, format } => read(&file, format),
         Command::Import { files } => super::with_db(url, |pool| async move { import(pool, &files).await }),
+        Command::Match { deposit, remittances, reason, actor } => super::with_db(url, |pool| match_by_hand(pool, deposit, remittances, reason, actor)),
+        Command::Unmatch { deposit, reason, actor } => super::with_db(url, |pool| unmatch(pool, deposit, reason, actor)),
     }
 }
 

@@ -287,7 +287,7 @@ fn fail(e: impl std::fmt::Display) -> u8 {
 
 /// Reports a refused action (or, for a database error, an environment
 /// error) and returns its exit code.
-fn refused(e: crate::ledger::ActionError) -> u8 {
+pub(super) fn refused(e: crate::ledger::ActionError) -> u8 {
     match e {
         crate::ledger::ActionError::Db(e) => fail(e),
         other => {

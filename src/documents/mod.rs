@@ -5,5 +5,6 @@
 
 pub mod codes;
 pub mod pdf;
+pub mod reconciliation;
 pub mod remittance;
 pub mod reports;

@@ -53,15 +53,26 @@ pub fn check(tx: &Transaction, pos: &Positions) -> Result<(), Finding> {
     }
     let paid = pos.paid;
     let provider: Decimal = tx.provider_adjustments.iter().map(|p| p.amount).sum();
-    let expected = paid - provider;
+    // BPR02 is never negative: when the claims and adjustments add up to
+    // money the payer takes back, BPR03 is D and BPR02 is how much.
+    let expected = match tx.payment.credit_debit.as_str() {
+        "D" => provider - paid,
+        _ => paid - provider,
+    };
     if expected != tx.payment.amount {
         return Err(Finding {
             segment: pos.bpr,
             tag: "BPR",
             element: "BPR02",
             problem: Problem::Imbalance {
-                rule: "transaction (BPR02 = claim payments - provider adjustments)",
-                expected: format!("{} = {expected}", difference(paid, &[provider])),
+                rule: match tx.payment.credit_debit.as_str() {
+                    "D" => "transaction (BPR02 = provider adjustments - claim payments, a debit)",
+                    _ => "transaction (BPR02 = claim payments - provider adjustments)",
+                },
+                expected: match tx.payment.credit_debit.as_str() {
+                    "D" => format!("{} = {expected}", difference(provider, &[paid])),
+                    _ => format!("{} = {expected}", difference(paid, &[provider])),
+                },
                 found: tx.payment.amount.to_string(),
             },
         });

@@ -164,8 +164,8 @@ pub async fn open(pool: &PgPool, file_id: i64, parsed: &Parsed, fingerprint: &[u
     sqlx::query!("SELECT set_config('synchronous_commit', 'off', true) AS commit, set_config('jit', 'off', true) AS jit").fetch_one(&mut *db).await?;
     let inserted = sqlx::query_scalar!(
         "INSERT INTO remittances (file_id, interchange_control, transaction_control, payer_key, payer_name, trace_number,
-                                  payment_amount, payment_date, handling_code, content_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  payment_amount, payment_date, handling_code, content_hash, credit_debit, payment_method)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          ON CONFLICT (payer_key, trace_number) DO NOTHING RETURNING id",
         file_id,
         parsed.interchange.control_number.as_str(),
@@ -177,6 +177,8 @@ pub async fn open(pool: &PgPool, file_id: i64, parsed: &Parsed, fingerprint: &[u
         t.payment.date,
         t.payment.handling_code.as_str(),
         fingerprint,
+        t.payment.credit_debit.as_str(),
+        t.payment.method.as_str(),
     )
     .fetch_optional(&mut *db)
     .await?;

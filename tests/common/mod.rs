@@ -315,6 +315,12 @@ pub fn remittance(trace: &str, claims: Vec<remitd::model::Claim>) -> Vec<u8> {
 /// One interchange of several transaction sets, each as [`remittance`]
 /// makes it (ST02 numbered from 0001).
 pub fn remittance_sets(sets: Vec<(&str, Vec<remitd::model::Claim>)>) -> Vec<u8> {
+    remittance_sets_with(sets, |_| {})
+}
+
+/// [`remittance_sets`], each set changed by `edit` once made (its payment
+/// method, date or direction).
+pub fn remittance_sets_with(sets: Vec<(&str, Vec<remitd::model::Claim>)>, edit: impl Fn(&mut remitd::model::Transaction)) -> Vec<u8> {
     let bytes = std::fs::read(sample("valid/reversal-and-correction.835")).unwrap();
     let doc = remitd::parse::FileDocument::read("base", &bytes[..]).unwrap();
     let base: remitd::model::Transaction = doc.transactions().next().unwrap().clone();
@@ -339,6 +345,7 @@ pub fn remittance_sets(sets: Vec<(&str, Vec<remitd::model::Claim>)>) -> Vec<u8> 
             });
         }
         tx.payment.amount = total.max(rust_decimal::Decimal::ZERO);
+        edit(&mut tx);
         w.transaction(&tx).unwrap();
     }
     w.close_interchange(78, count).unwrap();

@@ -1,0 +1,199 @@
+-- Reassociation beyond one deposit for one remittance: bulk deposits, debits,
+-- the same credit reported by two bank files, questions for a person, and a
+-- person's own match or unmatch, with a reason, in her own name.
+
+-- (1) What the money side needs of a remittance's BPR: BPR03 (C: the payer
+-- pays; D: the payer takes money back) and BPR04 (ACH, CHK, FWT, BOP, NON).
+-- Remittances posted before this keep NULL: unknown, read as a credit.
+ALTER TABLE remittances ADD COLUMN credit_debit TEXT, ADD COLUMN payment_method TEXT;
+
+-- (2) An office may drop both the ACH file and the bank statement that
+-- report one credit. The later report names the earlier as the same money
+-- (same direction, amount, date, trace and payer, from the other kind of
+-- file) and is neither matched nor left unexplained.
+ALTER TABLE deposits ADD COLUMN same_money_as BIGINT REFERENCES deposits(id);
+CREATE UNIQUE INDEX deposits_reported_again_once ON deposits (same_money_as) WHERE same_money_as IS NOT NULL;
+CREATE INDEX deposits_customer_reference ON deposits (customer_reference) WHERE customer_reference IS NOT NULL;
+
+-- (3) A match is one deposit with the remittances it pays: one (by trace or
+-- check number), several whose amounts add up (a bulk check deposit), or
+-- none (a person explains a deposit no remittance will: interest, a
+-- patient's payment). All rows of a match share match_id. A match is never
+-- deleted; unmatching ends it (ended_*), once, and the deposit may then be
+-- matched again.
+CREATE SEQUENCE reassociation_matches;
+ALTER TABLE reassociations DROP CONSTRAINT reassociations_deposit_id_key;
+ALTER TABLE reassociations DROP CONSTRAINT reassociations_remittance_id_key;
+ALTER TABLE reassociations DROP CONSTRAINT reassociations_how_check;
+ALTER TABLE reassociations
+    ALTER COLUMN remittance_id DROP NOT NULL,
+    ADD COLUMN match_id BIGINT,
+    ADD COLUMN matched_by TEXT NOT NULL DEFAULT 'system' REFERENCES actors(name),
+    ADD COLUMN reason TEXT,
+    ADD COLUMN ended_at TIMESTAMPTZ,
+    ADD COLUMN ended_by TEXT REFERENCES actors(name),
+    ADD COLUMN end_reason TEXT,
+    ADD CONSTRAINT reassociations_how_check CHECK (how IN ('trace', 'check', 'bulk', 'manual')),
+    ADD CONSTRAINT reassociations_manual_has_reason CHECK ((how = 'manual') = (reason IS NOT NULL AND btrim(reason) <> '')),
+    ADD CONSTRAINT reassociations_only_manual_explains CHECK (remittance_id IS NOT NULL OR how = 'manual'),
+    ADD CONSTRAINT reassociations_ended_whole CHECK (
+        (ended_at IS NULL) = (ended_by IS NULL) AND (ended_at IS NULL) = (end_reason IS NULL)
+        AND (end_reason IS NULL OR btrim(end_reason) <> ''));
+UPDATE reassociations SET match_id = nextval('reassociation_matches');
+ALTER TABLE reassociations ALTER COLUMN match_id SET NOT NULL;
+CREATE UNIQUE INDEX reassociations_remittance_paid_once ON reassociations (remittance_id) WHERE ended_at IS NULL AND remittance_id IS NOT NULL;
+CREATE UNIQUE INDEX reassociations_remittance_once_per_match ON reassociations (match_id, remittance_id);
+-- A deposit is in one open match at a time, in any isolation level: two
+-- matches of one deposit at once queue on the constraint and the second
+-- fails. (btree_gist is a trusted extension: the database's owner may
+-- create it.)
+CREATE EXTENSION IF NOT EXISTS btree_gist;
+ALTER TABLE reassociations ADD CONSTRAINT reassociations_deposit_in_one_open_match
+    EXCLUDE USING gist (deposit_id WITH =, match_id WITH <>) WHERE (ended_at IS NULL);
+
+DROP TRIGGER reassociations_only_the_daemon ON reassociations;
+
+-- Who may write a match, row by row: the daemon matches what it is sure
+-- of; a person with billing.payment.write matches by hand (how = 'manual')
+-- in her own name, and ends a match in her own name; nobody deletes one or
+-- changes what it said.
+CREATE FUNCTION remitd_reassociation_rules() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    owner boolean := remitd_login_is_owner();
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        RAISE EXCEPTION 'reassociation row %: a match is never deleted; unmatch it (it is ended, with a reason)', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.ended_at IS NOT NULL OR NEW.ended_at IS NULL
+           OR (OLD.deposit_id, OLD.remittance_id, OLD.match_id, OLD.how, OLD.matched_by, OLD.reason, OLD.matched_at)
+              IS DISTINCT FROM (NEW.deposit_id, NEW.remittance_id, NEW.match_id, NEW.how, NEW.matched_by, NEW.reason, NEW.matched_at) THEN
+            RAISE EXCEPTION 'reassociation row %: a match is ended once, and what it said never changes', OLD.id
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NOT owner AND NOT remitd_login_holds('billing.payment.write') THEN
+            RAISE EXCEPTION 'actor % lacks the scope billing.payment.write (unmatching a deposit)', remitd_login()
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NOT owner AND NEW.ended_by IS DISTINCT FROM remitd_login()::text THEN
+            RAISE EXCEPTION 'logged in as %, so unmatching in the name of % is refused: a login acts only as itself', remitd_login(), NEW.ended_by
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF NEW.ended_at IS NOT NULL THEN
+        RAISE EXCEPTION 'a match starts open' USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.how = 'manual' THEN
+        IF NOT owner AND NOT remitd_login_holds('billing.payment.write') THEN
+            RAISE EXCEPTION 'actor % lacks the scope billing.payment.write (matching a deposit by hand)', remitd_login()
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NOT owner AND NEW.matched_by IS DISTINCT FROM remitd_login()::text THEN
+            RAISE EXCEPTION 'logged in as %, so matching in the name of % is refused: a login acts only as itself', remitd_login(), NEW.matched_by
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    ELSIF NOT (owner OR remitd_login_is_daemon()) OR NEW.matched_by <> 'system' THEN
+        RAISE EXCEPTION 'reassociations rows are written by the daemon (it matches deposits with remittances), or by hand with a reason; logged in as %', remitd_login()
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT 1 FROM deposits d WHERE d.id = NEW.deposit_id AND d.same_money_as IS NOT NULL) THEN
+        RAISE EXCEPTION 'deposit % reports the same money as deposit % : match that one', NEW.deposit_id, (SELECT same_money_as FROM deposits WHERE id = NEW.deposit_id)
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER reassociations_rules BEFORE INSERT OR UPDATE OR DELETE ON reassociations
+    FOR EACH ROW EXECUTE FUNCTION remitd_reassociation_rules();
+CREATE TRIGGER reassociations_no_truncate BEFORE TRUNCATE ON reassociations
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_history_change();
+
+-- (4) What a person should look at: a deposit that two remittances could
+-- explain (or a remittance two deposits could pay), a bulk deposit with
+-- more than one set of checks adding up to it, or a deposit and remittance
+-- with the same trace whose amount or date disagree. The daemon asks
+-- afresh each time it matches: a question it does not ask again is closed
+-- (open = false), not deleted (nobody but the owner deletes); a question
+-- is about a deposit not matched.
+CREATE TABLE deposit_questions (
+    deposit_id      BIGINT PRIMARY KEY REFERENCES deposits(id),
+    kind            TEXT NOT NULL CHECK (kind IN ('ambiguous', 'amount', 'date')),
+    remittance_ids  BIGINT[] NOT NULL,
+    detail          TEXT NOT NULL,
+    asked_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+    open            BOOLEAN NOT NULL DEFAULT true
+);
+CREATE INDEX deposit_questions_open ON deposit_questions USING gin (remittance_ids) WHERE open;
+CREATE TRIGGER deposit_questions_only_the_daemon BEFORE INSERT OR UPDATE OR DELETE ON deposit_questions
+    FOR EACH STATEMENT EXECUTE FUNCTION remitd_only_the_daemon('it asks what it cannot match');
+
+-- (5) Reading bank files, deposits, matches and questions takes a scope,
+-- as reading write-offs does (0017): they name payers' accounts' money.
+-- Changes see every row; the triggers above decide them.
+ALTER TABLE bank_files ENABLE ROW LEVEL SECURITY;
+CREATE POLICY bank_files_read ON bank_files FOR SELECT USING ((SELECT remitd_login_may_read()));
+CREATE POLICY bank_files_write ON bank_files FOR INSERT WITH CHECK (true);
+CREATE POLICY bank_files_change ON bank_files FOR UPDATE USING (true) WITH CHECK (true);
+CREATE POLICY bank_files_remove ON bank_files FOR DELETE USING (true);
+
+ALTER TABLE deposits ENABLE ROW LEVEL SECURITY;
+CREATE POLICY deposits_read ON deposits FOR SELECT USING ((SELECT remitd_login_may_read()));
+CREATE POLICY deposits_write ON deposits FOR INSERT WITH CHECK (true);
+CREATE POLICY deposits_change ON deposits FOR UPDATE USING (true) WITH CHECK (true);
+CREATE POLICY deposits_remove ON deposits FOR DELETE USING (true);
+
+ALTER TABLE reassociations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reassociations_read ON reassociations FOR SELECT USING ((SELECT remitd_login_may_read()));
+CREATE POLICY reassociations_write ON reassociations FOR INSERT WITH CHECK (true);
+CREATE POLICY reassociations_change ON reassociations FOR UPDATE USING (true) WITH CHECK (true);
+CREATE POLICY reassociations_remove ON reassociations FOR DELETE USING (true);
+
+ALTER TABLE deposit_questions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY deposit_questions_read ON deposit_questions FOR SELECT USING ((SELECT remitd_login_may_read()));
+CREATE POLICY deposit_questions_write ON deposit_questions FOR INSERT WITH CHECK (true);
+CREATE POLICY deposit_questions_change ON deposit_questions FOR UPDATE USING (true) WITH CHECK (true);
+CREATE POLICY deposit_questions_remove ON deposit_questions FOR DELETE USING (true);
+
+-- (6) The window and the candidates, each said once, for the daemon's
+-- matching, its questions and every report. security_invoker: a view reads
+-- with the reader's rights, so row security above holds through it.
+CREATE FUNCTION remitd_reassociation_window() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 3 $$;   -- business days (rule 370)
+
+-- Deposits neither matched nor the same money as another.
+CREATE VIEW open_deposits WITH (security_invoker = true) AS
+    SELECT d.* FROM deposits d
+    WHERE d.same_money_as IS NULL
+      AND NOT EXISTS (SELECT 1 FROM reassociations x WHERE x.deposit_id = d.id AND x.ended_at IS NULL);
+
+-- Remittances that move money (not a notice, not BPR04 NON) and are not
+-- matched; a remittance paying nothing has nothing to wait for.
+CREATE VIEW open_remittances WITH (security_invoker = true) AS
+    SELECT r.* FROM remittances r
+    WHERE r.payment_amount > 0 AND r.handling_code <> 'H' AND r.payment_method IS DISTINCT FROM 'NON'
+      AND NOT EXISTS (SELECT 1 FROM reassociations x WHERE x.remittance_id = r.id AND x.ended_at IS NULL);
+
+-- Each open deposit with each open remittance it names, going the same
+-- way: by the 835's trace and payer, or (a deposit without a TRN) by its
+-- customer reference, a check's number, as the trace. Whether amount and
+-- date agree is said, not filtered: a disagreement is a question.
+CREATE VIEW reassociation_candidates WITH (security_invoker = true) AS
+    SELECT p.deposit_id, p.remittance_id, p.how,
+           p.amount = p.payment_amount AS amount_agrees,
+           (p.deposit_date IS NULL OR p.payment_date IS NULL
+            OR remitd_business_days(p.deposit_date, p.payment_date) <= remitd_reassociation_window()) AS date_agrees,
+           p.amount - p.payment_amount AS difference,
+           CASE WHEN p.deposit_date IS NULL OR p.payment_date IS NULL THEN NULL
+                ELSE remitd_business_days(p.deposit_date, p.payment_date) END AS days_apart
+    FROM (
+        SELECT d.id AS deposit_id, r.id AS remittance_id, 'trace'::text AS how, d.amount, r.payment_amount, d.deposit_date, r.payment_date,
+               d.credit, r.credit_debit
+        FROM open_deposits d JOIN open_remittances r ON r.trace_number = d.trace_number AND r.payer_key = d.payer_id
+        UNION ALL
+        SELECT d.id, r.id, 'check', d.amount, r.payment_amount, d.deposit_date, r.payment_date, d.credit, r.credit_debit
+        FROM open_deposits d JOIN open_remittances r ON d.trace_number IS NULL AND r.trace_number = d.customer_reference
+    ) p
+    WHERE p.credit = (COALESCE(p.credit_debit, 'C') = 'C');
