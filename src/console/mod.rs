@@ -87,8 +87,8 @@ impl ConsoleConfig {
 /// daemon reaches the database) and the sessions.
 pub struct Console {
     config: ConsoleConfig,
-    /// The drop folders: uploads go to an inbox; originals are read from
-    /// the archive and error folders.
+    /// The remittance drop folders (not the bank folders): uploads go to an
+    /// inbox; originals are read from the archive and error folders.
     folders: Vec<crate::daemon::config::DropFolder>,
     /// The `[sweep]` section: the sweep page's parameters.
     sweep: crate::sweep::SweepConfig,
@@ -106,7 +106,8 @@ impl Console {
         Console::serving(config, database_url, Vec::new(), crate::sweep::SweepConfig::default())
     }
 
-    /// The daemon's console: its drop folders and `[sweep]` section too.
+    /// The daemon's console: its remittance drop folders and `[sweep]`
+    /// section too.
     pub fn serving(
         config: ConsoleConfig,
         database_url: &str,

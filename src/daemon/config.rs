@@ -11,6 +11,12 @@
 //! error = "/var/lib/remitd/acme/error"
 //! poll_interval_secs = 10
 //! settle_secs = 2
+//! [[drop_folders]]
+//! name = "bank"
+//! kind = "bank"                # ACH or BAI2 files from the bank; default "remittances" (835s)
+//! inbox = "/var/lib/remitd/bank/inbox"
+//! archive = "/var/lib/remitd/bank/archive"
+//! error = "/var/lib/remitd/bank/error"
 //! [http]
 //! listen = "127.0.0.1:9835"
 //! [console]                    # optional: the support console, on the [http] address
@@ -21,6 +27,12 @@
 //! [writeoffs]                  # optional: the write-off approval gate
 //! approval = "above:500.00"
 //! ```
+//!
+//! A drop folder's `kind` says what arrives there: `remittances` (835
+//! files, posted) unless it says `bank` (the bank's ACH files or BAI2
+//! statements, whose deposits are stored and matched with the remittances
+//! they pay). A folder holds one kind, so a file is never guessed at: an
+//! 835 dropped in a bank folder is refused as a bank file, with the reason.
 //!
 //! Environment: `REMITD_DATABASE_URL`, `REMITD_HTTP__LISTEN` (nested keys
 //! joined by `__`). The database URL is taken, in order, from the config or
@@ -59,11 +71,27 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// What a drop folder receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FolderKind {
+    /// 835 remittance files, posted to the ledger. The default, so that
+    /// configurations written before there were kinds mean what they meant.
+    #[default]
+    Remittances,
+    /// Bank files (ACH or BAI2): their deposits stored, then matched with
+    /// the remittances they pay.
+    Bank,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DropFolder {
-    /// The clearinghouse; appears in logs and metrics.
+    /// The clearinghouse (or bank); appears in logs and metrics.
     pub name: String,
+    /// What arrives in this folder: remittances unless it says `bank`.
+    #[serde(default)]
+    pub kind: FolderKind,
     pub inbox: PathBuf,
     pub archive: PathBuf,
     pub error: PathBuf,
@@ -202,6 +230,12 @@ impl Config {
         Ok(config)
     }
 
+    /// The drop folders that take 835s: the only ones the console may put
+    /// a remittance in (a bank folder would refuse it as a bank file).
+    pub fn remittance_folders(&self) -> Vec<DropFolder> {
+        self.drop_folders.iter().filter(|f| f.kind == FolderKind::Remittances).cloned().collect()
+    }
+
     /// Only the `[sweep]` section (and `REMITD_SWEEP__*`), for `remitd sweep`.
     pub fn load_sweep(path: &Path) -> Result<SweepConfig, ConfigError> {
         figment(path).extract_inner::<Option<SweepConfig>>("sweep").map(Option::unwrap_or_default).or_else(|e| match e.missing() {
@@ -276,6 +310,7 @@ mod tests {
             assert_eq!(c.drop_folders[0].poll_interval(), Duration::from_secs(10), "default poll");
             assert_eq!(format!("{:?}", c.database_url), "Secret(..)", "never printed");
             assert_eq!(c.approval, None, "no [writeoffs]: the policy in the database stays");
+            assert_eq!(c.drop_folders[0].kind, FolderKind::Remittances, "no kind: remittances, as before kinds existed");
             Ok(())
         });
     }
@@ -319,6 +354,11 @@ mod tests {
             jail.create_file("sso.toml", &format!("{FILE}\n[console]\nenabled = true\ntrusted_header = \"X-Remote-User\"\n"))?;
             let e = Config::load(Path::new("sso.toml")).expect_err("a header anyone may send");
             assert!(e.to_string().contains("trusted_header needs trusted_proxies"), "{e}");
+            jail.create_file("bank.toml", &FILE.replace("name = \"acme\"", "name = \"acme\"\nkind = \"bank\""))?;
+            assert_eq!(Config::load(Path::new("bank.toml")).expect("a bank folder").drop_folders[0].kind, FolderKind::Bank);
+            jail.create_file("kind.toml", &FILE.replace("name = \"acme\"", "name = \"acme\"\nkind = \"cheques\""))?;
+            let e = Config::load(Path::new("kind.toml")).expect_err("unknown kind").to_string();
+            assert!(e.contains("cheques") && e.contains("remittances") && e.contains("bank") && e.contains("kind"), "{e}");
             jail.create_file("typo.toml", &format!("{FILE}\nunknown_key = 1\n"))?;
             let e = Config::load(Path::new("typo.toml")).expect_err("unknown key");
             assert!(e.to_string().contains("unknown_key"), "{e}");

@@ -27,6 +27,7 @@ pub struct Metrics {
     pub denials_opened: Counter,
     pub denials_reopened: Counter,
     pub sweep_writeoffs: Counter,
+    pub deposits_matched: Counter,
     pub database_errors: Counter,
     pub ingest_seconds: Histogram,
 }
@@ -47,14 +48,15 @@ impl Default for Metrics {
             denials_opened: Counter::default(),
             denials_reopened: Counter::default(),
             sweep_writeoffs: Counter::default(),
+            deposits_matched: Counter::default(),
             database_errors: Counter::default(),
             // 10 ms to ~80 s.
             ingest_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             registry: Registry::default(),
         };
-        registry.register("files_ingested", "Files whose postings committed", m.files_ingested.clone());
+        registry.register("files_ingested", "Files whose postings (in a bank folder, deposits) committed", m.files_ingested.clone());
         registry.register("files_refused", "Files refused as invalid and moved to error/", m.files_refused.clone());
-        registry.register("files_duplicate", "Files already ingested before, archived again", m.files_duplicate.clone());
+        registry.register("files_duplicate", "Files already ingested (or read) before, archived again", m.files_duplicate.clone());
         registry.register("files_test", "Test files (ISA15 = T) recorded, never posted", m.files_test.clone());
         registry.register("files_partial", "Files posted in part and moved to error/ with what posted and why the rest did not", m.files_partial.clone());
         registry.register(
@@ -68,6 +70,7 @@ impl Default for Metrics {
         registry.register("denials_opened", "Denials opened", m.denials_opened.clone());
         registry.register("denials_reopened", "Written-off denials reopened by a payer reversal", m.denials_reopened.clone());
         registry.register("sweep_writeoffs", "Small-balance sweep write-offs", m.sweep_writeoffs.clone());
+        registry.register("deposits_matched", "Deposits matched with the remittances they pay", m.deposits_matched.clone());
         registry.register("database_errors", "Database errors while ingesting (files stay in the inbox)", m.database_errors.clone());
         registry.register("ingest_seconds", "Time from taking a file to its postings committed", m.ingest_seconds.clone());
         Metrics { registry, ..m }

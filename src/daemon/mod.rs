@@ -1,8 +1,10 @@
 //! `remitd run`: watch drop folders, post what arrives, stay up.
 //!
 //! One task owns the main loop: it wakes on file events or a short tick,
-//! rescans inboxes that are due, and ingests whole files one at a time (each
-//! file posts two transaction sets at once). Around it: the HTTP endpoints,
+//! rescans inboxes that are due, and takes whole files one at a time: an
+//! 835 posts (two transaction sets at once), a bank file's deposits are
+//! stored, each by its folder's `kind`, and either one then matches
+//! deposits with remittances (`take`). Around it: the HTTP endpoints,
 //! a database health probe, and the signal handler that flips the stop flag.
 //! A stop lets the transaction sets in flight commit, leaves the rest of the
 //! file in the inbox for the next start, and exits 0. With `[sweep]
@@ -19,27 +21,25 @@ pub mod metrics;
 pub mod refeeds;
 pub mod reload;
 pub mod scheduler;
+mod take;
 pub mod telemetry;
 pub mod watch;
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use notify::event::{ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use sd_notify::NotifyState;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, watch as signal};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
-use crate::ingest::{ingest_file_until, FileOutcome, IngestError, Stop};
-use crate::posting::load_categories;
+use crate::ingest::Stop;
 use config::Config;
 use health::Health;
-use metrics::{FolderLabel, Metrics};
+use metrics::Metrics;
 use watch::Inbox;
 
 /// What the HTTP endpoints read.
@@ -207,7 +207,7 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
         tokio::net::TcpListener::bind(config.http.listen).await.map_err(|source| DaemonError::Listen { addr: config.http.listen.to_string(), source })?;
     let console = match config.console.enabled {
         true => Some(
-            crate::console::Console::serving(config.console.clone(), config.database_url.expose(), config.drop_folders.clone(), config.sweep.clone())
+            crate::console::Console::serving(config.console.clone(), config.database_url.expose(), config.remittance_folders(), config.sweep.clone())
                 .map_err(|e| DaemonError::Console(e.to_string()))?,
         ),
         false => None,
@@ -413,122 +413,8 @@ async fn sweep_inboxes(inboxes: &mut [Inbox], pool: &PgPool, shared: &Shared, st
             if stop.requested() {
                 return Ok(());
             }
-            take(&file, &inbox.folder, pool, shared, stop).await?;
+            take::take(&file, &inbox.folder, pool, shared, stop).await?;
         }
     }
-    Ok(())
-}
-
-/// Ingests one whole file and moves it according to its fate. The CARC
-/// categories are read for each file, so a change applies from the next.
-async fn take(file: &Path, folder: &config::DropFolder, pool: &PgPool, shared: &Shared, stop: &Stop) -> Result<(), sqlx::Error> {
-    // Names are bytes; logs show them lossily.
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let label = FolderLabel { folder: folder.name.clone() };
-    let started = Instant::now();
-    let cats = load_categories(pool).await?;
-    let steer = stop.clone().with_max_bytes(folder.max_file_bytes);
-    let outcome = match ingest_file_until(pool, file, &cats, &steer).await {
-        Ok(o) => o,
-        Err(IngestError::Db(e)) => {
-            shared.metrics.database_errors.inc();
-            return Err(e);
-        }
-        Err(IngestError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            debug!(folder = %folder.name, file = %name, "file gone before it was read (another instance took it)");
-            return Ok(());
-        }
-        Err(e) => {
-            error!(folder = %folder.name, file = %name, error = %e, "cannot ingest; file stays in the inbox");
-            return Ok(());
-        }
-    };
-    shared.health.database_ok();
-    let now = Utc::now();
-    let archive = || files::move_into(file, &files::archive_dir(&folder.archive, now));
-    let refuse = |file, reason: &str, outcome| files::refuse(file, &folder.error, reason, outcome, now).map(|moved| moved.map(|(to, _)| to));
-    let moved = match &outcome {
-        FileOutcome::Posted { file_id, transactions, already_posted, claims } => {
-            shared.metrics.files_ingested.get_or_create(&label).inc();
-            shared.metrics.claims_posted.inc_by(claims.posted as u64);
-            shared.metrics.claims_unmatched.inc_by(claims.unmatched as u64);
-            shared.metrics.reversals.inc_by(claims.reversals as u64);
-            shared.metrics.denials_opened.inc_by(claims.denials_opened as u64);
-            shared.metrics.denials_reopened.inc_by(claims.denials_reopened as u64);
-            shared.metrics.ingest_seconds.observe(started.elapsed().as_secs_f64());
-            info!(
-                folder = %folder.name, file = %name, file_id, transactions, already_posted,
-                claims_posted = claims.posted, unmatched = claims.unmatched, reversals = claims.reversals,
-                denials_opened = claims.denials_opened, denials_reopened = claims.denials_reopened,
-                denials_flagged = claims.denials_flagged, seconds = started.elapsed().as_secs_f64(), "posted"
-            );
-            archive()
-        }
-        FileOutcome::Test { file_id, transactions } => {
-            shared.metrics.files_test.get_or_create(&label).inc();
-            info!(folder = %folder.name, file = %name, file_id, transactions, "test data (ISA15 = T): recorded, not posted");
-            archive()
-        }
-        FileOutcome::Duplicate { file_id, state } => {
-            shared.metrics.files_duplicate.get_or_create(&label).inc();
-            info!(folder = %folder.name, file = %name, file_id, earlier_state = %state, "duplicate of a file ingested before: archived, nothing posted");
-            archive()
-        }
-        FileOutcome::Refused { file_id, error } => {
-            shared.metrics.files_refused.get_or_create(&label).inc();
-            warn!(folder = %folder.name, file = %name, file_id, reason = %error, "refused: moved to error/");
-            refuse(file, &error.to_string(), files::NOTHING_POSTED)
-        }
-        FileOutcome::NotTaken { reason } => {
-            shared.metrics.files_refused.get_or_create(&label).inc();
-            warn!(folder = %folder.name, file = %name, reason = %reason, "not read: moved to error/");
-            refuse(file, reason, files::NOTHING_POSTED)
-        }
-        FileOutcome::Partial { file_id, reason, posted, conflicts } => {
-            shared.metrics.files_partial.get_or_create(&label).inc();
-            shared.metrics.conflicts_held.inc_by(conflicts.len() as u64);
-            warn!(folder = %folder.name, file = %name, file_id, posted, conflicts = conflicts.len(), reason = %reason, "posted in part: moved to error/");
-            refuse(file, reason, "what posted is listed above and stays posted; the rest was not")
-        }
-        FileOutcome::Busy { file_id } => {
-            debug!(folder = %folder.name, file = %name, file_id, "another instance is ingesting this file");
-            return Ok(());
-        }
-        FileOutcome::Interrupted { file_id } => {
-            info!(folder = %folder.name, file = %name, file_id = ?file_id, "stopped part way: the rest posts at the next start");
-            return Ok(());
-        }
-    };
-    match moved {
-        Err(e) => {
-            error!(folder = %folder.name, file = %name, error = %e, "its outcome is recorded, but the file cannot be moved out of the inbox; it will be seen as a duplicate")
-        }
-        Ok(Some(kept)) => {
-            if let Some(file_id) = kept_file_id(&outcome) {
-                record_kept(pool, file_id, &kept).await?;
-            }
-        }
-        Ok(None) => {}
-    }
-    Ok(())
-}
-
-/// The file whose copy this was, when the copy is the one to keep: a
-/// duplicate's row is the earlier file's, which keeps its own copy.
-fn kept_file_id(outcome: &FileOutcome) -> Option<i64> {
-    match outcome {
-        FileOutcome::Posted { file_id, .. }
-        | FileOutcome::Test { file_id, .. }
-        | FileOutcome::Refused { file_id, .. }
-        | FileOutcome::Partial { file_id, .. } => Some(*file_id),
-        _ => None,
-    }
-}
-
-/// Records where the daemon keeps a file (migration 0022), for the
-/// console's readable remittance and its download of the original.
-async fn record_kept(pool: &PgPool, file_id: i64, kept: &std::path::Path) -> Result<(), sqlx::Error> {
-    let kept = std::path::absolute(kept).unwrap_or_else(|_| kept.to_path_buf()).to_string_lossy().into_owned();
-    sqlx::query!("UPDATE ingested_files SET kept_at = $2 WHERE id = $1", file_id, kept).execute(pool).await?;
     Ok(())
 }

@@ -154,6 +154,7 @@ mod tests {
     fn inbox(dir: &Path, settle: f64) -> Inbox {
         Inbox::new(DropFolder {
             name: "t".into(),
+            kind: crate::daemon::config::FolderKind::Remittances,
             inbox: dir.to_path_buf(),
             archive: dir.join("../a"),
             error: dir.join("../e"),

@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::daemon::config::{Config, DropFolder, Http, Secret};
+use crate::daemon::config::{Config, DropFolder, FolderKind, Http, Secret};
 use crate::daemon::DaemonError;
 
 /// The name the demo's drop folder has in logs and metrics.
@@ -51,6 +51,7 @@ impl Daemon {
     pub fn start(database_url: &str, root: &Path) -> anyhow::Result<Daemon> {
         let folder = DropFolder {
             name: FOLDER_NAME.into(),
+            kind: FolderKind::Remittances,
             inbox: root.join("inbox"),
             archive: root.join("archive"),
             error: root.join("error"),

@@ -186,17 +186,27 @@ impl Identity {
     }
 }
 
-/// Refuses, before opening it, what is not a regular file (a FIFO would
-/// block the open, a device never ends) or is larger than the limit.
+/// Refuses, before opening it, what is not a regular file or is larger
+/// than the limit (see [`inadmissible`]).
 fn admissible(path: &Path, stop: &Stop) -> io::Result<Result<Identity, String>> {
     let meta = std::fs::metadata(path)?;
+    Ok(match inadmissible(&meta, stop.max_bytes) {
+        Some(reason) => Err(reason),
+        None => Ok(Identity::of(&meta)),
+    })
+}
+
+/// Why a file must not even be opened, if it must not: it is not a regular
+/// file (a FIFO would block the open, a device never ends), or it is larger
+/// than `max_bytes` (a runaway or hostile file would hold up every file
+/// behind it). The daemon asks this of every file it takes, whatever its
+/// kind.
+pub fn inadmissible(meta: &std::fs::Metadata, max_bytes: Option<u64>) -> Option<String> {
     if !meta.is_file() {
-        return Ok(Err("not a regular file (a device, pipe, socket or folder); only regular files are read".to_string()));
+        return Some("not a regular file (a device, pipe, socket or folder); only regular files are read".to_string());
     }
-    if let Some(max) = stop.max_bytes.filter(|max| meta.len() > *max) {
-        return Ok(Err(format!("{} bytes, larger than the limit of {max} bytes (max_file_bytes); nothing was read", meta.len())));
-    }
-    Ok(Ok(Identity::of(&meta)))
+    let max = max_bytes.filter(|max| meta.len() > *max)?;
+    Some(format!("{} bytes, larger than the limit of {max} bytes (max_file_bytes); nothing was read", meta.len()))
 }
 
 /// Hash, size and validity of a file, in one streaming pass.

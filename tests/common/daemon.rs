@@ -100,6 +100,18 @@ impl Folder {
         walk(&self.inbox())
     }
 
+    /// A `[[drop_folders]]` table for this folder named `name`, with
+    /// `extra` keys (for a second folder beside the one a daemon is spawned
+    /// with, given in `folder_toml`).
+    pub fn table(&self, name: &str, extra: &str) -> String {
+        format!(
+            "[[drop_folders]]\nname = \"{name}\"\ninbox = \"{}\"\narchive = \"{}\"\nerror = \"{}\"\npoll_interval_secs = 1\n{extra}",
+            self.inbox().display(),
+            self.root.join("archive").display(),
+            self.root.join("error").display()
+        )
+    }
+
     /// Drops a file the way careful senders do: write aside, rename in.
     pub fn drop_renamed(&self, src: &Path, name: &str) {
         let tmp = self.root.join(format!(".{name}.tmp"));
