@@ -49,6 +49,13 @@ pub struct Matched {
     pub questions: u64,
 }
 
+impl Matched {
+    /// Deposits matched, one to one or in bulk.
+    pub fn deposits(&self) -> u64 {
+        self.one_to_one + self.bulk
+    }
+}
+
 impl std::fmt::Display for Matched {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use sqlx::PgPool;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use super::config::{DropFolder, FolderKind};
 use super::files;
@@ -73,9 +73,12 @@ pub(super) async fn take(file: &Path, folder: &DropFolder, pool: &PgPool, shared
 /// could not); `None` then.
 async fn match_deposits(pool: &PgPool, shared: &Shared, folder: &DropFolder, name: &str) -> Option<u64> {
     match crate::bank::reconcile::match_all(pool).await {
-        Ok(n) => {
-            shared.metrics.deposits_matched.inc_by(n);
-            Some(n)
+        Ok(m) => {
+            shared.metrics.deposits_matched.inc_by(m.deposits());
+            if m.questions > 0 {
+                info!(folder = %folder.name, file = %name, questions = m.questions, "deposits left for a person: remitd reconcile --status ambiguous (or amount_mismatch, date_mismatch)");
+            }
+            Some(m.deposits())
         }
         Err(e) => {
             warn!(folder = %folder.name, file = %name, error = %e, "cannot match deposits with remittances now; the next file tries again");
