@@ -187,3 +187,25 @@ async fn a_failure_to_match_never_holds_up_the_835() {
     assert!(daemon.log().contains("cannot match deposits with remittances now"), "{}", daemon.log());
     assert_eq!(http_get(daemon.http, "/readyz").map(|(s, _)| s), Some(200), "not an outage");
 }
+
+/// The queues are read at start: each state's size and the oldest item's
+/// age are metrics, and the remittances already overdue are logged.
+#[tokio::test]
+async fn the_reassociation_queues_are_metrics_and_overdue_money_is_logged() {
+    let db = TestDb::new().await;
+    common::import_csv(&db.pool, &sample_claims_except(&[])).await;
+    common::ingest(&db.pool, &sample("valid/paid-claims.835")).await;
+    common::ingest(&db.pool, &sample("valid/denial.835")).await;
+    let bank = Folder::new();
+    let daemon = spawn(&db.url, &bank, None);
+    daemon.ready().await;
+    wait_until("the queues read", Duration::from_secs(20), async || daemon.log().contains("remittances overdue")).await;
+    let log = daemon.log();
+    assert!(log.contains("\"remittances\":2"), "{log}");
+    let metrics = http_get(daemon.http, "/metrics").unwrap().1;
+    assert!(metrics.contains("remitd_reassociation_items{status=\"overdue\"} 2"), "{metrics}");
+    assert!(metrics.contains("remitd_reassociation_items{status=\"matched\"} 0"), "{metrics}");
+    let oldest = metrics.lines().find(|l| l.starts_with("remitd_reassociation_oldest_days{status=\"overdue\"}")).unwrap();
+    let days: i64 = oldest.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(days > 200, "January 2024's remittance has waited since: {oldest}");
+}

@@ -4,12 +4,19 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FolderLabel {
     pub folder: String,
+}
+
+/// A reassociation state (`remitd reconcile --status`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
 }
 
 /// Every series the daemon exports.
@@ -28,6 +35,8 @@ pub struct Metrics {
     pub denials_reopened: Counter,
     pub sweep_writeoffs: Counter,
     pub deposits_matched: Counter,
+    pub reassociation_items: Family<StatusLabel, Gauge>,
+    pub reassociation_oldest_days: Family<StatusLabel, Gauge>,
     pub database_errors: Counter,
     pub ingest_seconds: Histogram,
 }
@@ -49,6 +58,8 @@ impl Default for Metrics {
             denials_reopened: Counter::default(),
             sweep_writeoffs: Counter::default(),
             deposits_matched: Counter::default(),
+            reassociation_items: Family::default(),
+            reassociation_oldest_days: Family::default(),
             database_errors: Counter::default(),
             // 10 ms to ~80 s.
             ingest_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
@@ -71,6 +82,16 @@ impl Default for Metrics {
         registry.register("denials_reopened", "Written-off denials reopened by a payer reversal", m.denials_reopened.clone());
         registry.register("sweep_writeoffs", "Small-balance sweep write-offs", m.sweep_writeoffs.clone());
         registry.register("deposits_matched", "Deposits matched with the remittances they pay", m.deposits_matched.clone());
+        registry.register(
+            "reassociation_items",
+            "Deposits and open remittances in each reassociation state (remitd reconcile --status)",
+            m.reassociation_items.clone(),
+        );
+        registry.register(
+            "reassociation_oldest_days",
+            "Business days the oldest item of each reassociation state has waited",
+            m.reassociation_oldest_days.clone(),
+        );
         registry.register("database_errors", "Database errors while ingesting (files stay in the inbox)", m.database_errors.clone());
         registry.register("ingest_seconds", "Time from taking a file to its postings committed", m.ingest_seconds.clone());
         Metrics { registry, ..m }

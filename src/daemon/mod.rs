@@ -18,6 +18,7 @@ pub mod files;
 pub mod health;
 pub mod http;
 pub mod metrics;
+mod reassociation;
 pub mod refeeds;
 pub mod reload;
 pub mod scheduler;
@@ -238,6 +239,7 @@ async fn serve(config: Config, stop_rx: signal::Receiver<bool>, mut reloads: Opt
         console.attach(pool.clone());
     }
     spawn_database_probe(pool.clone(), shared.clone(), stop_rx.clone());
+    reassociation::spawn(pool.clone(), shared.clone(), stop_rx.clone());
     settle_abandoned(&pool).await;
     if let Some(policy) = config.approval {
         match crate::writeoff::apply_configured_policy(&pool, policy).await {
