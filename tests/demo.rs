@@ -110,6 +110,12 @@ async fn the_demo_tells_the_whole_story_and_leaves_nothing_behind() {
             "OUT OF RANGE: OVER $50.00, NOT WRITTEN OFF",
             "3 balances written off, TOTALS $96.00; 3 balances left on the out-of-range report",
             "posted again with the same parameters: 0 written off, nothing recorded",
+            // The bank's file: one deposit explained, the rest asked about.
+            "(bank/archive/",
+            "matched      deposit    credit 2024-01-15   253.40 EFT-20240115-0001    remittance #",
+            "overdue      remittance credit 2024-01-05   160.00 EFT-20240105-0001",
+            "to ask EXAMPLE TEST HEALTH PLAN: where is the money for 3 (668.00)",
+            "remitd_deposits_matched_total 1",
             // History and audit.
             "non-covered 600.00 UNDONE requested by ann",
             "writeoff_posted",

@@ -27,9 +27,14 @@ pub const FOLDER_NAME: &str = "demo-clearinghouse";
 /// How long a dropped file may take before the demo gives up on it.
 const FILE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The name the demo's bank drop folder has in logs and metrics.
+pub const BANK_FOLDER_NAME: &str = "demo-bank";
+
 /// A daemon running in this process.
 pub struct Daemon {
     pub folder: DropFolder,
+    /// Where the bank's daily files arrive.
+    pub bank: DropFolder,
     pub http: SocketAddr,
     stop: watch::Sender<bool>,
     /// Taken when the daemon is stopped (or found stopped).
@@ -49,24 +54,26 @@ impl Daemon {
     /// Starts the daemon on `inbox`, `archive` and `error` under `root`,
     /// with its HTTP endpoints on a free loopback port.
     pub fn start(database_url: &str, root: &Path) -> anyhow::Result<Daemon> {
-        let folder = DropFolder {
-            name: FOLDER_NAME.into(),
-            kind: FolderKind::Remittances,
-            inbox: root.join("inbox"),
-            archive: root.join("archive"),
-            error: root.join("error"),
+        let folder_at = |name: &str, kind: FolderKind, dir: &Path| DropFolder {
+            name: name.into(),
+            kind,
+            inbox: dir.join("inbox"),
+            archive: dir.join("archive"),
+            error: dir.join("error"),
             poll_interval_secs: 1,
             settle_secs: 0.5,
             max_file_bytes: 1 << 30,
         };
-        for dir in [&folder.inbox, &folder.archive, &folder.error] {
+        let folder = folder_at(FOLDER_NAME, FolderKind::Remittances, root);
+        let bank = folder_at(BANK_FOLDER_NAME, FolderKind::Bank, &root.join("bank"));
+        for dir in [&folder.inbox, &folder.archive, &folder.error, &bank.inbox, &bank.archive, &bank.error] {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let port = super::database::free_port().context("cannot find a free port for the daemon's HTTP endpoints")?;
         let http = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let config = Config {
             database_url: Secret::new(database_url.to_string()),
-            drop_folders: vec![folder.clone()],
+            drop_folders: vec![folder.clone(), bank.clone()],
             http: Http { listen: http },
             sweep: Default::default(),
             sweep_schedule: None,
@@ -77,7 +84,7 @@ impl Daemon {
         };
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(crate::daemon::run_until(config, stop_rx));
-        Ok(Daemon { folder, http, stop, task: Mutex::new(Some(task)) })
+        Ok(Daemon { folder, bank, http, stop, task: Mutex::new(Some(task)) })
     }
 
     /// Waits until `/readyz` answers 200: the daemon reached the database
@@ -137,23 +144,27 @@ impl Daemon {
     /// Drops `bytes` into the inbox as `name` the way senders should: write
     /// a hidden file, then rename it in, so the daemon takes it at once.
     pub fn drop_file(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        let hidden = self.folder.inbox.join(format!(".{name}"));
-        let mut f = std::fs::File::create(&hidden).with_context(|| format!("cannot write {}", hidden.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&hidden, self.folder.inbox.join(name)).with_context(|| format!("cannot move {name} into the inbox"))?;
-        Ok(())
+        drop_into(&self.folder, name, bytes)
     }
 
     /// Drops a file and waits, printing progress, until the daemon archived
     /// or refused it.
     pub async fn deliver(&self, name: &str, bytes: &[u8]) -> anyhow::Result<Fate> {
-        self.drop_file(name, bytes)?;
+        self.deliver_to(&self.folder, name, bytes).await
+    }
+
+    /// [`Daemon::deliver`] into the bank drop folder.
+    pub async fn deliver_bank_file(&self, name: &str, bytes: &[u8]) -> anyhow::Result<Fate> {
+        self.deliver_to(&self.bank, name, bytes).await
+    }
+
+    async fn deliver_to(&self, folder: &DropFolder, name: &str, bytes: &[u8]) -> anyhow::Result<Fate> {
+        drop_into(folder, name, bytes)?;
         say_part!("  dropped {name} into the inbox; waiting for the daemon ");
         let started = Instant::now();
         let mut dots = Instant::now();
         loop {
-            if let Some(fate) = self.fate(name)? {
+            if let Some(fate) = fate(folder, name)? {
                 let secs = started.elapsed().as_secs_f64();
                 match &fate {
                     Fate::Archived(p) => say!("... archived after {secs:.1} s ({})", self.relative(p)),
@@ -171,21 +182,6 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// Where `name` is now, if it left the inbox.
-    fn fate(&self, name: &str) -> anyhow::Result<Option<Fate>> {
-        let refused = self.folder.error.join(name);
-        if refused.exists() {
-            let reason_file = self.folder.error.join(format!("{name}.reason.txt"));
-            // The reason is written right after the move; wait for it.
-            let Ok(reason) = std::fs::read_to_string(&reason_file) else { return Ok(None) };
-            return Ok(Some(Fate::Refused { path: refused, reason: reason.trim().to_string() }));
-        }
-        if self.folder.inbox.join(name).exists() {
-            return Ok(None);
-        }
-        Ok(find_file(&self.folder.archive, name)?.map(Fate::Archived))
     }
 
     /// `path` relative to the drop folder, for the narration.
@@ -241,4 +237,29 @@ mod tests {
         assert_eq!(find_file(dir.path(), "a.835").unwrap(), Some(day.join("a.835")));
         assert_eq!(find_file(dir.path(), "b.835").unwrap(), None);
     }
+}
+
+/// Drops `bytes` into `folder`'s inbox as `name`: a hidden file, renamed in.
+fn drop_into(folder: &DropFolder, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let hidden = folder.inbox.join(format!(".{name}"));
+    let mut f = std::fs::File::create(&hidden).with_context(|| format!("cannot write {}", hidden.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&hidden, folder.inbox.join(name)).with_context(|| format!("cannot move {name} into the inbox"))?;
+    Ok(())
+}
+
+/// Where `name` dropped into `folder` is now, if it left the inbox.
+fn fate(folder: &DropFolder, name: &str) -> anyhow::Result<Option<Fate>> {
+    let refused = folder.error.join(name);
+    if refused.exists() {
+        let reason_file = folder.error.join(format!("{name}.reason.txt"));
+        // The reason is written right after the move; wait for it.
+        let Ok(reason) = std::fs::read_to_string(&reason_file) else { return Ok(None) };
+        return Ok(Some(Fate::Refused { path: refused, reason: reason.trim().to_string() }));
+    }
+    if folder.inbox.join(name).exists() {
+        return Ok(None);
+    }
+    Ok(find_file(&folder.archive, name)?.map(Fate::Archived))
 }

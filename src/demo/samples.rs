@@ -14,3 +14,6 @@ pub const UNMATCHED: &[u8] = include_bytes!("../../samples/valid/unusual-delimit
 pub const BEFORE_REVERSAL: &[u8] = include_bytes!("../../samples/demo/before-reversal.835");
 /// Reversals of CLM-3001 and CLM-3002, each followed by its corrected claim.
 pub const REVERSAL: &[u8] = include_bytes!("../../samples/valid/reversal-and-correction.835");
+/// The bank's ACH file paying paid-claims.835 (and a payment whose 835
+/// never comes, and a takeback).
+pub const BANK_DAILY: &[u8] = include_bytes!("../../samples/bank/daily.ach");

@@ -19,8 +19,10 @@ use super::daemon::{Daemon, Fate};
 use super::samples;
 use super::show::{self, count, money};
 use crate::actors::{self, Scope};
+use crate::bank::reconcile::{self, Side, Status};
 use crate::claims::import::{self, ImportClaim};
 use crate::denials;
+use crate::documents::reconciliation;
 use crate::posting::plan::CarcCategories;
 use crate::posting::unmatched::{self, Asked};
 use crate::writeoff::{self, history};
@@ -69,6 +71,7 @@ pub const STEPS: &[(&str, Step)] = &[
     ("A payer reversal reopens the written-off denial", reversal_reopens),
     ("A small-balance sweep, previewed then posted", small_balance_sweep),
     ("Patient balances written off for a payer that forbids balance billing", medicaid_mass_write_off),
+    ("The bank's deposits matched with their remittances", deposits_explained),
     ("Write-off history and audit trail", history_and_audit),
 ];
 
@@ -409,6 +412,36 @@ fn medicaid_mass_write_off(demo: &Demo) -> StepFuture<'_> {
         );
         let first = posted.rows.first().map(|r| r.claim_id.clone()).unwrap_or_default();
         show::claims(&demo.pool, &[first.as_str()]).await?;
+        Ok(())
+    })
+}
+
+fn deposits_explained(demo: &Demo) -> StepFuture<'_> {
+    Box::pin(async move {
+        say!("  The bank's daily ACH file arrives in the bank drop folder (demo-bank): the money side of the 835s.");
+        match demo.daemon.deliver_bank_file("daily.ach", samples::BANK_DAILY).await? {
+            Fate::Archived(_) => {}
+            Fate::Refused { reason, .. } => bail!("the daemon refused the bank file: {reason}"),
+        }
+        let today = chrono::Local::now().date_naive();
+        let rows = reconcile::report(&demo.pool, today, reconcile::Filter::default()).await?;
+        say!("  remitd reconcile: each deposit, and each remittance still waiting for its money:");
+        for r in rows.iter().filter(|r| r.side == Side::Deposit || r.status == Status::Overdue) {
+            let [status, side, direction, date, amount, trace, _, _, remittances, detail] = reconciliation::cells(r);
+            let with = if remittances.is_empty() { String::new() } else { format!(" remittance {remittances}") };
+            say!("    {status:<12} {side:<10} {direction:<6} {date} {amount:>8} {trace:<20}{with} {detail}");
+        }
+        for (payer, ask) in reconciliation::asks(&rows) {
+            say!("  to ask {payer}: {ask}");
+        }
+        let explained = rows.iter().any(|r| r.side == Side::Deposit && r.status == Status::Matched && r.trace.as_deref() == Some("EFT-20240115-0001"));
+        if !explained {
+            bail!("the 253.40 deposit was not matched with the remittance of paid-claims.835");
+        }
+        if !rows.iter().any(|r| r.status == Status::Overdue) {
+            bail!("no remittance is overdue, yet the 2024 835s' money never came");
+        }
+        say!("  daemon /metrics: remitd_deposits_matched_total {}", demo.daemon.counter("remitd_deposits_matched_total").await?);
         Ok(())
     })
 }
