@@ -488,3 +488,23 @@ proptest! {
         })?;
     }
 }
+
+/// Business days are counted by arithmetic, as generate_series counted
+/// them day by day: the same for every pair of days of a quarter, in both
+/// orders, across weekends.
+#[tokio::test]
+async fn business_days_are_what_counting_the_days_gives() {
+    let db = common::TestDb::new().await;
+    let (differ, pairs): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE remitd_business_days(a, b) <> (SELECT count(*) FROM generate_series(LEAST(a, b) + 1, GREATEST(a, b), interval '1 day') d
+                                                                    WHERE extract(isodow FROM d) < 6)),
+                count(*)
+         FROM (SELECT date '2024-01-01' + i AS a FROM generate_series(0, 90) i) x, (SELECT date '2024-01-01' + j AS b FROM generate_series(0, 90) j) y",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((differ, pairs), (0, 91 * 91));
+    let fri_to_mon: i32 = sqlx::query_scalar("SELECT remitd_business_days('2024-03-01', '2024-03-04')").fetch_one(&db.pool).await.unwrap();
+    assert_eq!(fri_to_mon, 1);
+}
