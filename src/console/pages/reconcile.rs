@@ -64,8 +64,13 @@ fn label(s: Status) -> String {
 enum Action {
     None,
     /// Match the deposit, the field filled with its one candidate.
-    Match { id: i64, candidate: String },
-    Unmatch { id: i64 },
+    Match {
+        id: i64,
+        candidate: String,
+    },
+    Unmatch {
+        id: i64,
+    },
 }
 
 /// One row of the table: the cells the CSV and the PDF print, and the
