@@ -83,6 +83,17 @@ pub async fn require(conn: &mut PgConnection, actor: &str, scope: Scope) -> Resu
     }
 }
 
+/// Whether `actor`, who this session is, holds `scope`: what a page asks
+/// before offering a form ([`require`] still decides when it is sent).
+pub async fn holds(pool: &PgPool, actor: &str, scope: Scope) -> Result<bool, ActionError> {
+    let mut conn = pool.acquire().await?;
+    match require(&mut conn, actor, scope).await {
+        Ok(()) => Ok(true),
+        Err(ActionError::Forbidden { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Refuses a login that may not read write-offs and the audit trail (it
 /// holds no scope; migration 0017), naming the scope to grant. The database
 /// would only show such a login its own rows: an empty history must not

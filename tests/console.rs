@@ -435,6 +435,30 @@ async fn a_trusted_proxy_names_the_person_and_no_one_else_can() {
     assert!(String::from_utf8_lossy(&page).contains(&format!("<strong id=\"who\">{}</strong>", site.sam.name)));
 }
 
+/// Opens `path` in `b` (a 640-pixel window) and checks that it fits
+/// without scrolling sideways, that every control has a label and that the
+/// first Tab lands on the link that skips the menu; keeps a screenshot.
+async fn reads_at_200_percent(site: &Site, b: &Browser, path: &str) {
+    b.goto(&site.url(path)).await;
+    let sizes = b.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
+    let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
+    assert!(scroll <= inner, "{path} scrolls sideways at 200 %: {scroll} CSS pixels in a {inner}-pixel window");
+    let unlabelled = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(e => e.labels.length == 0).map(e => e.id || e.name);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, serde_json::json!([]), "{path}: every control has a label");
+    b.client.find(fantoccini::Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
+    let focused = b.client.active_element().await.unwrap();
+    assert_eq!(focused.attr("class").await.unwrap().as_deref(), Some("skip"), "{path}: the first Tab");
+    let name = if path == "/" { "zoom-dashboard".to_string() } else { format!("zoom-{}", path.trim_start_matches('/')) };
+    b.screenshot(&screens(), &name).await;
+}
+
 /// At 200 % zoom a 1280-pixel window is 640 CSS pixels wide: every page
 /// must fit it without scrolling sideways (wide tables scroll inside
 /// themselves), every control has a label, and the first Tab lands on the
@@ -445,22 +469,168 @@ async fn pages_read_at_200_percent_and_start_from_the_keyboard() {
     let b = Browser::start().await;
     site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
     b.client.set_window_size(640, 900).await.unwrap();
-    for path in ["/", "/denials", "/approvals", "/unmatched", "/files", "/conflicts", "/remittances", "/sweep", "/writeoffs", "/audit"] {
-        b.goto(&site.url(path)).await;
-        let sizes = b.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
-        let (scroll, inner) = (sizes[0].as_i64().unwrap(), sizes[1].as_i64().unwrap());
-        assert!(scroll <= inner, "{path} scrolls sideways at 200 %: {scroll} CSS pixels in a {inner}-pixel window");
-        let unlabelled = b
-            .client
-            .execute("return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')].filter(e => e.labels.length == 0).map(e => e.id || e.name);", vec![])
-            .await
-            .unwrap();
-        assert_eq!(unlabelled, serde_json::json!([]), "{path}: every control has a label");
-        b.client.find(fantoccini::Locator::Css("body")).await.unwrap().send_keys("\u{E004}").await.unwrap();
-        let focused = b.client.active_element().await.unwrap();
-        assert_eq!(focused.attr("class").await.unwrap().as_deref(), Some("skip"), "{path}: the first Tab");
-        let name = if path == "/" { "zoom-dashboard".to_string() } else { format!("zoom-{}", path.trim_start_matches('/')) };
-        b.screenshot(&screens(), &name).await;
+    for path in ["/", "/denials", "/approvals", "/unmatched", "/files", "/conflicts", "/remittances", "/reconcile", "/sweep", "/writeoffs", "/audit"] {
+        reads_at_200_percent(&site, &b, path).await;
     }
+    b.close().await;
+}
+
+const ROB_PASSWORD: &str = "rob's long password";
+
+/// Rows of the reconciliation table the browser shows.
+async fn shown_rows(b: &Browser) -> usize {
+    b.client.find_all(fantoccini::Locator::Css("#rows tbody tr")).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_reconciles_deposits_with_remittances_in_a_browser() {
+    use common::bank::{ach, import, post, Paid};
+    let site = Site::start().await;
+    // EFT-A's deposit is 0.40 short, EFT-B's is paid in full, EFT-C's money
+    // never came; 5.00 arrived with no trace and 40.00 was taken back.
+    post(&site.db.pool, &[Paid::new("EFT-A", "253.40", "2024-01-15"), Paid::new("EFT-B", "627.50", "2024-01-15"), Paid::new("EFT-C", "80.00", "2024-01-16")])
+        .await;
+    let entries = [("253.00", Some("EFT-A"), true), ("627.50", Some("EFT-B"), true), ("5.00", None, true), ("40.00", Some("RCP-9"), false)];
+    import(&site.db.pool, "january.ach", &ach("2024-01-15", &entries)).await;
+    let id = |sql: &'static str| {
+        let pool = site.db.pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let short = id("SELECT id FROM deposits WHERE trace_number = 'EFT-A'").await;
+    let paid_in_full = id("SELECT id FROM deposits WHERE trace_number = 'EFT-B'").await;
+    let remittance = id("SELECT id FROM remittances WHERE trace_number = 'EFT-A'").await;
+    let rob = site.db.login_role("rob").await;
+    site.db.people(&[(&rob.name, &[Scope::Read])]).await;
+    remitd::actors::set_password(&site.db.pool, common::ADMIN, &rob.name, ROB_PASSWORD).await.unwrap();
+
+    let b = Browser::start().await;
+    site.log_in(&b, &site.ann.name, ANN_PASSWORD).await;
+    // The dashboard counts what waits for a person, as the report does.
+    let today = chrono::Local::now().date_naive();
+    let rows = remitd::bank::reconcile::report(&site.db.pool, today, Default::default()).await.unwrap();
+    let waiting = rows.iter().filter(|r| r.status.needs_a_person()).count();
+    assert!(waiting >= 5, "two rows of a mismatch, the unexplained credit, the takeback, EFT-C overdue: {waiting}");
+    assert_eq!(b.text("#to-reconcile").await, waiting.to_string());
+    b.follow("#to-reconcile a").await;
+
+    // Every row, the totals by state, what to ask each payer.
+    assert_eq!(shown_rows(&b).await, rows.len());
+    assert!(
+        b.text(&format!("#deposit-{short}")).await.starts_with("amount mismatch deposit credit 2024-01-15 253.00 EFT-A"),
+        "{}",
+        b.text(&format!("#deposit-{short}")).await
+    );
+    assert!(b.text(&format!("#deposit-{short}")).await.contains("the deposit is 0.40 less than the remittance"));
+    assert!(b.text(&format!("#deposit-{paid_in_full}")).await.starts_with("matched deposit credit"));
+    assert!(b.text("#queue-amount_mismatch").await.starts_with("amount mismatch 2 506.40"), "{}", b.text("#queue-amount_mismatch").await);
+    assert!(b.text("#queue-takeback").await.starts_with("takeback 1 40.00"), "{}", b.text("#queue-takeback").await);
+    let asks = b.text("#asks").await;
+    for expected in [
+        "where is the money for",
+        "EFT-C 80.00",
+        "which remittance explains the takeback of 1 (40.00): RCP-9 40.00",
+        "why the amounts differ for 1 (253.00): EFT-A 253.00",
+    ] {
+        assert!(asks.contains(expected), "{expected:?} is not asked: {asks}");
+    }
+    b.client.set_window_size(1280, 1900).await.unwrap();
+    let sizes = b.client.execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![]).await.unwrap();
+    assert!(sizes[0].as_i64() <= sizes[1].as_i64(), "the page fits a wide window too: {sizes}");
+    b.screenshot(&screens(), "reconcile").await;
+    b.client.set_window_size(1280, 1000).await.unwrap();
+
+    // Filtered by state: the mismatch's two sides, the remittance linked to its page.
+    b.click("#status option[value='amount_mismatch']").await;
+    b.follow("#show").await;
+    assert_eq!(shown_rows(&b).await, 2);
+    assert_eq!(b.text(&format!("#deposit-{short} a")).await, format!("#{remittance}"));
+
+    // A remittance that is not there: refused on the page, the filter kept.
+    b.fill(&format!("remittances-{short}"), "999999999").await;
+    b.fill(&format!("match-reason-{short}"), "payer confirmed a 0.40 bank fee").await;
+    b.follow(&format!("#match-{short}")).await;
+    assert_eq!(b.text("#error").await, "Refused: no remittance #999999999");
+    assert_eq!(shown_rows(&b).await, 2);
+
+    // Matched by hand with its remittance, in ann's name, with her reason.
+    assert_eq!(
+        b.client.find(fantoccini::Locator::Id(&format!("remittances-{short}"))).await.unwrap().prop("value").await.unwrap(),
+        Some(remittance.to_string()),
+        "the one candidate is offered"
+    );
+    b.fill(&format!("match-reason-{short}"), "payer confirmed a 0.40 bank fee").await;
+    b.follow(&format!("#match-{short}")).await;
+    assert_eq!(b.text("#notice").await, format!("Deposit #{short} is matched with remittance #{remittance}; the deposit differs from them by -0.40."));
+    assert_eq!(shown_rows(&b).await, 0, "nothing is left in that state");
+    b.goto(&site.url("/reconcile?status=matched")).await;
+    let row = b.text(&format!("#deposit-{short}")).await;
+    assert!(row.contains(&format!("matched by {}: payer confirmed a 0.40 bank fee", site.ann.name)), "{row}");
+
+    // Unmatched: the deposit and its remittance are open again.
+    b.fill(&format!("unmatch-reason-{short}"), "the fee was refunded").await;
+    b.follow(&format!("#unmatch-{short}")).await;
+    assert_eq!(b.text("#notice").await, format!("Deposit #{short} is unmatched; remittance #{remittance} is open again."));
+    assert!(b.client.find(fantoccini::Locator::Id(&format!("deposit-{short}"))).await.is_err(), "no longer matched");
+    let audited: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT action, actor, reason FROM audit_log WHERE action LIKE 'deposit_%' ORDER BY id").fetch_all(&site.db.pool).await.unwrap();
+    let ann = site.ann.name.clone();
+    assert_eq!(
+        audited,
+        [
+            ("deposit_matched".to_string(), ann.clone(), "payer confirmed a 0.40 bank fee".to_string()),
+            ("deposit_unmatched".to_string(), ann, "the fee was refunded".to_string())
+        ]
+    );
+
+    // The same view as PDF and CSV, the filter kept; the PDF is the command line's.
+    let cookie = format!("__Host-remitd={}", b.cookie("__Host-remitd").await);
+    let (status, csv) = request(site.daemon.http, "GET", "/reconcile.csv?status=amount_mismatch&from=2024-01-01", &cookie, "");
+    assert_eq!(status, 200);
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.starts_with("status,side,direction,date,amount,trace,payer,deposit,remittances,detail"), "{csv}");
+    assert!(csv.contains("amount_mismatch,deposit,credit,2024-01-15,253.00,EFT-A,"), "{csv}");
+    let (status, pdf) = request(site.daemon.http, "GET", "/reconcile.pdf?status=amount_mismatch", &cookie, "");
+    assert_eq!(status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("page.pdf"), pdf).unwrap();
+    let text = pdf_text(&dir.path().join("page.pdf"));
+    for expected in ["Reconciliation: deposits and remittances", "To ask each payer", "why the amounts differ", "EFT-A"] {
+        assert!(text.contains(expected), "{expected:?} missing from the PDF: {text}");
+    }
+    assert!(!text.contains("EFT-C"), "only the state asked for: {text}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_remitd"))
+        .env("DATABASE_URL", &site.db.url)
+        .args(["reconcile", "--status", "amount_mismatch", "--format", "pdf"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(dir.path().join("cli.pdf"), out.stdout).unwrap();
+    assert_eq!(pdf_text(&dir.path().join("cli.pdf")), text, "the console and the command line print the same report");
+
+    // With data and forms, the page still reads at 200 %.
+    b.client.set_window_size(640, 900).await.unwrap();
+    reads_at_200_percent(&site, &b, "/reconcile").await;
+    b.client.set_window_size(1280, 1000).await.unwrap();
+
+    // Rob may read: he sees the rows but no form; a match he forges is refused.
+    b.follow("header button").await;
+    site.log_in(&b, &rob.name, ROB_PASSWORD).await;
+    b.goto(&site.url("/reconcile")).await;
+    assert_eq!(shown_rows(&b).await, rows.len());
+    assert!(b.client.find_all(fantoccini::Locator::Css("#rows form")).await.unwrap().is_empty(), "no action for a reader");
+    let cookie = format!("__Host-remitd={}", b.cookie("__Host-remitd").await);
+    let token = b.source().await.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let path = format!("/reconcile/deposits/{short}/match");
+    let (status, body) = request(site.daemon.http, "POST", &path, &cookie, &format!("remittances={remittance}&reason=forged&csrf={token}"));
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains(&format!("id=\"error\">Refused: actor &#34;{}&#34; lacks the scope billing.payment.write", rob.name)), "{body}");
+    let open: i64 = sqlx::query_scalar("SELECT count(*) FROM reassociations WHERE deposit_id = $1 AND ended_at IS NULL")
+        .bind(short)
+        .fetch_one(&site.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(open, 0, "nothing was matched");
     b.close().await;
 }

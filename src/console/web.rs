@@ -228,9 +228,10 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl PageError {
+    /// The HTTP status the error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
             PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::BadForm(_) => StatusCode::BAD_REQUEST,
             PageError::NotFound => StatusCode::NOT_FOUND,
@@ -238,11 +239,17 @@ impl IntoResponse for PageError {
             PageError::Unavailable(_) => StatusCode::GONE,
             PageError::Refused(ActionError::Forbidden { .. } | ActionError::NotYou { .. }) => StatusCode::FORBIDDEN,
             PageError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            PageError::Internal(e) => {
-                tracing::error!(error = %e, "console page failed");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let PageError::Internal(e) = &self {
+            tracing::error!(error = %e, "console page failed");
+        }
         (status, render(&ErrorPage { status, message: &self.message() })).into_response()
     }
 }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod bank;
 pub mod browser;
 pub mod daemon;
 

@@ -1,4 +1,5 @@
-//! The dashboard: what came in today, what waits for a person, the last
+//! The dashboard: what came in today, what waits for a person (deposits
+//! and remittances to reconcile among it), the last
 //! and next sweep, and two small inline SVG charts: the denials not yet
 //! settled by age, and the last 30 days' write-offs by reason.
 
@@ -10,6 +11,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use crate::bank::reconcile;
 use crate::console::web::{money, render, Me, PageError};
 use crate::console::Console;
 use crate::writeoff::history;
@@ -20,6 +22,8 @@ struct DashboardPage<'a> {
     who: &'a str,
     csrf: &'a str,
     t: Today,
+    /// Deposits and remittances a person has to decide or ask about.
+    to_reconcile: usize,
     next_sweep: Option<DateTime<Utc>>,
     ages: Chart,
     causes: Chart,
@@ -117,6 +121,8 @@ pub async fn show(State(console): State<Arc<Console>>, me: Me) -> Result<Respons
         "#1e7b34",
         c.rows.into_iter().map(|r| (format!("{} ({})", r.label, r.bucket.as_str()), r.amount, money(&r.amount))).collect(),
     );
+    let rows = reconcile::report(db, chrono::Local::now().date_naive(), reconcile::Filter::default()).await?;
+    let to_reconcile = rows.iter().filter(|r| r.status.needs_a_person()).count();
     let next_sweep = console.sweep.schedule().ok().flatten().and_then(|s| s.next(Utc::now()));
-    Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, next_sweep, ages, causes }))
+    Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, to_reconcile, next_sweep, ages, causes }))
 }

@@ -9,6 +9,7 @@ mod denials;
 mod files;
 mod history;
 mod jobs;
+mod reconcile;
 mod remittances;
 mod sweep;
 mod unmatched;
@@ -49,6 +50,11 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/remittances", get(remittances::list))
         .route("/remittances/{id}", get(remittances::show))
         .route("/remittances/{id}/pdf", get(remittances::pdf))
+        .route("/reconcile", get(reconcile::show))
+        .route("/reconcile.pdf", get(reconcile::pdf))
+        .route("/reconcile.csv", get(reconcile::csv))
+        .route("/reconcile/deposits/{id}/match", post(reconcile::match_deposit))
+        .route("/reconcile/deposits/{id}/unmatch", post(reconcile::unmatch_deposit))
         .route("/conflicts", get(conflicts::list))
         .route("/conflicts/{id}/resolve", post(conflicts::resolve))
         .route("/files", get(files::list))
