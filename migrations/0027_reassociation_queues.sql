@@ -53,11 +53,12 @@ ALTER TABLE reassociations ADD CONSTRAINT reassociations_deposit_in_one_open_mat
 
 DROP TRIGGER reassociations_only_the_daemon ON reassociations;
 
--- Who may write a match, row by row: the daemon matches what it is sure
--- of; a person with billing.payment.write matches by hand (how = 'manual')
--- in her own name, and ends a match in her own name; nobody deletes one or
--- changes what it said.
-CREATE FUNCTION remitd_reassociation_rules() RETURNS trigger
+-- Who may write a match: the daemon matches what it is sure of; a person
+-- with billing.payment.write matches by hand (how = 'manual') in her own
+-- name, and ends a match in her own name; nobody deletes one or changes
+-- what it said. New matches are checked per statement (the daemon writes
+-- tens of thousands at once), changes per row.
+CREATE FUNCTION remitd_reassociation_changes() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     owner boolean := remitd_login_is_owner();
@@ -66,48 +67,64 @@ BEGIN
         RAISE EXCEPTION 'reassociation row %: a match is never deleted; unmatch it (it is ended, with a reason)', OLD.id
             USING ERRCODE = 'check_violation';
     END IF;
-    IF TG_OP = 'UPDATE' THEN
-        IF OLD.ended_at IS NOT NULL OR NEW.ended_at IS NULL
-           OR (OLD.deposit_id, OLD.remittance_id, OLD.match_id, OLD.how, OLD.matched_by, OLD.reason, OLD.matched_at)
-              IS DISTINCT FROM (NEW.deposit_id, NEW.remittance_id, NEW.match_id, NEW.how, NEW.matched_by, NEW.reason, NEW.matched_at) THEN
-            RAISE EXCEPTION 'reassociation row %: a match is ended once, and what it said never changes', OLD.id
-                USING ERRCODE = 'check_violation';
-        END IF;
-        IF NOT owner AND NOT remitd_login_holds('billing.payment.write') THEN
-            RAISE EXCEPTION 'actor % lacks the scope billing.payment.write (unmatching a deposit)', remitd_login()
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
-        IF NOT owner AND NEW.ended_by IS DISTINCT FROM remitd_login()::text THEN
-            RAISE EXCEPTION 'logged in as %, so unmatching in the name of % is refused: a login acts only as itself', remitd_login(), NEW.ended_by
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
-        RETURN NEW;
+    IF OLD.ended_at IS NOT NULL OR NEW.ended_at IS NULL
+       OR (OLD.deposit_id, OLD.remittance_id, OLD.match_id, OLD.how, OLD.matched_by, OLD.reason, OLD.matched_at)
+          IS DISTINCT FROM (NEW.deposit_id, NEW.remittance_id, NEW.match_id, NEW.how, NEW.matched_by, NEW.reason, NEW.matched_at) THEN
+        RAISE EXCEPTION 'reassociation row %: a match is ended once, and what it said never changes', OLD.id
+            USING ERRCODE = 'check_violation';
     END IF;
-    IF NEW.ended_at IS NOT NULL THEN
-        RAISE EXCEPTION 'a match starts open' USING ERRCODE = 'check_violation';
-    END IF;
-    IF NEW.how = 'manual' THEN
-        IF NOT owner AND NOT remitd_login_holds('billing.payment.write') THEN
-            RAISE EXCEPTION 'actor % lacks the scope billing.payment.write (matching a deposit by hand)', remitd_login()
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
-        IF NOT owner AND NEW.matched_by IS DISTINCT FROM remitd_login()::text THEN
-            RAISE EXCEPTION 'logged in as %, so matching in the name of % is refused: a login acts only as itself', remitd_login(), NEW.matched_by
-                USING ERRCODE = 'insufficient_privilege';
-        END IF;
-    ELSIF NOT (owner OR remitd_login_is_daemon()) OR NEW.matched_by <> 'system' THEN
-        RAISE EXCEPTION 'reassociations rows are written by the daemon (it matches deposits with remittances), or by hand with a reason; logged in as %', remitd_login()
+    IF NOT owner AND NOT remitd_login_holds('billing.payment.write') THEN
+        RAISE EXCEPTION 'actor % lacks the scope billing.payment.write (unmatching a deposit)', remitd_login()
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF EXISTS (SELECT 1 FROM deposits d WHERE d.id = NEW.deposit_id AND d.same_money_as IS NOT NULL) THEN
-        RAISE EXCEPTION 'deposit % reports the same money as deposit % : match that one', NEW.deposit_id, (SELECT same_money_as FROM deposits WHERE id = NEW.deposit_id)
-            USING ERRCODE = 'check_violation';
+    IF NOT owner AND NEW.ended_by IS DISTINCT FROM remitd_login()::text THEN
+        RAISE EXCEPTION 'logged in as %, so unmatching in the name of % is refused: a login acts only as itself', remitd_login(), NEW.ended_by
+            USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER reassociations_rules BEFORE INSERT OR UPDATE OR DELETE ON reassociations
-    FOR EACH ROW EXECUTE FUNCTION remitd_reassociation_rules();
+CREATE TRIGGER reassociations_changes BEFORE UPDATE OR DELETE ON reassociations
+    FOR EACH ROW EXECUTE FUNCTION remitd_reassociation_changes();
+
+CREATE FUNCTION remitd_reassociations_written() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    owner boolean := remitd_login_is_owner();
+    daemon boolean := remitd_login_is_daemon();
+    may_match boolean := owner OR remitd_login_holds('billing.payment.write');
+    who text := remitd_login()::text;
+    bad record;
+BEGIN
+    SELECT n.* INTO bad FROM new_rows n WHERE n.ended_at IS NOT NULL LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'a match starts open' USING ERRCODE = 'check_violation';
+    END IF;
+    SELECT n.* INTO bad FROM new_rows n WHERE n.how = 'manual' AND NOT may_match LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'actor % lacks the scope billing.payment.write (matching a deposit by hand)', who
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT n.* INTO bad FROM new_rows n WHERE n.how = 'manual' AND NOT owner AND n.matched_by IS DISTINCT FROM who LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'logged in as %, so matching in the name of % is refused: a login acts only as itself', who, bad.matched_by
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT n.* INTO bad FROM new_rows n WHERE n.how <> 'manual' AND (NOT (owner OR daemon) OR n.matched_by <> 'system') LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'reassociations rows are written by the daemon (it matches deposits with remittances), or by hand with a reason; logged in as %', who
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    SELECT d.id, d.same_money_as INTO bad FROM new_rows n JOIN deposits d ON d.id = n.deposit_id WHERE d.same_money_as IS NOT NULL LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'deposit % reports the same money as deposit %: match that one', bad.id, bad.same_money_as
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER reassociations_written AFTER INSERT ON reassociations
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION remitd_reassociations_written();
 CREATE TRIGGER reassociations_no_truncate BEFORE TRUNCATE ON reassociations
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_history_change();
 

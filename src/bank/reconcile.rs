@@ -70,6 +70,7 @@ impl std::fmt::Display for Matched {
 pub async fn match_all(pool: &PgPool) -> Result<Matched, sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", MATCH_LOCK).execute(&mut *tx).await?;
+    crate::db::without_jit(&mut tx).await?;
     // A deposit a person unmatched stays hers: never matched again here.
     let one_to_one = sqlx::query!(
         r#"WITH sure AS (
@@ -87,7 +88,17 @@ pub async fn match_all(pool: &PgPool) -> Result<Matched, sqlx::Error> {
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    let (bulk, bulk_questions) = match_bulk(&mut tx).await?;
+    // A bulk deposit matched takes its checks out of the others' sets, so
+    // one that had several answers may have one now: again until nothing
+    // more is matched (each round matches at least one deposit).
+    let mut bulk = 0;
+    let bulk_questions = loop {
+        let (matched, questions) = match_bulk(&mut tx).await?;
+        bulk += matched;
+        if matched == 0 {
+            break questions;
+        }
+    };
     let questions = ask(&mut tx, &bulk_questions).await?;
     tx.commit().await?;
     Ok(Matched { one_to_one, bulk, questions })
@@ -162,10 +173,11 @@ async fn match_bulk(conn: &mut PgConnection) -> Result<(u64, Vec<BulkQuestion>),
 }
 
 /// Step 3: the questions, asked afresh: what step 1 and 2 left because it
-/// had two answers, or an answer that disagrees on amount or date.
+/// had two answers, or an answer that disagrees on amount or date. One
+/// statement: a question asked again as it was is left as it is, a new or
+/// changed one is written, and one no longer asked is closed.
 async fn ask(conn: &mut PgConnection, bulk: &[BulkQuestion]) -> Result<u64, sqlx::Error> {
-    sqlx::query!("UPDATE deposit_questions SET open = false WHERE open").execute(&mut *conn).await?;
-    let trace = sqlx::query!(
+    let asked = sqlx::query_scalar!(
         r#"WITH agreeing AS (
                SELECT c.*, count(*) OVER (PARTITION BY c.deposit_id) AS per_deposit, count(*) OVER (PARTITION BY c.remittance_id) AS per_remittance
                FROM reassociation_candidates c WHERE c.amount_agrees AND c.date_agrees
@@ -177,36 +189,34 @@ async fn ask(conn: &mut PgConnection, bulk: &[BulkQuestion]) -> Result<u64, sqlx
                FROM reassociation_candidates c
                WHERE NOT (c.amount_agrees AND c.date_agrees) AND NOT EXISTS (SELECT 1 FROM agreeing a WHERE a.deposit_id = c.deposit_id)
                ORDER BY c.deposit_id, c.remittance_id
+           ), new AS (
+               SELECT deposit_id, 'ambiguous' AS kind, ids AS remittance_ids,
+                      CASE WHEN per_deposit > 1 THEN per_deposit || ' remittances name this deposit''s trace with its amount'
+                           ELSE 'another deposit names the same remittance with the same amount' END AS detail
+               FROM ambiguous
+               UNION ALL
+               SELECT deposit_id, CASE WHEN amount_agrees THEN 'date' ELSE 'amount' END, ARRAY[remittance_id],
+                      CASE WHEN amount_agrees THEN 'the remittance is dated ' || days_apart || ' business days from the deposit'
+                           ELSE 'the deposit is ' || abs(difference) || CASE WHEN difference < 0 THEN ' less' ELSE ' more' END || ' than the remittance' END
+               FROM disagreeing
+               UNION ALL
+               SELECT q.deposit_id, 'ambiguous', ARRAY(SELECT jsonb_array_elements_text(q.ids)::int8), q.detail
+               FROM jsonb_to_recordset($1::jsonb) AS q(deposit_id int8, ids jsonb, detail text)
+           ), written AS (
+               INSERT INTO deposit_questions AS q (deposit_id, kind, remittance_ids, detail)
+               SELECT deposit_id, kind, remittance_ids, detail FROM new
+               ON CONFLICT (deposit_id) DO UPDATE SET kind = EXCLUDED.kind, remittance_ids = EXCLUDED.remittance_ids, detail = EXCLUDED.detail,
+                                                      asked_at = now(), open = true
+               WHERE (q.kind, q.remittance_ids, q.detail, q.open) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.remittance_ids, EXCLUDED.detail, true)
+           ), closed AS (
+               UPDATE deposit_questions q SET open = false WHERE q.open AND NOT EXISTS (SELECT 1 FROM new WHERE new.deposit_id = q.deposit_id)
            )
-           INSERT INTO deposit_questions (deposit_id, kind, remittance_ids, detail)
-           SELECT deposit_id, 'ambiguous', ids,
-                  CASE WHEN per_deposit > 1 THEN per_deposit || ' remittances name this deposit''s trace with its amount'
-                       ELSE 'another deposit names the same remittance with the same amount' END
-           FROM ambiguous
-           UNION ALL
-           SELECT deposit_id, CASE WHEN amount_agrees THEN 'date' ELSE 'amount' END, ARRAY[remittance_id],
-                  CASE WHEN amount_agrees THEN 'the remittance is dated ' || days_apart || ' business days from the deposit'
-                       ELSE 'the deposit is ' || abs(difference) || CASE WHEN difference < 0 THEN ' less' ELSE ' more' END || ' than the remittance' END
-           FROM disagreeing
-           ON CONFLICT (deposit_id) DO UPDATE SET kind = EXCLUDED.kind, remittance_ids = EXCLUDED.remittance_ids, detail = EXCLUDED.detail,
-                                                  asked_at = now(), open = true"#
-    )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    let bulk_asked = sqlx::query!(
-        r#"INSERT INTO deposit_questions (deposit_id, kind, remittance_ids, detail)
-           SELECT q.deposit_id, 'ambiguous', ARRAY(SELECT jsonb_array_elements_text(q.ids)::int8), q.detail
-           FROM jsonb_to_recordset($1::jsonb) AS q(deposit_id int8, ids jsonb, detail text)
-           ON CONFLICT (deposit_id) DO UPDATE SET kind = EXCLUDED.kind, remittance_ids = EXCLUDED.remittance_ids, detail = EXCLUDED.detail,
-                                                  asked_at = now(), open = true
-           WHERE NOT deposit_questions.open"#,
+           SELECT count(*) AS "asked!" FROM new"#,
         serde_json::Value::Array(bulk.iter().map(|q| serde_json::json!({ "deposit_id": q.deposit_id, "ids": q.remittance_ids, "detail": q.detail })).collect())
     )
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(trace + bulk_asked)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(asked as u64)
 }
 
 /// A person matches deposit `deposit_id` with `remittance_ids` (none: the
@@ -411,6 +421,8 @@ pub struct Filter {
 /// Every deposit and every open remittance dated within the filter's days,
 /// with where it stands on `today`.
 pub async fn report(pool: &PgPool, today: NaiveDate, filter: Filter) -> Result<Vec<Row>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    crate::db::without_jit(&mut tx).await?;
     let rows = sqlx::query!(
         r#"SELECT * FROM (
            SELECT CASE WHEN m.remittance_ids IS NOT NULL AND cardinality(m.remittance_ids) > 0 THEN 'matched'
@@ -437,9 +449,10 @@ pub async fn report(pool: &PgPool, today: NaiveDate, filter: Filter) -> Result<V
                   q.deposit_id, ARRAY[r.id], q.detail,
                   CASE WHEN r.payment_date < $1 THEN remitd_business_days(r.payment_date, $1) END
            FROM open_remittances r
-           LEFT JOIN LATERAL (SELECT * FROM deposit_questions q WHERE q.open AND q.remittance_ids @> ARRAY[r.id]
-                                AND NOT EXISTS (SELECT 1 FROM reassociations x WHERE x.deposit_id = q.deposit_id AND x.ended_at IS NULL)
-                              ORDER BY q.deposit_id LIMIT 1) q ON true
+           LEFT JOIN (SELECT DISTINCT ON (u.remittance_id) u.remittance_id, q.deposit_id, q.kind, q.detail
+                      FROM deposit_questions q CROSS JOIN LATERAL unnest(q.remittance_ids) AS u(remittance_id)
+                      WHERE q.open AND NOT EXISTS (SELECT 1 FROM reassociations x WHERE x.deposit_id = q.deposit_id AND x.ended_at IS NULL)
+                      ORDER BY u.remittance_id, q.deposit_id) q ON q.remittance_id = r.id
            ) rows
            WHERE ($2::date IS NULL OR rows.date >= $2) AND ($3::date IS NULL OR rows.date <= $3)
            ORDER BY rows.date NULLS LAST, rows.payer, rows.trace, rows.deposit_id"#,
@@ -447,8 +460,9 @@ pub async fn report(pool: &PgPool, today: NaiveDate, filter: Filter) -> Result<V
         filter.from,
         filter.to
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(rows
         .into_iter()
         .map(|r| Row {

@@ -201,3 +201,10 @@ mod tests {
         assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
     }
 }
+
+/// Turns JIT compilation off for the rest of `conn`'s transaction: for a
+/// few set-based statements over many rows, PostgreSQL's estimate makes
+/// compiling look worth it, and compiling then costs more than running.
+pub async fn without_jit(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT set_config('jit', 'off', true) AS "jit!""#).fetch_one(conn).await.map(drop)
+}
