@@ -6,9 +6,9 @@
 //! timed): 40 payers, payment dates over four weeks. The bank's files are
 //! then made to pay them as offices see it: 90 % by ACH with the 835's TRN
 //! (0 to 3 days after the 835's date), 3 % short by a cent (a question), 2 %
-//! three weeks late (a question), 2 % by check deposits naming the check,
-//! 20 bulk check deposits of two checks each without a reference, 1 % never
-//! paid (overdue); plus 3,500 credits no remittance explains and 500
+//! three weeks late (a question), 4 % by check deposits (20 bulk deposits
+//! of two checks each without a reference, the rest naming the check), 1 % never
+//! paid (overdue); plus 4,500 credits no remittance explains and 500
 //! takebacks. Timed, as the daemon does them: reading and storing each file
 //! (`bank::store::import`), matching (`reconcile::match_all`), matching again
 //! with nothing new (what every later 835 costs), and the full report
@@ -16,7 +16,8 @@
 //! each on a fresh database; the figures are printed, not asserted.
 //!
 //! Needs PostgreSQL at `DATABASE_URL`. `REMITD_BENCH_REMITTANCES` changes
-//! the number of remittances (default 100,000).
+//! the number of remittances (default 100,000); `REMITD_BENCH_ROUNDS` the
+//! rounds; `REMITD_BENCH_KEEP=1` keeps the last round's database to look at.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ use rust_decimal::Decimal;
 mod support;
 use support::{admin, database_url, drop_database};
 
+/// Rounds, each on a fresh database (`REMITD_BENCH_ROUNDS`).
 const ROUNDS: usize = 3;
 
 /// One generated remittance and how the bank pays it.
@@ -85,6 +87,7 @@ fn bank_files(rs: &[Remittance]) -> (Vec<u8>, Vec<u8>) {
             93..95 => entries.push((r.payer, r.date + Days::new(21), entry(seq, r.amount, true, Some((&r.trace, r.payer))))),
             95..97 => details.push((on, detail(301, r.amount, &r.trace))),
             97..99 if bulk.len() < 40 => bulk.push(r),
+            97..99 => details.push((on, detail(301, r.amount, &r.trace))),
             _ => {}
         }
     }
@@ -92,7 +95,7 @@ fn bank_files(rs: &[Remittance]) -> (Vec<u8>, Vec<u8>) {
         details.push((pair[0].date.max(pair[1].date), detail(301, pair.iter().map(|r| r.amount).sum(), "")));
     }
     let start = rs.first().map_or(NaiveDate::MIN, |r| r.date);
-    for k in 0..4000 {
+    for k in 0..5000 {
         let seq = entries.len() + 1;
         let credit = k >= 500;
         entries.push((1 + (k % 40) as u32, start + Days::new((k % 28) as u64), entry(seq, Decimal::new(5_000 + k as i64, 2), credit, None)));
@@ -169,7 +172,9 @@ async fn main() {
         ach.iter().filter(|b| **b == b'\n').count(),
         statement.len() as f64 / 1e6
     );
-    for round in 1..=ROUNDS {
+    let rounds: usize = std::env::var("REMITD_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(ROUNDS);
+    let keep = std::env::var("REMITD_BENCH_KEEP").is_ok_and(|v| v == "1");
+    for round in 1..=rounds {
         let name = format!("remitd_bench_reassociation_{}", std::process::id());
         drop_database(&name).await;
         admin(&format!("CREATE DATABASE \"{name}\"")).await;
@@ -208,6 +213,10 @@ async fn main() {
             secs(ach_took + statement_took + match_took)
         );
         pool.close().await;
-        drop_database(&name).await;
+        if keep && round == rounds {
+            println!("kept database {name}");
+        } else {
+            drop_database(&name).await;
+        }
     }
 }
