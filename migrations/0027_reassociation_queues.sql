@@ -50,6 +50,9 @@ CREATE UNIQUE INDEX reassociations_remittance_once_per_match ON reassociations (
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 ALTER TABLE reassociations ADD CONSTRAINT reassociations_deposit_in_one_open_match
     EXCLUDE USING gist (deposit_id WITH =, match_id WITH <>) WHERE (ended_at IS NULL);
+-- Whether a deposit is open is asked of every deposit each time matching
+-- runs: a btree answers a probe several times faster than the gist above.
+CREATE INDEX reassociations_open_deposit ON reassociations (deposit_id) WHERE ended_at IS NULL;
 
 DROP TRIGGER reassociations_only_the_daemon ON reassociations;
 

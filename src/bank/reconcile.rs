@@ -178,15 +178,17 @@ async fn match_bulk(conn: &mut PgConnection) -> Result<(u64, Vec<BulkQuestion>),
 /// changed one is written, and one no longer asked is closed.
 async fn ask(conn: &mut PgConnection, bulk: &[BulkQuestion]) -> Result<u64, sqlx::Error> {
     let asked = sqlx::query_scalar!(
-        r#"WITH agreeing AS (
+        r#"WITH candidates AS MATERIALIZED (
+               SELECT * FROM reassociation_candidates
+           ), agreeing AS (
                SELECT c.*, count(*) OVER (PARTITION BY c.deposit_id) AS per_deposit, count(*) OVER (PARTITION BY c.remittance_id) AS per_remittance
-               FROM reassociation_candidates c WHERE c.amount_agrees AND c.date_agrees
+               FROM candidates c WHERE c.amount_agrees AND c.date_agrees
            ), ambiguous AS (
                SELECT a.deposit_id, array_agg(a.remittance_id ORDER BY a.remittance_id) AS ids, max(a.per_deposit) AS per_deposit
                FROM agreeing a WHERE a.per_deposit > 1 OR a.per_remittance > 1 GROUP BY a.deposit_id
            ), disagreeing AS (
                SELECT DISTINCT ON (c.deposit_id) c.*
-               FROM reassociation_candidates c
+               FROM candidates c
                WHERE NOT (c.amount_agrees AND c.date_agrees) AND NOT EXISTS (SELECT 1 FROM agreeing a WHERE a.deposit_id = c.deposit_id)
                ORDER BY c.deposit_id, c.remittance_id
            ), new AS (
