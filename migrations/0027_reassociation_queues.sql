@@ -153,29 +153,19 @@ CREATE TRIGGER deposit_questions_only_the_daemon BEFORE INSERT OR UPDATE OR DELE
 -- (5) Reading bank files, deposits, matches and questions takes a scope,
 -- as reading write-offs does (0017): they name payers' accounts' money.
 -- Changes see every row; the triggers above decide them.
-ALTER TABLE bank_files ENABLE ROW LEVEL SECURITY;
-CREATE POLICY bank_files_read ON bank_files FOR SELECT USING ((SELECT remitd_login_may_read()));
-CREATE POLICY bank_files_write ON bank_files FOR INSERT WITH CHECK (true);
-CREATE POLICY bank_files_change ON bank_files FOR UPDATE USING (true) WITH CHECK (true);
-CREATE POLICY bank_files_remove ON bank_files FOR DELETE USING (true);
-
-ALTER TABLE deposits ENABLE ROW LEVEL SECURITY;
-CREATE POLICY deposits_read ON deposits FOR SELECT USING ((SELECT remitd_login_may_read()));
-CREATE POLICY deposits_write ON deposits FOR INSERT WITH CHECK (true);
-CREATE POLICY deposits_change ON deposits FOR UPDATE USING (true) WITH CHECK (true);
-CREATE POLICY deposits_remove ON deposits FOR DELETE USING (true);
-
-ALTER TABLE reassociations ENABLE ROW LEVEL SECURITY;
-CREATE POLICY reassociations_read ON reassociations FOR SELECT USING ((SELECT remitd_login_may_read()));
-CREATE POLICY reassociations_write ON reassociations FOR INSERT WITH CHECK (true);
-CREATE POLICY reassociations_change ON reassociations FOR UPDATE USING (true) WITH CHECK (true);
-CREATE POLICY reassociations_remove ON reassociations FOR DELETE USING (true);
-
-ALTER TABLE deposit_questions ENABLE ROW LEVEL SECURITY;
-CREATE POLICY deposit_questions_read ON deposit_questions FOR SELECT USING ((SELECT remitd_login_may_read()));
-CREATE POLICY deposit_questions_write ON deposit_questions FOR INSERT WITH CHECK (true);
-CREATE POLICY deposit_questions_change ON deposit_questions FOR UPDATE USING (true) WITH CHECK (true);
-CREATE POLICY deposit_questions_remove ON deposit_questions FOR DELETE USING (true);
+DO $policies$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['bank_files', 'deposits', 'reassociations', 'deposit_questions'] LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY %I ON %I FOR SELECT USING ((SELECT remitd_login_may_read()))', t || '_read', t);
+        EXECUTE format('CREATE POLICY %I ON %I FOR INSERT WITH CHECK (true)', t || '_write', t);
+        EXECUTE format('CREATE POLICY %I ON %I FOR UPDATE USING (true) WITH CHECK (true)', t || '_change', t);
+        EXECUTE format('CREATE POLICY %I ON %I FOR DELETE USING (true)', t || '_remove', t);
+    END LOOP;
+END
+$policies$;
 
 -- (6) The window and the candidates, each said once, for the daemon's
 -- matching, its questions and every report. security_invoker: a view reads

@@ -291,33 +291,9 @@ async fn deposits_match_their_remittances_only_without_a_doubt() {
         common::ingest(&db.pool, &common::sample(f)).await;
     }
     // Two deposits with one remittance's trace and amount: neither is matched.
-    let twice = AchFile {
-        created: day("2024-01-15"),
-        origin_name: "EXAMPLE HEALTH PLAN".into(),
-        destination_name: "BANK".into(),
-        batches: vec![Batch {
-            number: 1,
-            company_name: "EXAMPLE HEALTH".into(),
-            company_id: "1999999901".into(),
-            class: "CCD".into(),
-            description: nacha::HCCLAIMPMT.into(),
-            effective: Some(day("2024-01-15")),
-            entries: (1..=2)
-                .map(|i| Entry {
-                    transaction_code: 22,
-                    amount: Decimal::new(25340, 2),
-                    routing: "999999992".into(),
-                    account_last4: "3444".into(),
-                    identification: "A00011".into(),
-                    receiver_name: "EXAMPLE PROVIDER".into(),
-                    trace_number: format!("09999999000000{i}"),
-                    addenda: vec!["TRN*1*EFT-20240115-0001*1999999901\\".into()],
-                })
-                .collect(),
-        }],
-    };
+    let twice = common::bank::ach("2024-01-15", &[("253.40", Some("EFT-20240115-0001"), true); 2]);
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("twice.ach"), nacha::write(&twice)).unwrap();
+    std::fs::write(dir.path().join("twice.ach"), twice).unwrap();
     let out = remitd(&db.url, &["deposits", "import", &dir.path().join("twice.ach").display().to_string()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 deposits matched"), "{}", String::from_utf8_lossy(&out.stdout));
 

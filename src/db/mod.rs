@@ -181,6 +181,13 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
     }
 }
 
+/// Turns JIT compilation off for the rest of `conn`'s transaction: for a
+/// few set-based statements over many rows, PostgreSQL's estimate makes
+/// compiling look worth it, and compiling then costs more than running.
+pub async fn without_jit(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT set_config('jit', 'off', true) AS "jit!""#).fetch_one(conn).await.map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,11 +207,4 @@ mod tests {
         assert_eq!(with_database("postgres://u:p@h/x?sslmode=require", "d"), "postgres://u:p@h/d?sslmode=require");
         assert_eq!(with_database("postgres:///x?host=/run/postgresql", "d"), "postgres:///d?host=/run/postgresql");
     }
-}
-
-/// Turns JIT compilation off for the rest of `conn`'s transaction: for a
-/// few set-based statements over many rows, PostgreSQL's estimate makes
-/// compiling look worth it, and compiling then costs more than running.
-pub async fn without_jit(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar!(r#"SELECT set_config('jit', 'off', true) AS "jit!""#).fetch_one(conn).await.map(drop)
 }

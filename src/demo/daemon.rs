@@ -224,21 +224,6 @@ fn find_file(dir: &Path, name: &str) -> std::io::Result<Option<PathBuf>> {
     Ok(None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dropped_files_are_found_in_the_archive_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        let day = dir.path().join("2024/01/05");
-        std::fs::create_dir_all(&day).unwrap();
-        std::fs::write(day.join("a.835"), b"x").unwrap();
-        assert_eq!(find_file(dir.path(), "a.835").unwrap(), Some(day.join("a.835")));
-        assert_eq!(find_file(dir.path(), "b.835").unwrap(), None);
-    }
-}
-
 /// Drops `bytes` into `folder`'s inbox as `name`: a hidden file, renamed in.
 fn drop_into(folder: &DropFolder, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
     let hidden = folder.inbox.join(format!(".{name}"));
@@ -262,4 +247,19 @@ fn fate(folder: &DropFolder, name: &str) -> anyhow::Result<Option<Fate>> {
         return Ok(None);
     }
     Ok(find_file(&folder.archive, name)?.map(Fate::Archived))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_files_are_found_in_the_archive_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("2024/01/05");
+        std::fs::create_dir_all(&day).unwrap();
+        std::fs::write(day.join("a.835"), b"x").unwrap();
+        assert_eq!(find_file(dir.path(), "a.835").unwrap(), Some(day.join("a.835")));
+        assert_eq!(find_file(dir.path(), "b.835").unwrap(), None);
+    }
 }
