@@ -75,9 +75,12 @@ impl Entry {
         self.transaction_code % 10 <= 4
     }
 
-    /// The reassociation trace, from the first addenda that has one.
+    /// The reassociation trace, from the addenda read as one text: a CCD+
+    /// entry has it in its one addenda; a CTX entry carries the 835's
+    /// segments over many addenda of 80 characters, cut wherever the
+    /// record ends, the TRN too.
     pub fn trn(&self) -> Option<Trn> {
-        self.addenda.iter().find_map(|a| Trn::find(a))
+        Trn::find(&self.addenda.concat())
     }
 }
 
@@ -585,4 +588,30 @@ pub fn write(file: &AchFile) -> String {
         lines.push("9".repeat(RECORD));
     }
     lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ctx_entry_s_trn_is_found_across_its_addenda() {
+        let entry = Entry {
+            transaction_code: 22,
+            amount: Decimal::new(25340, 2),
+            routing: "999999992".into(),
+            account_last4: "3444".into(),
+            identification: "A00011".into(),
+            receiver_name: "0004EXAMPLE PROVIDER".into(),
+            trace_number: "099999990000001".into(),
+            addenda: vec![
+                "ISA*00*          *00*          *ZZ*PAYER          *ZZ*PROVIDER       *240115*0900*^*00501*".into(),
+                "000000001*0*P*:~ST*835*0001~BPR*C*253.40*C*ACH*CTX*01*999999992*DA*000111222*19999999".into(),
+                "01**01*999999993*DA*000333444*20240115~TRN*1*EFT-2024".into(),
+                "0115-0001*1999999901~SE*4*0001~".into(),
+            ],
+        };
+        let trn = entry.trn().expect("the TRN cut between two addenda");
+        assert_eq!((trn.trace.as_str(), trn.payer_id.as_str()), ("EFT-20240115-0001", "1999999901"));
+    }
 }
