@@ -146,6 +146,7 @@ async fn amounts_or_dates_that_disagree_are_questions_and_the_same_credit_twice_
     let text = common::pdf_text(&dir.path().join("r.pdf"));
     assert!(text.contains("To ask each payer"), "{text}");
     assert!(text.contains("why the amounts differ for 1 (253.40): EFT-A 253.40"), "{text}");
+    assert!(!text.contains("for 1 (253.00)"), "asked once, of the remittance's payer, not again for the deposit: {text}");
 }
 
 #[tokio::test]

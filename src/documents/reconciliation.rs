@@ -60,8 +60,16 @@ pub fn detail(r: &Row) -> String {
 /// dates. Payers by name; each list names its traces (the first five).
 pub fn asks(rows: &[Row]) -> Vec<(String, String)> {
     let mut by_payer: BTreeMap<&str, BTreeMap<Status, Vec<&Row>>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| matches!(r.status, Status::Overdue | Status::Takeback | Status::AmountMismatch | Status::DateMismatch)) {
-        by_payer.entry(r.payer.as_str()).or_default().entry(r.status).or_default().push(r);
+    // A disagreement shows on both sides: asked once, of the payer its
+    // remittance names. A takeback only the bank knows of.
+    let asked = |r: &&Row| match (r.status, r.side) {
+        (Status::Overdue | Status::AmountMismatch | Status::DateMismatch, Side::Remittance) => true,
+        (Status::Takeback, Side::Deposit) => true,
+        _ => false,
+    };
+    for r in rows.iter().filter(asked) {
+        let payer = if r.payer.trim().is_empty() { "(a payer the bank does not name)" } else { r.payer.as_str() };
+        by_payer.entry(payer).or_default().entry(r.status).or_default().push(r);
     }
     by_payer
         .into_iter()
@@ -131,4 +139,44 @@ pub fn pdf(rows: &[Row], filter: &Filter, today: NaiveDate) -> Vec<u8> {
 
 fn oldest(days: Option<i32>) -> String {
     days.map(|d| format!(", oldest {d} business days")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: Status, side: Side, payer: &str, trace: &str, cents: i64) -> Row {
+        Row {
+            status,
+            side,
+            credit: status != Status::Takeback,
+            trace: Some(trace.to_string()).filter(|t| !t.is_empty()),
+            payer: payer.into(),
+            amount: Decimal::new(cents, 2),
+            date: None,
+            deposit_id: None,
+            remittance_ids: Vec::new(),
+            detail: None,
+            waiting_days: None,
+        }
+    }
+
+    #[test]
+    fn each_payer_is_asked_once_what_only_it_can_answer() {
+        let rows = [
+            row(Status::AmountMismatch, Side::Deposit, "", "EFT-1", 25300),
+            row(Status::AmountMismatch, Side::Remittance, "PLAN", "EFT-1", 25340),
+            row(Status::Overdue, Side::Remittance, "PLAN", "EFT-2", 8000),
+            row(Status::Awaiting, Side::Remittance, "PLAN", "EFT-3", 100),
+            row(Status::Takeback, Side::Deposit, "", "", 1250),
+            row(Status::Matched, Side::Deposit, "OTHER", "EFT-4", 100),
+        ];
+        assert_eq!(
+            asks(&rows),
+            [
+                ("(a payer the bank does not name)".to_string(), "which remittance explains the takeback of 1 (12.50): (no trace) 12.50".to_string()),
+                ("PLAN".to_string(), "why the amounts differ for 1 (253.40): EFT-1 253.40; where is the money for 1 (80.00): EFT-2 80.00".to_string()),
+            ]
+        );
+    }
 }
