@@ -62,10 +62,8 @@ pub fn asks(rows: &[Row]) -> Vec<(String, String)> {
     let mut by_payer: BTreeMap<&str, BTreeMap<Status, Vec<&Row>>> = BTreeMap::new();
     // A disagreement shows on both sides: asked once, of the payer its
     // remittance names. A takeback only the bank knows of.
-    let asked = |r: &&Row| match (r.status, r.side) {
-        (Status::Overdue | Status::AmountMismatch | Status::DateMismatch, Side::Remittance) => true,
-        (Status::Takeback, Side::Deposit) => true,
-        _ => false,
+    let asked = |r: &&Row| {
+        matches!((r.status, r.side), (Status::Overdue | Status::AmountMismatch | Status::DateMismatch, Side::Remittance) | (Status::Takeback, Side::Deposit))
     };
     for r in rows.iter().filter(asked) {
         let payer = if r.payer.trim().is_empty() { "(a payer the bank does not name)" } else { r.payer.as_str() };
