@@ -131,6 +131,17 @@ async fn amounts_or_dates_that_disagree_are_questions_and_the_same_credit_twice_
     assert_eq!(short.detail.as_deref(), Some("the deposit is 0.40 less than the remittance"));
     let late = all.iter().find(|r| r.status == Status::DateMismatch && r.side == Side::Deposit).unwrap();
     assert_eq!(late.detail.as_deref(), Some("the remittance is dated 10 business days from the deposit"));
+    let open: Vec<Status> =
+        reconcile::report(&db.pool, day("2024-12-31"), Filter { open_only: true, ..Filter::default() }).await.unwrap().into_iter().map(|r| r.status).collect();
+    assert_eq!(open.len(), 4, "what is still open: the two questions, on both sides: {open:?}");
+    assert!(open.iter().all(|s| matches!(s, Status::AmountMismatch | Status::DateMismatch)), "{open:?}");
+    let only: Vec<Status> = reconcile::report(&db.pool, day("2024-12-31"), Filter { status: Some(Status::DateMismatch), ..Filter::default() })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(only, [Status::DateMismatch, Status::DateMismatch]);
     let twice = all.iter().find(|r| r.status == Status::ReportedTwice).unwrap();
     assert!(twice.detail.as_deref().unwrap().contains("reported again"), "{twice:?}");
 

@@ -86,7 +86,7 @@ pub async fn reconcile(pool: PgPool, args: ReconcileArgs) -> u8 {
         return super::refused(e);
     }
     let today = chrono::Local::now().date_naive();
-    let filter = Filter { from: args.from, to: args.to, status: args.status };
+    let filter = Filter { from: args.from, to: args.to, status: args.status, open_only: false };
     let rows = match reconcile::report(&pool, today, filter).await {
         Ok(rows) => rows,
         Err(e) => return fail(e),

@@ -121,7 +121,7 @@ pub async fn show(State(console): State<Arc<Console>>, me: Me) -> Result<Respons
         "#1e7b34",
         c.rows.into_iter().map(|r| (format!("{} ({})", r.label, r.bucket.as_str()), r.amount, money(&r.amount))).collect(),
     );
-    let rows = reconcile::report(db, chrono::Local::now().date_naive(), reconcile::Filter::default()).await?;
+    let rows = reconcile::report(db, chrono::Local::now().date_naive(), reconcile::Filter { open_only: true, ..reconcile::Filter::default() }).await?;
     let to_reconcile = rows.iter().filter(|r| r.status.needs_a_person()).count();
     let next_sweep = console.sweep.schedule().ok().flatten().and_then(|s| s.next(Utc::now()));
     Ok(render(&DashboardPage { who: me.name(), csrf: &me.csrf, t, to_reconcile, next_sweep, ages, causes }))

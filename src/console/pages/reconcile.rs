@@ -45,7 +45,7 @@ impl Filter {
         let status = nonempty(&self.status)
             .map(|s| <Status as clap::ValueEnum>::from_str(s, false).map_err(|_| PageError::BadForm(format!("no state {s:?}"))))
             .transpose()?;
-        Ok(reconcile::Filter { from: optional(&self.from, "from (YYYY-MM-DD)")?, to: optional(&self.to, "to (YYYY-MM-DD)")?, status })
+        Ok(reconcile::Filter { from: optional(&self.from, "from (YYYY-MM-DD)")?, to: optional(&self.to, "to (YYYY-MM-DD)")?, status, open_only: false })
     }
 
     /// This filter as a query string, for the downloads and the forms.
