@@ -12,7 +12,8 @@
 //! takebacks. Timed, as the daemon does them: reading and storing each file
 //! (`bank::store::import`), matching (`reconcile::match_all`), matching again
 //! with nothing new (what every later 835 costs), and the full report
-//! (`reconcile::report`, every deposit and open remittance). Three rounds,
+//! (`reconcile::report`, every deposit and open remittance, then only what
+//! is open, as the dashboard counts it). Three rounds,
 //! each on a fresh database; the figures are printed, not asserted.
 //!
 //! Needs PostgreSQL at `DATABASE_URL`. `REMITD_BENCH_REMITTANCES` changes
@@ -198,10 +199,13 @@ async fn main() {
         let t = Instant::now();
         let rows = reconcile::report(&pool, today, Filter::default()).await.expect("report");
         let report_took = t.elapsed();
+        let t = Instant::now();
+        let open = reconcile::report(&pool, today, Filter { open_only: true, ..Filter::default() }).await.expect("open report");
+        let open_took = t.elapsed();
         let queues: Vec<String> = reconcile::queues(&rows).iter().map(|q| format!("{} {}", q.status.as_str(), q.count)).collect();
         println!(
             "round {round}: ACH read and stored {} ({read:?}); statement {}; matched {} ({matched}); matched again {} ({} new); \
-             report {} ({} rows: {}); total to explained {}",
+             report {} ({} rows: {}); what is open {} ({} rows); total to explained {}",
             secs(ach_took),
             secs(statement_took),
             secs(match_took),
@@ -210,6 +214,8 @@ async fn main() {
             secs(report_took),
             rows.len(),
             queues.join(", "),
+            secs(open_took),
+            open.len(),
             secs(ach_took + statement_took + match_took)
         );
         pool.close().await;
