@@ -99,7 +99,7 @@ async fn a_damaged_bank_file_goes_to_error_with_its_line_and_column() {
     assert!(!ach.contains("posted"), "a bank file posts nothing: {ach}");
     let bai = reason("bad.bai");
     assert!(bai.starts_with("refused: line 8, column 4: the account control total is 1093301"), "{bai}");
-    assert!(reason("lost.835").starts_with("refused: line 1, column 1:"), "{}", reason("lost.835"));
+    assert!(reason("lost.835").starts_with("refused: line 1, column 1: this is an X12 interchange (an 835?)"), "{}", reason("lost.835"));
     assert_eq!(scalar(&db, "SELECT count(*) FROM deposits").await, 0);
     assert_eq!(scalar(&db, "SELECT count(*) FROM bank_files WHERE state = 'refused' AND refusal_reason LIKE 'line %, column %'").await, 3);
     assert_eq!(scalar(&db, "SELECT count(*) FROM remittances").await, 0, "an 835 in a bank folder is not posted");

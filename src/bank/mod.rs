@@ -31,7 +31,16 @@ pub enum BankFile {
 }
 
 impl BankFile {
+    /// An X12 interchange (an 835 dropped in the wrong folder) is named as
+    /// such rather than refused as a malformed ACH record.
     pub fn read(bytes: &[u8]) -> Result<BankFile, BankError> {
+        if bytes.trim_ascii_start().starts_with(b"ISA") {
+            return Err(BankError::at(
+                1,
+                1,
+                "this is an X12 interchange (an 835?), not an ACH file or a BAI2 statement: it belongs in a remittances drop folder",
+            ));
+        }
         match bytes.starts_with(b"01,") {
             true => bai2::read(bytes).map(BankFile::Statement),
             false => nacha::read(bytes).map(BankFile::Ach),
