@@ -221,17 +221,25 @@ async fn ask(conn: &mut PgConnection, bulk: &[BulkQuestion]) -> Result<u64, sqlx
     Ok(asked as u64)
 }
 
+/// What a person's decision starts with: a reason, the scope, and the
+/// matching lock, so it never decides on what a round of matching is
+/// changing. `what` names the decision in the refusal.
+async fn decision(pool: &PgPool, actor: &str, reason: &str, what: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ActionError> {
+    if reason.trim().is_empty() {
+        return Err(ActionError::Invalid(format!("{what} needs a reason (--reason TEXT)")));
+    }
+    let mut tx = pool.begin().await?;
+    crate::actors::require(&mut tx, actor, Scope::PaymentWrite).await?;
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", MATCH_LOCK).execute(&mut *tx).await?;
+    Ok(tx)
+}
+
 /// A person matches deposit `deposit_id` with `remittance_ids` (none: the
 /// deposit is explained by `reason` alone, e.g. interest or a patient's
 /// payment). The amounts need not agree: the reason says why they may
 /// not. Needs `billing.payment.write`; audited; the database holds it too.
 pub async fn match_by_hand(pool: &PgPool, actor: &str, deposit_id: i64, remittance_ids: &[i64], reason: &str) -> Result<HandMatch, ActionError> {
-    if reason.trim().is_empty() {
-        return Err(ActionError::Invalid("matching by hand needs a reason (--reason TEXT)".into()));
-    }
-    let mut tx = pool.begin().await?;
-    crate::actors::require(&mut tx, actor, Scope::PaymentWrite).await?;
-    sqlx::query!("SELECT pg_advisory_xact_lock($1)", MATCH_LOCK).execute(&mut *tx).await?;
+    let mut tx = decision(pool, actor, reason, "matching by hand").await?;
     let deposit = sqlx::query!(
         r#"SELECT d.amount, d.credit, d.same_money_as, EXISTS (SELECT 1 FROM reassociations x WHERE x.deposit_id = d.id AND x.ended_at IS NULL) AS "matched!"
            FROM deposits d WHERE d.id = $1"#,
@@ -300,12 +308,7 @@ pub struct HandMatch {
 /// the match stays on record, ended, with her reason; the deposit and its
 /// remittances are open again, and the daemon leaves the deposit to people.
 pub async fn unmatch(pool: &PgPool, actor: &str, deposit_id: i64, reason: &str) -> Result<Vec<i64>, ActionError> {
-    if reason.trim().is_empty() {
-        return Err(ActionError::Invalid("unmatching needs a reason (--reason TEXT)".into()));
-    }
-    let mut tx = pool.begin().await?;
-    crate::actors::require(&mut tx, actor, Scope::PaymentWrite).await?;
-    sqlx::query!("SELECT pg_advisory_xact_lock($1)", MATCH_LOCK).execute(&mut *tx).await?;
+    let mut tx = decision(pool, actor, reason, "unmatching").await?;
     let freed = sqlx::query_scalar!(
         "UPDATE reassociations SET ended_at = now(), ended_by = $2, end_reason = $3 WHERE deposit_id = $1 AND ended_at IS NULL RETURNING remittance_id",
         deposit_id,
