@@ -25,7 +25,7 @@ use super::assemble::{Assembler, Begin, Close};
 use super::reader::{Parsed, Reader};
 use crate::model::{GroupHeader, InterchangeHeader};
 use crate::x12::error::{Location, ParseError, Problem, Result, Warning};
-use crate::x12::syntax;
+use crate::x12::{scan, syntax};
 
 /// Segments per batch, at most.
 const BATCH_SEGMENTS: usize = 4096;
@@ -42,9 +42,12 @@ const BATCHES: usize = 3;
 
 /// One segment in a `Batch`: where it is placed, and where its bytes
 /// end in `Batch::bytes` (they start where the previous segment's end).
-/// Its elements are not sent: the assembler splits the bytes again with
-/// the same separator, which gives the same elements (the lexer's tests
-/// and fuzz target hold its fast lane to that split). The element check
+/// Its elements are not sent as slices: a segment shorter than 64 bytes
+/// (nearly all) comes with the lexer's mask of where its separators stand,
+/// from which the assembler takes the elements without reading the bytes
+/// again; a longer one is split again with the same separator. Both give
+/// the lexer's elements (its tests and fuzz target hold the fast lane to
+/// that split). The element check
 /// is shared ([`Lane`](crate::grammar::elements::Lane)): the assembler checks the amounts and dates, which
 /// it reads to build the model anyway, and the reader the rest, which
 /// balances the two threads.
@@ -58,6 +61,8 @@ struct Placed {
     ordinal: u64,
     loop_idx: u32,
     separator: u8,
+    /// Where the separators stand, or [`scan::NO_SEPARATORS`].
+    seps: u64,
     component: u8,
     /// Every byte of the segment is ASCII (the lexer's finding).
     ascii: bool,
@@ -131,6 +136,7 @@ impl Sender {
         whole: bool,
         bytes: &[u8],
         separator: u8,
+        seps: u64,
         code: u32,
         ordinal: u64,
         component: u8,
@@ -141,7 +147,7 @@ impl Sender {
         // A batch is sent at BATCH_BYTES, and a segment is at most
         // MAX_SEGMENT long: offsets fit in 32 bits.
         let end = b.bytes.len() as u32;
-        b.events.push(Event::Segment(Placed { end, def: def as u32, whole, code, ordinal, loop_idx: loop_idx as u32, separator, component, ascii }));
+        b.events.push(Event::Segment(Placed { end, def: def as u32, whole, code, ordinal, loop_idx: loop_idx as u32, separator, seps, component, ascii }));
         b.segments += 1;
         if b.full() {
             self.send()?;
@@ -254,7 +260,11 @@ fn apply(batch: &mut Batch, assembler: &mut Assembler, each: &mut impl FnMut(Par
             Event::Segment(p) => {
                 let segment = &bytes[start..p.end as usize];
                 start = p.end as usize;
-                syntax::split(p.separator, segment, &mut els);
+                if p.seps == scan::NO_SEPARATORS {
+                    syntax::split(p.separator, segment, &mut els);
+                } else {
+                    scan::elements_at(segment, p.seps, &mut els);
+                }
                 assembler.check_and_build(p.def as usize, p.whole, p.loop_idx as usize, &els, p.code, p.ordinal, p.component, p.ascii)
             }
             Event::Warning(w) => {

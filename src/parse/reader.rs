@@ -113,11 +113,13 @@ struct Shape<'a> {
     ascii: bool,
     /// Some byte of the segment is below 0x20 (see [`Split::Segment`]).
     control: bool,
+    /// Where the element separators stand (see [`Split::Segment`]).
+    seps: u64,
 }
 
 impl<'a> Shape<'a> {
-    fn of(d: &Delimiters, bytes: &'a [u8], ascii: bool, control: bool) -> Shape<'a> {
-        Shape { bytes, separator: d.element, component: d.component, repetition: d.repetition.unwrap_or(d.component), ascii, control }
+    fn of(d: &Delimiters, bytes: &'a [u8], ascii: bool, control: bool, seps: u64) -> Shape<'a> {
+        Shape { bytes, separator: d.element, component: d.component, repetition: d.repetition.unwrap_or(d.component), ascii, control, seps }
     }
 }
 
@@ -166,7 +168,7 @@ impl Out {
                 let seg = unsafe { Seg::of(els[0], code, &els[1..], shape.component, values, shape.ascii) };
                 a.segment(loop_idx, &seg, ordinal)
             }
-            Out::Batched(s) => s.segment(loop_idx, def, whole, shape.bytes, shape.separator, code, ordinal, shape.component, shape.ascii),
+            Out::Batched(s) => s.segment(loop_idx, def, whole, shape.bytes, shape.separator, shape.seps, code, ordinal, shape.component, shape.ascii),
         }
     }
 
@@ -291,8 +293,8 @@ impl<R: Read> Reader<R> {
     /// Reads one token and acts on it.
     fn next_step(&mut self) -> Result<Step> {
         let mut els = recycle(std::mem::take(&mut self.elements));
-        if let Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control }) = self.lexer.fast_split(&mut els) {
-            let step = self.state.segment(&els, Shape::of(&d, bytes, ascii, control), ordinal);
+        if let Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control, seps }) = self.lexer.fast_split(&mut els) {
+            let step = self.state.segment(&els, Shape::of(&d, bytes, ascii, control, seps), ordinal);
             self.elements = recycle(els);
             return step;
         }
@@ -301,11 +303,11 @@ impl<R: Read> Reader<R> {
             Err(e) => Err(e),
             Ok(None) => self.state.end_of_file().map(|_| Step::Finished),
             Ok(Some(Split::Interchange { header, ordinal })) => self.state.open_interchange(&header, ordinal).map(|_| Step::Continue),
-            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control })) => {
+            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control, seps })) => {
                 if bytes.is_empty() {
                     Ok(Step::Continue)
                 } else {
-                    self.state.segment(&els, Shape::of(&d, bytes, ascii, control), ordinal)
+                    self.state.segment(&els, Shape::of(&d, bytes, ascii, control, seps), ordinal)
                 }
             }
         };

@@ -72,7 +72,10 @@ pub enum Split<'a> {
     /// below 0x80, which callers may rely on for memory safety (element
     /// text then needs no UTF-8 check). `control`: some byte of `bytes` is
     /// below 0x20 (maybe only a separator), so its values need a look.
-    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64, ascii: bool, control: bool },
+    /// `seps`: where the element separators stand in `bytes`, a bit per
+    /// byte, when the fast lane split a segment shorter than 64 bytes; else
+    /// [`scan::NO_SEPARATORS`] (see [`scan::elements_at`]).
+    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64, ascii: bool, control: bool, seps: u64 },
 }
 
 /// Where a cleaned segment's bytes are.
@@ -179,7 +182,8 @@ impl<R: Read> Lexer<R> {
             Some(Place::Scratch) => &self.scratch[..],
         };
         syntax::split(d.element, bytes, els);
-        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: bytes.is_ascii(), control: bytes.iter().any(|&b| b < 0x20) }))
+        let (ascii, control) = (bytes.is_ascii(), bytes.iter().any(|&b| b < 0x20));
+        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control, seps: scan::NO_SEPARATORS }))
     }
 
     /// The fast lane of [`next_split`](Self::next_split): the next segment of
@@ -217,7 +221,7 @@ impl<R: Read> Lexer<R> {
         self.start += used;
         self.bytes_read += used as u64;
         self.segments_read = ordinal;
-        Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: found.ascii, control: found.control })
+        Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: found.ascii, control: found.control, seps: found.seps })
     }
 
     /// Skips what may stand before a segment (see [`padding`]); false at the

@@ -35,6 +35,25 @@ pub struct Found {
     /// Whether every byte of the segment is ASCII, so that every element is
     /// text without a UTF-8 check.
     pub ascii: bool,
+    /// Where the element separators stand, a bit per byte, when the
+    /// segment is shorter than 64 bytes (nearly all are); else [`NO_SEPARATORS`].
+    /// With the bytes, this is the split again, for [`elements_at`].
+    pub seps: u64,
+}
+
+/// [`Found::seps`] of a segment of 64 bytes or more: no mask holds it. A
+/// real mask never has bit 63 set, since it flags bytes before the
+/// terminator, which is within the first 64.
+pub const NO_SEPARATORS: u64 = u64::MAX;
+
+/// Pushes into `out` (cleared first) the elements of `segment` whose
+/// separators stand where `seps` (a [`Found::seps`] mask) flags them: the
+/// split [`segment`] made, without reading the bytes again.
+#[inline]
+pub fn elements_at<'a>(segment: &'a [u8], seps: u64, out: &mut Vec<&'a [u8]>) {
+    out.clear();
+    let from = push(segment, seps, 0, 0, out);
+    out.push(&segment[from..]);
 }
 
 /// Looks for the terminator `term` from the start of `input` and splits what
@@ -83,7 +102,7 @@ fn short(input: &[u8], sep: u8, term: u8) -> Short {
         high |= m.high & keep;
         if m.term != 0 {
             let len = n * BLOCK + m.term.trailing_zeros() as usize;
-            return Short { found: Some(Found { len, control: control != 0, ascii: high == 0 }), seps, control, high };
+            return Short { found: Some(Found { len, control: control != 0, ascii: high == 0, seps }), seps, control, high };
         }
     }
     Short { found: None, seps, control, high }
@@ -107,7 +126,7 @@ fn long<'a>(input: &'a [u8], sep: u8, term: u8, mut from: usize, mut control: u3
             from = push(input, u64::from(m.sep & below), base, from, els);
             let len = base + m.term.trailing_zeros() as usize;
             els.push(&input[from..len]);
-            return Some(Found { len, control: control != 0, ascii: high == 0 });
+            return Some(Found { len, control: control != 0, ascii: high == 0, seps: NO_SEPARATORS });
         }
         control |= m.control;
         high |= m.high;
@@ -296,6 +315,16 @@ mod tests {
                 (end, input[..end].iter().any(|&b| b < 0x20), input[..end].is_ascii(), els)
             });
             assert_eq!(run(&input), expected, "{input:?}");
+            // The mask, where there is one, splits the segment the same way.
+            let mut els = Vec::new();
+            if let Some(found) = segment(&input, b'*', b'~', &mut els) {
+                assert_eq!(found.seps == NO_SEPARATORS, found.len >= 64, "{input:?}");
+                if found.seps != NO_SEPARATORS {
+                    let mut again = vec![&b"stale"[..]];
+                    elements_at(&input[..found.len], found.seps, &mut again);
+                    assert_eq!(again, els, "{input:?}");
+                }
+            }
         }
     }
 }
