@@ -307,3 +307,29 @@ fn two_threads_read_the_samples_and_the_corpus_as_one_does() {
     }
     assert!(files > 40, "only {files} files were read");
 }
+
+/// Segments of every length around the lexer's 64-byte mask of separators
+/// (shorter ones are taken apart from the mask, longer ones split again),
+/// some with values past the guide's maximum, so that warnings stand
+/// between segments: two threads read them as one does.
+#[test]
+fn two_threads_read_long_segments_as_one_does() {
+    let mut rng = fastrand::Rng::with_seed(64);
+    let mut tx = remitd::generate::synthetic_transaction(&mut rng, 1, 0, 150);
+    let long = |n: usize, c: char| (n > 0).then(|| std::iter::repeat_n(c, n).collect::<String>().into());
+    for (i, claim) in tx.claims.iter_mut().enumerate() {
+        if let Some(patient) = claim.patient.as_mut() {
+            patient.last_name = long(1 + i % 75, 'L');
+            patient.first_name = long(i % 40, 'F');
+        }
+        claim.payer_claim_control_number = long(1 + i % 70, 'P');
+    }
+    let bytes = render(&tx);
+    let (sets, warnings, refusal) = one_thread(&bytes, 1000);
+    assert_eq!(refusal, None);
+    assert_eq!(sets.iter().map(|s| s.0.claims.len()).sum::<usize>(), 150);
+    assert!(warnings.iter().any(|w| w.contains("NM103")), "{warnings:?}");
+    for size in [1, 7, 1000] {
+        assert_eq!(two_threads(&bytes, size), one_thread(&bytes, size), "parts of {size}");
+    }
+}

@@ -80,8 +80,8 @@ impl Values {
     }
 
     /// The amount in element `i` (0 is element 01), if the check read one.
-    pub fn decimal(&self, i: usize) -> Option<Decimal> {
-        (i < CACHED && self.has_decimal & (1 << i) != 0).then(|| self.decimals[i])
+    pub fn decimal_ref(&self, i: usize) -> Option<&Decimal> {
+        (i < CACHED && self.has_decimal & (1 << i) != 0).then(|| &self.decimals[i])
     }
 
     /// The date in element `i` (0 is element 01), if the check read one.

@@ -46,6 +46,12 @@ pub fn storable(amount: Decimal) -> Result<Decimal, Problem> {
     }
 }
 
+/// Whether the ledger stores `amount` exactly: [`storable`] as a test.
+#[inline(always)]
+pub fn fits(amount: Decimal) -> bool {
+    cents(amount).is_some_and(|c| c.unsigned_abs() < CENTS_BEYOND)
+}
+
 /// `amount` in cents, when it is a whole number of them. The mantissa has
 /// at most 96 bits, so a hundred times it fits an `i128`.
 #[inline(always)]
@@ -117,6 +123,15 @@ mod tests {
     }
 
     #[test]
+    fn fits_is_storable_as_a_test() {
+        let mut rng = fastrand::Rng::with_seed(14);
+        for _ in 0..50_000 {
+            let amount = Decimal::from_i128_with_scale(rng.i128(-(10i128.pow(20))..10i128.pow(20)) >> rng.u32(0..64), rng.u32(0..6));
+            assert_eq!(fits(amount), storable(amount).is_ok(), "{amount}");
+        }
+    }
+
+    #[test]
     fn the_bound_is_numeric_14_2() {
         assert_eq!(MAX_AMOUNT.to_string(), "999999999999.99");
         assert_eq!(MAX_AMOUNT_SHOWN.replace(',', ""), MAX_AMOUNT.to_string());
@@ -128,6 +143,7 @@ mod tests {
             ["0", "-0", "0.01", "150", "150.5", "138018.40", "10.500", "-12.5000", "999999999999.99", "-999999999999.99", "999999999999", "999999999999.9"]
         {
             assert_eq!(storable(d(ok)), Ok(d(ok)), "{ok}");
+            assert!(fits(d(ok)), "{ok}");
         }
     }
 
@@ -136,6 +152,7 @@ mod tests {
         for big in ["1000000000000", "1000000000000.00", "-1000000000000.00", "999999999999.995", "123456789012345678", "1000000000000.000"] {
             let refused = storable(d(big));
             assert!(matches!(refused, Err(Problem::AmountTooLarge { .. }) | Err(Problem::FractionOfCent { .. })), "{big}: {refused:?}");
+            assert!(!fits(d(big)), "{big}");
         }
         assert_eq!(
             storable(d("1000000000000.00")).unwrap_err().to_string(),

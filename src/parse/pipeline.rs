@@ -25,7 +25,7 @@ use super::assemble::{Assembler, Begin, Close};
 use super::reader::{Parsed, Reader};
 use crate::model::{GroupHeader, InterchangeHeader};
 use crate::x12::error::{Location, ParseError, Problem, Result, Warning};
-use crate::x12::{scan, syntax};
+use crate::x12::scan;
 
 /// Segments per batch, at most.
 const BATCH_SEGMENTS: usize = 4096;
@@ -37,7 +37,7 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// waking each other often (each wake-up costs tens of microseconds on a
 /// virtual machine); more or larger batches measured no faster and only
 /// cost memory (8192 segments or 512 KiB, four batches: 2 MiB more at
-/// the peak).
+/// the peak), and batches of 1,024 segments or 64 KiB measured 3% slower.
 const BATCHES: usize = 3;
 
 /// One segment in a `Batch`: where it is placed, and where its bytes
@@ -45,9 +45,9 @@ const BATCHES: usize = 3;
 /// Its elements are not sent as slices: a segment shorter than 64 bytes
 /// (nearly all) comes with the lexer's mask of where its separators stand,
 /// from which the assembler takes the elements without reading the bytes
-/// again; a longer one is split again with the same separator. Both give
-/// the lexer's elements (its tests and fuzz target hold the fast lane to
-/// that split). The element check
+/// again; a longer one is split again with the same separator, a block at
+/// a time ([`scan::split`]). Both give the lexer's elements (the scan's
+/// tests and the `lexer` fuzz target hold them to `syntax::split`). The element check
 /// is shared ([`Lane`](crate::grammar::elements::Lane)): the assembler checks the amounts and dates, which
 /// it reads to build the model anyway, and the reader the rest, which
 /// balances the two threads.
@@ -84,7 +84,6 @@ enum Event {
 }
 
 /// Events and the segment data they refer to.
-#[derive(Default)]
 struct Batch {
     /// The segments' bytes, end to end.
     bytes: Vec<u8>,
@@ -93,6 +92,12 @@ struct Batch {
 }
 
 impl Batch {
+    /// Sized for a full batch of the usual segments: grown step by step,
+    /// the smaller buffers left behind counted at the peak.
+    fn new() -> Batch {
+        Batch { bytes: Vec::with_capacity(BATCH_BYTES + 1024), events: Vec::with_capacity(BATCH_SEGMENTS + 16), segments: 0 }
+    }
+
     fn clear(&mut self) {
         self.bytes.clear();
         self.events.clear();
@@ -172,7 +177,7 @@ impl Sender {
             Ok(batch) => batch,
             Err(_) if self.made < BATCHES => {
                 self.made += 1;
-                Batch::default()
+                Batch::new()
             }
             Err(_) => self.spare.recv().map_err(|_| stopped())?,
         };
@@ -209,7 +214,7 @@ pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, mut each: impl F
     let (to_reader, spare) = sync_channel::<Batch>(BATCHES);
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
-            let mut reader = Reader::sending(src, part_claims, Sender { batch: Batch::default(), to_assembler, spare, made: 1 });
+            let mut reader = Reader::sending(src, part_claims, Sender { batch: Batch::new(), to_assembler, spare, made: 1 });
             // Sending, the reader yields nothing: it reads to the end or
             // to its first refusal.
             let outcome = reader.step().map(|_| reader.bytes_read());
@@ -249,22 +254,33 @@ fn assemble(from_reader: Receiver<Batch>, to_reader: SyncSender<Batch>, each: &m
 /// Applies one batch to the assembler: `Some` when the reading ended in it.
 fn apply(batch: &mut Batch, assembler: &mut Assembler, each: &mut impl FnMut(Parsed)) -> Option<Result<u64>> {
     let Batch { bytes, events, .. } = batch;
-    let mut els: Vec<&[u8]> = Vec::with_capacity(32);
+    // A segment's elements are split one segment ahead of its building:
+    // read back right after they were written, the slices stalled on
+    // store forwarding.
+    let (mut els, mut ahead): (Vec<&[u8]>, Vec<&[u8]>) = (Vec::with_capacity(32), Vec::with_capacity(32));
+    let mut split_ahead = false;
     let mut start = 0;
-    for event in events.drain(..) {
+    let mut events = events.drain(..).peekable();
+    while let Some(event) = events.next() {
         let done = match event {
             Event::Begin(begin) => {
                 assembler.begin(*begin);
                 Ok(())
             }
             Event::Segment(p) => {
-                let segment = &bytes[start..p.end as usize];
-                start = p.end as usize;
-                if p.seps == scan::NO_SEPARATORS {
-                    syntax::split(p.separator, segment, &mut els);
+                if split_ahead {
+                    std::mem::swap(&mut els, &mut ahead);
                 } else {
-                    scan::elements_at(segment, p.seps, &mut els);
+                    elements(&p, &bytes[start..p.end as usize], &mut els);
                 }
+                start = p.end as usize;
+                split_ahead = match events.peek() {
+                    Some(Event::Segment(next)) => {
+                        elements(next, &bytes[start..next.end as usize], &mut ahead);
+                        true
+                    }
+                    _ => false,
+                };
                 assembler.check_and_build(p.def as usize, p.whole, p.loop_idx as usize, &els, p.code, p.ordinal, p.component, p.ascii)
             }
             Event::Warning(w) => {
@@ -284,4 +300,15 @@ fn apply(batch: &mut Batch, assembler: &mut Assembler, each: &mut impl FnMut(Par
         }
     }
     None
+}
+
+/// The elements of placed segment `p`, whose bytes are `segment` (the tag
+/// first).
+#[inline(always)]
+fn elements<'b>(p: &Placed, segment: &'b [u8], out: &mut Vec<&'b [u8]>) {
+    if p.seps == scan::NO_SEPARATORS {
+        scan::split(p.separator, segment, out);
+    } else {
+        scan::elements_at(segment, p.seps, out);
+    }
 }

@@ -118,8 +118,24 @@ struct Shape<'a> {
 }
 
 impl<'a> Shape<'a> {
-    fn of(d: &Delimiters, bytes: &'a [u8], ascii: bool, control: bool, seps: u64) -> Shape<'a> {
-        Shape { bytes, separator: d.element, component: d.component, repetition: d.repetition.unwrap_or(d.component), ascii, control, seps }
+    fn of(m: Marks, bytes: &'a [u8], ascii: bool, control: bool, seps: u64) -> Shape<'a> {
+        Shape { bytes, separator: m.separator, component: m.component, repetition: m.repetition, ascii, control, seps }
+    }
+}
+
+/// The separators of the interchange being read, as [`Shape`] holds them:
+/// kept by the [`Reader`] from the ISA rather than handed over with each
+/// segment (see [`Split::Segment`]).
+#[derive(Clone, Copy, Default)]
+struct Marks {
+    separator: u8,
+    component: u8,
+    repetition: u8,
+}
+
+impl Marks {
+    fn of(d: &Delimiters) -> Marks {
+        Marks { separator: d.element, component: d.component, repetition: d.repetition.unwrap_or(d.component) }
     }
 }
 
@@ -221,6 +237,8 @@ struct State {
 pub struct Reader<R> {
     lexer: Lexer<R>,
     state: State,
+    /// The open interchange's separators.
+    marks: Marks,
     /// Reused element buffer (see [`recycle`]).
     elements: Vec<&'static [u8]>,
     finished: bool,
@@ -237,7 +255,7 @@ fn recycle<'b>(mut v: Vec<&[u8]>) -> Vec<&'b [u8]> {
 impl<R: Read> Reader<R> {
     /// Hands out whole transaction sets, however large.
     pub fn new(src: R) -> Self {
-        Reader { lexer: Lexer::new(src), state: State::default(), elements: Vec::with_capacity(32), finished: false }
+        Reader { lexer: Lexer::new(src), state: State::default(), marks: Marks::default(), elements: Vec::with_capacity(32), finished: false }
     }
 
     /// Hands out a set of more than `claims` claims in parts of `claims`
@@ -293,8 +311,8 @@ impl<R: Read> Reader<R> {
     /// Reads one token and acts on it.
     fn next_step(&mut self) -> Result<Step> {
         let mut els = recycle(std::mem::take(&mut self.elements));
-        if let Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control, seps }) = self.lexer.fast_split(&mut els) {
-            let step = self.state.segment(&els, Shape::of(&d, bytes, ascii, control, seps), ordinal);
+        if let Some(Split::Segment { bytes, ordinal, ascii, control, seps }) = self.lexer.fast_split(&mut els) {
+            let step = self.state.segment(&els, Shape::of(self.marks, bytes, ascii, control, seps), ordinal);
             self.elements = recycle(els);
             return step;
         }
@@ -302,12 +320,15 @@ impl<R: Read> Reader<R> {
         let step = match self.lexer.next_split(&mut els) {
             Err(e) => Err(e),
             Ok(None) => self.state.end_of_file().map(|_| Step::Finished),
-            Ok(Some(Split::Interchange { header, ordinal })) => self.state.open_interchange(&header, ordinal).map(|_| Step::Continue),
-            Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control, seps })) => {
+            Ok(Some(Split::Interchange { header, ordinal })) => {
+                self.marks = Marks::of(&header.delimiters);
+                self.state.open_interchange(&header, ordinal).map(|_| Step::Continue)
+            }
+            Ok(Some(Split::Segment { bytes, ordinal, ascii, control, seps })) => {
                 if bytes.is_empty() {
                     Ok(Step::Continue)
                 } else {
-                    self.state.segment(&els, Shape::of(&d, bytes, ascii, control, seps), ordinal)
+                    self.state.segment(&els, Shape::of(self.marks, bytes, ascii, control, seps), ordinal)
                 }
             }
         };

@@ -124,15 +124,42 @@ impl<'a, 'e> Seg<'a, 'e> {
     /// stores exactly ([`limits::storable`]).
     #[inline(always)]
     pub fn amount(&self, n: usize, name: &str) -> Result<Decimal, FieldError> {
-        match self.opt_amount(n)? {
+        match self.checked_amount(n) {
+            Some(&amount) => Ok(amount),
+            None => self.amount_read(n, name),
+        }
+    }
+
+    /// [`Seg::amount`] for an amount the check did not leave in
+    /// [`Values`], or one the ledger would refuse.
+    #[inline(never)]
+    fn amount_read(&self, n: usize, name: &str) -> Result<Decimal, FieldError> {
+        match self.opt_amount_read(n)? {
             Some(amount) => Ok(amount),
             None => Err(self.missing(n, name)),
         }
     }
 
+    /// The amount in element `n` as the check read it, when the ledger
+    /// stores it exactly: the path nearly every amount takes. By reference:
+    /// an `Option<Decimal>` passed by value went through the stack in
+    /// pieces of other widths than it was read back in, and stalled.
+    #[inline(always)]
+    fn checked_amount(&self, n: usize) -> Option<&Decimal> {
+        self.values.decimal_ref(n - 1).filter(|&&amount| limits::fits(amount))
+    }
+
     /// An amount of money that may be absent (see [`Seg::amount`]).
     #[inline(always)]
     pub fn opt_amount(&self, n: usize) -> Result<Option<Decimal>, FieldError> {
+        match self.checked_amount(n) {
+            Some(&amount) => Ok(Some(amount)),
+            None => self.opt_amount_read(n),
+        }
+    }
+
+    #[inline(never)]
+    fn opt_amount_read(&self, n: usize) -> Result<Option<Decimal>, FieldError> {
         match self.quantity(n)? {
             Some(amount) => limits::storable(amount).map(Some).map_err(|problem| field_error(self.reference(n), problem)),
             None => Ok(None),
@@ -147,7 +174,7 @@ impl<'a, 'e> Seg<'a, 'e> {
         if raw.is_empty() {
             return Ok(None);
         }
-        if let Some(value) = self.values.decimal(n - 1) {
+        if let Some(&value) = self.values.decimal_ref(n - 1) {
             return Ok(Some(value));
         }
         values::decimal(raw).map(Some).ok_or_else(|| self.bad(n, values::EXPECTED_R))

@@ -74,8 +74,11 @@ pub enum Split<'a> {
     /// below 0x20 (maybe only a separator), so its values need a look.
     /// `seps`: where the element separators stand in `bytes`, a bit per
     /// byte, when the fast lane split a segment shorter than 64 bytes; else
-    /// [`scan::NO_SEPARATORS`] (see [`scan::elements_at`]).
-    Segment { bytes: &'a [u8], delimiters: Delimiters, ordinal: u64, ascii: bool, control: bool, seps: u64 },
+    /// [`scan::NO_SEPARATORS`] (see [`scan::elements_at`]). The delimiters
+    /// are the interchange's, as its [`Split::Interchange`] gave them: not
+    /// repeated here, since a copy of the small struct, assembled on the
+    /// stack byte by byte and read back wider, stalled every segment.
+    Segment { bytes: &'a [u8], ordinal: u64, ascii: bool, control: bool, seps: u64 },
 }
 
 /// Where a cleaned segment's bytes are.
@@ -183,7 +186,7 @@ impl<R: Read> Lexer<R> {
         };
         syntax::split(d.element, bytes, els);
         let (ascii, control) = (bytes.is_ascii(), bytes.iter().any(|&b| b < 0x20));
-        Ok(Some(Split::Segment { bytes, delimiters: d, ordinal, ascii, control, seps: scan::NO_SEPARATORS }))
+        Ok(Some(Split::Segment { bytes, ordinal, ascii, control, seps: scan::NO_SEPARATORS }))
     }
 
     /// The fast lane of [`next_split`](Self::next_split): the next segment of
@@ -213,7 +216,6 @@ impl<R: Read> Lexer<R> {
         if !is_clean(bytes, found.control, d) {
             return None;
         }
-        let d = *d;
         // Counters are updated together, here: a store to one of them just
         // before the others are read back costs a stall.
         let used = skip + found.len + 1;
@@ -221,7 +223,7 @@ impl<R: Read> Lexer<R> {
         self.start += used;
         self.bytes_read += used as u64;
         self.segments_read = ordinal;
-        Some(Split::Segment { bytes, delimiters: d, ordinal, ascii: found.ascii, control: found.control, seps: found.seps })
+        Some(Split::Segment { bytes, ordinal, ascii: found.ascii, control: found.control, seps: found.seps })
     }
 
     /// Skips what may stand before a segment (see [`padding`]); false at the

@@ -56,6 +56,26 @@ pub fn elements_at<'a>(segment: &'a [u8], seps: u64, out: &mut Vec<&'a [u8]>) {
     out.push(&segment[from..]);
 }
 
+/// Splits a whole segment (its terminator already gone) on `sep` into
+/// `out` (cleared first), as [`syntax::split`](super::syntax::split) does,
+/// a block at a time: for a segment whose [`Found::seps`] could not hold
+/// its separators, split again after it was copied elsewhere.
+pub fn split<'a>(sep: u8, segment: &'a [u8], out: &mut Vec<&'a [u8]>) {
+    out.clear();
+    let whole = segment.len() / BLOCK * BLOCK;
+    let mut from = 0;
+    for (n, chunk) in segment[..whole].chunks_exact(BLOCK).enumerate() {
+        from = push(segment, u64::from(block(chunk, sep, sep).sep), n * BLOCK, from, out);
+    }
+    // The last, partial block, padded with a byte that is not `sep`.
+    let rest = &segment[whole..];
+    let mut last = [sep.wrapping_add(1); BLOCK];
+    last[..rest.len()].copy_from_slice(rest);
+    let seps = block(&last, sep, sep).sep & ((1u32 << rest.len()) - 1);
+    from = push(segment, u64::from(seps), whole, from, out);
+    out.push(&segment[from..]);
+}
+
 /// Looks for the terminator `term` from the start of `input` and splits what
 /// comes before it on the element separator `sep` into `els` (the tag is
 /// element 0), as [`syntax::split`](super::syntax::split), the nom reference, would.
@@ -299,6 +319,24 @@ mod tests {
             assert_eq!((v.term, v.sep, v.high), (w.term, w.sep, w.high), "{chunk:?}");
             assert_eq!(v.control.trailing_zeros(), w.control.trailing_zeros(), "{chunk:?}");
         }
+    }
+
+    #[test]
+    fn splits_whole_segments_as_syntax_does() {
+        let mut rng = fastrand::Rng::with_seed(5);
+        let alphabet = b"**~\r\n )+A9\x80\xff";
+        for _ in 0..20_000 {
+            let input: Vec<u8> = (0..rng.usize(0..200)).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+            let mut expected = Vec::new();
+            super::super::syntax::split(b'*', &input, &mut expected);
+            let mut els = vec![&b"stale"[..]];
+            split(b'*', &input, &mut els);
+            assert_eq!(els, expected, "{input:?}");
+        }
+        // A separator of 0xFF: the padding must not read as one.
+        let mut els = Vec::new();
+        split(0xFF, b"A\xffB", &mut els);
+        assert_eq!(els, [&b"A"[..], b"B"]);
     }
 
     #[test]
