@@ -276,9 +276,16 @@ fn one_thread(bytes: &[u8], size: usize) -> Reading {
 }
 
 fn two_threads(bytes: &[u8], size: usize) -> Reading {
+    pipeline_on(2, bytes, size)
+}
+
+/// What `pipeline::read_on` gives on `threads` threads (one: the fallback
+/// for a process confined to one processor).
+fn pipeline_on(threads: usize, bytes: &[u8], size: usize) -> Reading {
     let mut sets = Vec::new();
-    let read =
-        pipeline::read(bytes, Some(size), |p| sets.push((p.transaction, p.part, p.interchange.control_number.to_string(), p.group.control_number.to_string())));
+    let read = pipeline::read_on(threads, bytes, Some(size), |p| {
+        sets.push((p.transaction, p.part, p.interchange.control_number.to_string(), p.group.control_number.to_string()))
+    });
     match read {
         Ok(finished) => (sets, finished.warnings.iter().map(ToString::to_string).collect(), None),
         Err(e) => (sets, Vec::new(), Some(e.to_string())),
@@ -300,7 +307,9 @@ fn two_threads_read_the_samples_and_the_corpus_as_one_does() {
             }
             let bytes = std::fs::read(&path).expect("read the file");
             for size in [1, 1000] {
-                assert_eq!(two_threads(&bytes, size), one_thread(&bytes, size), "{}", path.display());
+                let one = one_thread(&bytes, size);
+                assert_eq!(two_threads(&bytes, size), one, "{}", path.display());
+                assert_eq!(pipeline_on(1, &bytes, size), one, "{} on one thread", path.display());
             }
             files += 1;
         }

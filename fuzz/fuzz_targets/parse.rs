@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let warned: Vec<String> = if refused.is_some() { Vec::new() } else { reader.warnings().0.iter().map(ToString::to_string).collect() };
     let mut two = Vec::new();
-    let (warned_two, refused_two) = match pipeline::read(data, Some(2), |p| two.push((p.transaction, p.part))) {
+    let (warned_two, refused_two) = match pipeline::read_on(2, data, Some(2), |p| two.push((p.transaction, p.part))) {
         Ok(finished) => (finished.warnings.iter().map(ToString::to_string).collect(), None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };

@@ -209,7 +209,22 @@ pub struct Finished {
 /// `part_claims`, as [`Reader::in_parts`]) to `each` in order; the first
 /// refusal ends the reading. The same sets, parts, warnings and refusal as
 /// the [`Reader`] iterator.
-pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, mut each: impl FnMut(Parsed)) -> Result<Finished> {
+///
+/// On one thread when the process may run only one at a time (one
+/// processor, or a service confined to one by its cgroup or affinity):
+/// two threads do about a third more work, which pays only when they run
+/// side by side.
+pub fn read<R: Read + Send>(src: R, part_claims: Option<usize>, each: impl FnMut(Parsed)) -> Result<Finished> {
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    read_on(if parallel { 2 } else { 1 }, src, part_claims, each)
+}
+
+/// [`read`] on `threads` threads: 1 reads with the [`Reader`] iterator on
+/// the caller's thread, anything more on two.
+pub fn read_on<R: Read + Send>(threads: usize, src: R, part_claims: Option<usize>, mut each: impl FnMut(Parsed)) -> Result<Finished> {
+    if threads < 2 {
+        return read_here(src, part_claims, each);
+    }
     let (to_assembler, from_reader) = sync_channel::<Batch>(BATCHES);
     let (to_reader, spare) = sync_channel::<Batch>(BATCHES);
     std::thread::scope(|scope| {
@@ -249,6 +264,19 @@ fn assemble(from_reader: Receiver<Batch>, to_reader: SyncSender<Batch>, each: &m
     // The reader always ends with End or Fail unless it panicked, which
     // the join passes on.
     Err(stopped())
+}
+
+/// [`read`] on the caller's thread.
+fn read_here<R: Read>(src: R, part_claims: Option<usize>, mut each: impl FnMut(Parsed)) -> Result<Finished> {
+    let mut reader = match part_claims {
+        Some(claims) => Reader::in_parts(src, claims),
+        None => Reader::new(src),
+    };
+    for parsed in reader.by_ref() {
+        each(parsed?);
+    }
+    let (warnings, warnings_dropped) = reader.warnings();
+    Ok(Finished { warnings: warnings.to_vec(), warnings_dropped, bytes: reader.bytes_read() })
 }
 
 /// Applies one batch to the assembler: `Some` when the reading ended in it.
