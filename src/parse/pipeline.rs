@@ -2,20 +2,22 @@
 //! (the [`Reader`]), the other builds, balances and hands out transaction
 //! sets (the [`Assembler`]).
 //!
-//! The two halves cost about the same, so on two cores a file is read in a
-//! little over half the time. What passes between them is a `Batch`: the
-//! bytes of a few thousand segments copied end to end, where each was
-//! placed, and the reader's other events (a set begins, a warning, a part, a set
-//! closes, the end or a refusal) in the order they happened. The assembler
-//! applies them in that order, so warnings, parts and the first refusal
-//! come out exactly as the one-thread [`Reader`] iterator gives them (a
-//! property test holds the two to that).
+//! The two halves cost about the same. Between them they do about a third
+//! more work than one thread (copying segments into batches, taking them
+//! apart again), so on two cores a file is read in about two thirds of the
+//! time, and a process confined to one processor reads on one thread
+//! ([`read`]). What passes between them is a `Batch`: the bytes of a few
+//! thousand segments copied end to end, where each was placed, and the
+//! reader's other events (a set begins, a warning, a part, a set closes,
+//! the end or a refusal) in the order they happened. The assembler applies
+//! them in that order, so warnings, parts and the first refusal come out
+//! exactly as the one-thread [`Reader`] iterator gives them (a property
+//! test holds the two to that).
 //!
 //! Memory stays bounded: a batch is cut at `BATCH_SEGMENTS` segments or
-//! `BATCH_BYTES` bytes, and at most `BATCHES` exist, one being filled,
-//! one being applied and the rest waiting: the reader waits for one to come
-//! back rather than make another,
-//! and batches are reused.
+//! `BATCH_BYTES` bytes, and at most `BATCHES` exist, one being filled, one
+//! being applied and the rest waiting: the reader waits for one to come
+//! back rather than make another, and batches are reused.
 
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
