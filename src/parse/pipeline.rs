@@ -49,10 +49,10 @@ const BATCHES: usize = 3;
 /// from which the assembler takes the elements without reading the bytes
 /// again; a longer one is split again with the same separator, a block at
 /// a time ([`scan::split`]). Both give the lexer's elements (the scan's
-/// tests and the `lexer` fuzz target hold them to `syntax::split`). The element check
-/// is shared ([`Lane`](crate::grammar::elements::Lane)): the assembler checks the amounts and dates, which
-/// it reads to build the model anyway, and the reader the rest, which
-/// balances the two threads.
+/// tests and the `lexer` fuzz target hold them to `syntax::split`). The
+/// element check is shared ([`Lane`](crate::grammar::elements::Lane)): the
+/// assembler checks the amounts and dates, which it reads to build the
+/// model anyway, and the reader the rest, which balances the two threads.
 struct Placed {
     end: u32,
     /// The segment's index in the set's grammar.
@@ -270,10 +270,7 @@ fn assemble(from_reader: Receiver<Batch>, to_reader: SyncSender<Batch>, each: &m
 
 /// [`read`] on the caller's thread.
 fn read_here<R: Read>(src: R, part_claims: Option<usize>, mut each: impl FnMut(Parsed)) -> Result<Finished> {
-    let mut reader = match part_claims {
-        Some(claims) => Reader::in_parts(src, claims),
-        None => Reader::new(src),
-    };
+    let mut reader = Reader::parted(src, part_claims);
     for parsed in reader.by_ref() {
         each(parsed?);
     }

@@ -263,15 +263,19 @@ impl<R: Read> Reader<R> {
     /// however large a set is. Each part carries the set's header; see
     /// [`Part`] for what is validated when.
     pub fn in_parts(src: R, claims: usize) -> Self {
+        Reader::parted(src, Some(claims))
+    }
+
+    /// [`Reader::in_parts`] with `part_claims`, else [`Reader::new`].
+    pub(super) fn parted(src: R, part_claims: Option<usize>) -> Self {
         let mut reader = Reader::new(src);
-        reader.state.part_claims = Some(claims.max(1));
+        reader.state.part_claims = part_claims.map(|n| n.max(1));
         reader
     }
 
     /// A reader that sends what it reads to `out` (see [`pipeline`]).
     pub(super) fn sending(src: R, part_claims: Option<usize>, out: pipeline::Sender) -> Self {
-        let mut reader = Reader::new(src);
-        reader.state.part_claims = part_claims.map(|n| n.max(1));
+        let mut reader = Reader::parted(src, part_claims);
         reader.state.out = Out::Batched(out);
         reader
     }
